@@ -1,0 +1,1 @@
+//! Typed Jira Cloud REST v3 models and calls.

@@ -1,0 +1,1 @@
+//! Browser implementations of the session ports (wasm only).

@@ -1,0 +1,130 @@
+//! The four ports through which the session engine performs I/O.
+//!
+//! Everything the engine needs from the outside world goes through these traits, so the
+//! same engine runs in a browser (see `platform`) and in native tests (see `tests/support`).
+//! The futures are deliberately not `Send`: browser futures never are.
+
+use std::future::Future;
+
+/// HTTP method of an outgoing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// The method name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Idempotent requests may be retried automatically (after a 429/503 or a refresh);
+    /// non-idempotent ones (POST) only after a 401, which proves the server did nothing.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post)
+    }
+}
+
+/// An outgoing HTTP request. `body`, when present, is sent as `application/json`
+/// unless a `content-type` header says otherwise.
+///
+/// `Debug` is hand-written: the `authorization` header and the body (which may hold a
+/// code or a refresh token) are never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &header_names)
+            .field("body", &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .finish()
+    }
+}
+
+/// A received HTTP response. Header names are lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header with this (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request produced no HTTP response at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Connection refused, DNS failure, CORS refusal, dropped connection, ...
+    #[error("network error: {0}")]
+    Network(String),
+    /// No response within the client's timeout.
+    #[error("the request timed out")]
+    Timeout,
+}
+
+/// Sends HTTP requests (fetch in the browser, reqwest in native tests).
+pub trait HttpClient {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>>;
+}
+
+/// Which store a record lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// Short-lived, hidden from content scripts: the access token and its expiry
+    /// (`chrome.storage.session`, `sessionStorage`, memory).
+    Session,
+    /// Survives restarts: the refresh token, the chosen site, pending sign-in state
+    /// (`chrome.storage.local`, `localStorage`, memory).
+    Persistent,
+}
+
+/// A storage failure (quota, unavailable API, ...). Never contains a stored value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+/// Async string key-value storage shared by every context of the extension.
+pub trait KeyValueStore {
+    fn get(&self, area: Area, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>>;
+    fn set(&self, area: Area, key: &str, value: &str) -> impl Future<Output = Result<(), StoreError>>;
+    fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>>;
+}
+
+/// An exclusive lock shared by every context that shares the store (Web Locks in the
+/// browser). `critical` is not polled before the lock is held, and the lock is held until
+/// it completes: the whole refresh round trip runs inside.
+pub trait CrossContextLock {
+    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output>;
+}
+
+/// Wall-clock time and sleeping.
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
+}
