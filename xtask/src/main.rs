@@ -1,1 +1,61 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's two front doors (`test`, `demo`) plus `bench` and `build`.
+//!
+//! Everything a fresh Debian machine lacks is installed on the way (see [`tools`]); a second run
+//! installs nothing. Each stage is named and timed; any failure stops with a nonzero exit.
+
+mod bench;
+mod build;
+mod demo;
+mod services;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test            install what is missing, then fmt, clippy (native + wasm32), native tests,
+                  wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
+  demo            build, start the fake Atlassian + broker, serve the extension and the demo page
+  bench [WHAT]    benchmarks: broker | size | popup | all (default all)
+  build           build the wasm package and the unpacked extension into target/extension
+  setup           only install the missing tools";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd {
+        "test" => test::run(rest),
+        "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
+        "build" => tools::ensure_all()
+            .and_then(|_| build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
+                println!("extension folder: {}", p.display());
+            })),
+        "setup" => tools::ensure_all(),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprintln!("unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask {cmd} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

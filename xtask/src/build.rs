@@ -1,0 +1,123 @@
+//! Builds the wasm package (the equivalent of `wasm-pack build --target web`, byte for byte:
+//! cargo → wasm-bindgen → wasm-opt -Oz) and assembles the unpacked extension folder.
+
+use crate::tools::{node_bin, root, run, stage};
+use crate::Result;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the module's defaults point: written to `www/config.json` in the extension folder.
+#[derive(Debug, Clone)]
+pub struct ExtensionConfig {
+    pub broker_url: String,
+    pub api_base_url: String,
+    pub auth_base_url: String,
+}
+
+impl ExtensionConfig {
+    /// The ports `cargo xtask demo` uses on loopback.
+    pub fn local_default() -> Self {
+        let fake = format!("http://127.0.0.1:{}", crate::services::DEMO_FAKE_PORT);
+        ExtensionConfig {
+            broker_url: format!("http://127.0.0.1:{}", crate::services::DEMO_BROKER_PORT),
+            api_base_url: fake.clone(),
+            auth_base_url: fake,
+        }
+    }
+
+    /// Both base URLs on one fake Atlassian listener.
+    pub fn for_fake(broker_url: &str, fake_url: &str) -> Self {
+        ExtensionConfig {
+            broker_url: broker_url.to_string(),
+            api_base_url: fake_url.to_string(),
+            auth_base_url: fake_url.to_string(),
+        }
+    }
+}
+
+/// The package folder: `target/pkg/jira_3lo.js`, `jira_3lo_bg.wasm`, `jira_3lo.d.ts`.
+pub fn pkg_dir() -> PathBuf {
+    root().join("target/pkg")
+}
+
+/// The unpacked extension folder (also the document root of the demo page).
+pub fn extension_dir() -> PathBuf {
+    root().join("target/extension")
+}
+
+/// Release wasm build + wasm-bindgen (web target) + wasm-opt -Oz into `target/pkg`.
+pub fn build_pkg() -> Result<PathBuf> {
+    stage("build wasm package (release, wasm-bindgen --target web, wasm-opt -Oz)", || {
+        run(Command::new("cargo").args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "jira-3lo",
+            "--lib",
+        ]))?;
+        let out = pkg_dir();
+        let wasm = root().join("target/wasm32-unknown-unknown/release/jira_3lo.wasm");
+        run(Command::new("wasm-bindgen").arg("--target").arg("web").arg("--out-dir").arg(&out).arg(&wasm))?;
+        let bg = out.join("jira_3lo_bg.wasm");
+        run(Command::new(node_bin().join("wasm-opt")).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+        Ok(out)
+    })
+}
+
+/// Builds the package and lays out `target/extension` = manifest.json + www/ + www/pkg + www/config.json.
+pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
+    let pkg = build_pkg()?;
+    stage("assemble the unpacked extension (target/extension)", || {
+        let dir = extension_dir();
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        std::fs::copy(root().join("manifest.json"), dir.join("manifest.json"))?;
+        copy_dir(&root().join("www"), &dir.join("www"))?;
+        copy_dir(&pkg, &dir.join("www/pkg"))?;
+        let config_json = serde_json::json!({
+            "brokerUrl": config.broker_url,
+            "apiBaseUrl": config.api_base_url,
+            "authBaseUrl": config.auth_base_url,
+        });
+        std::fs::write(dir.join("www/config.json"), serde_json::to_string_pretty(&config_json)?)?;
+        println!("extension folder: {} (id {})", dir.display(), extension_id()?);
+        Ok(dir)
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The extension id Chrome derives from the manifest's `key`: the first 32 hex digits of
+/// sha256(DER public key), each digit mapped 0-f → a-p. It fixes the redirect URI
+/// `https://<id>.chromiumapp.org/` that the fake and the broker must allow.
+pub fn extension_id() -> Result<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("manifest.json"))?)?;
+    let key = manifest["key"].as_str().ok_or("manifest.json has no \"key\"")?;
+    let der = base64::engine::general_purpose::STANDARD.decode(key.trim())?;
+    let hash = sha2::Sha256::digest(&der);
+    Ok(hash
+        .iter()
+        .take(16)
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .map(|n| (b'a' + n) as char)
+        .collect())
+}

@@ -1,0 +1,133 @@
+//! `cargo xtask test`: every check and every test level, each stage named and timed.
+
+use crate::build::{build_extension, ExtensionConfig};
+use crate::services::{
+    build_binaries, free_port, start_broker, start_fake, start_stack, BrokerOptions, FakeOptions, DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+};
+use crate::tools::{chromedriver, chromium, ensure_all, root, run as sh, stage};
+use crate::Result;
+use std::process::Command;
+use std::time::Instant;
+
+pub fn run_all() -> Result {
+    ensure_all()?;
+    stage("cargo fmt --check", || sh(Command::new("cargo").args(["fmt", "--all", "--", "--check"])))?;
+    stage("clippy -D warnings (native)", || {
+        sh(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+    })?;
+    stage("clippy -D warnings (wasm32)", || {
+        sh(Command::new("cargo").args([
+            "clippy",
+            "-p",
+            "jira-3lo",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    stage("native tests (cargo test --workspace)", || {
+        sh(Command::new("cargo").args(["test", "--workspace", "--locked"]))
+    })?;
+    stage("wasm-bindgen tests in headless Chromium (page + service worker)", wasm_tests)?;
+    stage("Playwright end-to-end tests (real extension + demo page)", e2e_tests)?;
+    Ok(())
+}
+
+pub fn run(args: &[String]) -> Result {
+    if !args.is_empty() {
+        return Err(format!("cargo xtask test takes no arguments (got {args:?})").into());
+    }
+    let started = Instant::now();
+    run_all()?;
+    println!("\nall stages passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The wasm test files: `tests/wasm_*.rs`.
+fn wasm_test_targets() -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("tests"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("wasm_") && n.ends_with(".rs"))
+        .map(|n| n.trim_end_matches(".rs").to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Starts the real fake + broker, then runs the wasm-bindgen tests against them. The test
+/// page's address is fixed per run so the broker can allow exactly that origin.
+fn wasm_tests() -> Result {
+    build_binaries(false)?;
+    let fake_port = free_port()?;
+    let page_port = free_port()?;
+    let fake_url = format!("http://127.0.0.1:{fake_port}");
+    let callback = format!("{fake_url}/__test/callback");
+    let fake = start_fake(&FakeOptions { port: fake_port, consent_page: false, redirect_uris: vec![callback.clone()], release: false })?;
+    let broker = start_broker(&BrokerOptions {
+        port: 0,
+        auth_base_url: fake.base_url.clone(),
+        allowed_origins: vec![format!("http://127.0.0.1:{page_port}")],
+        redirect_uris: vec![callback],
+        client_id: DEMO_CLIENT_ID.into(),
+        client_secret: DEMO_CLIENT_SECRET.into(),
+        release: false,
+    })?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "--locked", "-p", "jira-3lo", "--target", "wasm32-unknown-unknown"]);
+    for t in wasm_test_targets()? {
+        cmd.args(["--test", &t]);
+    }
+    cmd.env("CHROMEDRIVER", chromedriver())
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", root().join("webdriver.json"))
+        .env("WASM_BINDGEN_TEST_ADDRESS", format!("127.0.0.1:{page_port}"))
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+        .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
+        .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
+    sh(&mut cmd)
+}
+
+/// Builds the extension against freshly started services and runs `node --test tests/e2e/`.
+fn e2e_tests() -> Result {
+    build_binaries(false)?;
+    let (fake_port, broker_port, static_port) = (free_port()?, free_port()?, free_port()?);
+    let config = ExtensionConfig::for_fake(
+        &format!("http://127.0.0.1:{broker_port}"),
+        &format!("http://127.0.0.1:{fake_port}"),
+    );
+    let extension = build_extension(&config)?;
+    let stack = start_stack(fake_port, broker_port, static_port, false, false)?;
+    let artifacts = root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-concurrency=1"]).args(e2e_files()?);
+    cmd.env("JIRA3LO_FAKE_URL", &stack.fake.base_url)
+        .env("JIRA3LO_BROKER_URL", &stack.broker.base_url)
+        .env("JIRA3LO_STATIC_URL", &stack.static_files.base_url)
+        .env("JIRA3LO_DEMO_URL", &stack.demo_url)
+        .env("JIRA3LO_EXTENSION_DIR", &extension)
+        .env("JIRA3LO_EXTENSION_ID", &stack.extension_id)
+        .env("JIRA3LO_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", chromium());
+    sh(&mut cmd)
+}
+
+/// `tests/e2e/*.test.mjs`, sorted.
+fn e2e_files() -> Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/e2e"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .map(|n| format!("tests/e2e/{n}"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no tests/e2e/*.test.mjs found".into());
+    }
+    Ok(files)
+}
