@@ -1,0 +1,317 @@
+//! Broker configuration: the public settings, the client secret, and their validation.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Atlassian's authorization server; the default upstream.
+pub const DEFAULT_AUTH_BASE_URL: &str = "https://auth.atlassian.com";
+/// Where the binary listens unless told otherwise (loopback: a TLS terminator sits in front).
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
+/// Scopes published by `GET /v1/client` unless configured.
+pub const DEFAULT_SCOPES: [&str; 4] = [
+    "read:jira-work",
+    "write:jira-work",
+    "read:jira-user",
+    "offline_access",
+];
+/// Bound on one round trip to the token endpoint (connect + request + response body).
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// Token requests allowed per client address per minute (also the burst size); 0 disables.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 120;
+/// Largest accepted `POST /oauth/token` body. Real requests are well under 4 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The OAuth client secret. Kept out of `Debug`, and deliberately without `Display` or
+/// `Serialize`, so it cannot end up in a log line or a response by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The raw value, for the one place that needs it: the upstream request body.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+impl From<&str> for ClientSecret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<String> for ClientSecret {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+/// Everything the broker needs. `Debug` is safe to log: the secret is redacted.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// Address to bind (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Base URL of the authorization server; the broker only ever calls `{auth_base_url}/oauth/token`.
+    pub auth_base_url: String,
+    /// Exact browser origins (`scheme://host[:port]`) that may call the broker.
+    pub allowed_origins: Vec<String>,
+    /// Exact redirect URIs accepted in an authorization-code exchange.
+    pub allowed_redirect_uris: Vec<String>,
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    /// Scopes published to clients by `GET /v1/client`.
+    pub scopes: Vec<String>,
+    pub upstream_timeout: Duration,
+    /// Token requests per client address per minute; 0 disables the limiter.
+    pub rate_limit_per_minute: u32,
+    /// Header set by a trusted reverse proxy that carries the client address (e.g.
+    /// `x-forwarded-for`); `None` uses the TCP peer address.
+    pub client_ip_header: Option<String>,
+}
+
+impl BrokerConfig {
+    /// A config with defaults for everything but the upstream and the credentials. Listens on
+    /// `127.0.0.1:0`, the convenient choice for in-process use; the binary sets its own address.
+    pub fn new(auth_base_url: &str, client_id: &str, client_secret: &str) -> Self {
+        Self {
+            listen: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            auth_base_url: auth_base_url.to_string(),
+            allowed_origins: Vec::new(),
+            allowed_redirect_uris: Vec::new(),
+            client_id: client_id.to_string(),
+            client_secret: ClientSecret::new(client_secret),
+            scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            client_ip_header: None,
+        }
+    }
+
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.allowed_origins.push(origin.to_string());
+        self
+    }
+
+    pub fn allow_redirect_uri(mut self, uri: &str) -> Self {
+        self.allowed_redirect_uris.push(uri.to_string());
+        self
+    }
+
+    /// Replaces the published scopes.
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = timeout;
+        self
+    }
+
+    /// 0 disables rate limiting.
+    pub fn rate_limit_per_minute(mut self, limit: u32) -> Self {
+        self.rate_limit_per_minute = limit;
+        self
+    }
+
+    pub fn client_ip_header(mut self, header: &str) -> Self {
+        self.client_ip_header = Some(header.to_string());
+        self
+    }
+
+    /// Checks every setting; the broker refuses to start on any error.
+    pub fn validate(&self) -> Result<Validated, ConfigError> {
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::MissingClientId);
+        }
+        if self.client_secret.expose().is_empty() {
+            return Err(ConfigError::MissingClientSecret);
+        }
+        let token_url = token_url(&self.auth_base_url)?;
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| normalize_origin(o))
+            .collect::<Result<HashSet<_>, _>>()?;
+        let mut allowed_redirect_uris = HashSet::new();
+        for uri in &self.allowed_redirect_uris {
+            let parsed = url::Url::parse(uri).map_err(|_| ConfigError::RedirectUri(uri.clone()))?;
+            if parsed.cannot_be_a_base() || parsed.fragment().is_some() {
+                return Err(ConfigError::RedirectUri(uri.clone()));
+            }
+            allowed_redirect_uris.insert(uri.clone());
+        }
+        if self.upstream_timeout.is_zero() {
+            return Err(ConfigError::UpstreamTimeout);
+        }
+        let client_ip_header = match &self.client_ip_header {
+            None => None,
+            Some(name) => Some(
+                axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+                    .map_err(|_| ConfigError::ClientIpHeader(name.clone()))?,
+            ),
+        };
+        Ok(Validated {
+            token_url,
+            allowed_origins,
+            allowed_redirect_uris,
+            client_ip_header,
+        })
+    }
+}
+
+/// The parts of a config that needed parsing, ready for the server.
+#[derive(Debug)]
+pub struct Validated {
+    pub token_url: url::Url,
+    pub allowed_origins: HashSet<String>,
+    pub allowed_redirect_uris: HashSet<String>,
+    pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
+/// A setting the broker cannot start with. Messages never contain the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the client id is empty (set ATLASSIAN_CLIENT_ID)")]
+    MissingClientId,
+    #[error(
+        "the client secret is empty (set ATLASSIAN_CLIENT_SECRET or ATLASSIAN_CLIENT_SECRET_FILE)"
+    )]
+    MissingClientSecret,
+    #[error("auth base URL {0:?} must be an absolute http(s) URL without query, fragment or credentials")]
+    AuthBaseUrl(String),
+    #[error("allowed origin {0:?} must look like scheme://host[:port] (no path, query or trailing data)")]
+    Origin(String),
+    #[error("allowed redirect URI {0:?} must be an absolute URL without a fragment")]
+    RedirectUri(String),
+    #[error("the upstream timeout must be greater than zero")]
+    UpstreamTimeout,
+    #[error("client IP header {0:?} is not a valid header name")]
+    ClientIpHeader(String),
+}
+
+/// `{base}/oauth/token`, computed once: the only URL the broker ever calls.
+fn token_url(base: &str) -> Result<url::Url, ConfigError> {
+    let bad = || ConfigError::AuthBaseUrl(base.to_string());
+    let parsed = url::Url::parse(base).map_err(|_| bad())?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.host().is_none()
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Err(bad());
+    }
+    let joined = format!("{}/oauth/token", parsed.as_str().trim_end_matches('/'));
+    url::Url::parse(&joined).map_err(|_| bad())
+}
+
+/// Lower-cases scheme and host and drops a trailing `/`, so the config can be written the way
+/// people copy origins while matching stays an exact string comparison with the `Origin` header
+/// (which browsers send in this canonical form).
+pub(crate) fn normalize_origin(origin: &str) -> Result<String, ConfigError> {
+    let bad = || ConfigError::Origin(origin.to_string());
+    let trimmed = origin.trim();
+    let parsed = url::Url::parse(trimmed).map_err(|_| bad())?;
+    if parsed.cannot_be_a_base()
+        || !matches!(parsed.path(), "" | "/")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || trimmed.trim_end_matches('/').matches("://").count() != 1
+    {
+        return Err(bad());
+    }
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(bad)?;
+    let mut out = format!("{}://{}", parsed.scheme(), host.to_ascii_lowercase());
+    if let Some(port) = parsed.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized_or_rejected() {
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            normalize_origin("HTTPS://Example.COM").unwrap(),
+            "https://example.com"
+        );
+        assert_eq!(
+            normalize_origin("https://example.com:443").unwrap(),
+            "https://example.com"
+        );
+        assert_eq!(
+            normalize_origin("chrome-extension://abcdefghijklmnopabcdefghijklmnop").unwrap(),
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+        );
+        for bad in [
+            "null",
+            "example.com",
+            "https://example.com/app",
+            "https://e.com?x=1",
+            "https://u:p@e.com",
+            "*",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn token_url_is_fixed_from_the_base() {
+        assert_eq!(
+            token_url("https://auth.atlassian.com").unwrap().as_str(),
+            "https://auth.atlassian.com/oauth/token"
+        );
+        assert_eq!(
+            token_url("http://127.0.0.1:9/base/").unwrap().as_str(),
+            "http://127.0.0.1:9/base/oauth/token"
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/?a=1",
+            "https://u:p@x",
+            "not a url",
+            "https://x/#f",
+        ] {
+            assert!(token_url(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let config = BrokerConfig::new("https://auth.atlassian.com", "id", "s3cr3t-value");
+        let shown = format!("{config:?} {:?}", config.client_secret);
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}
