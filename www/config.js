@@ -1,0 +1,88 @@
+// Client configuration shared by the popup, the service worker, the options page and the demo page.
+//
+// Defaults come from `config.json` (written by `cargo xtask build` next to this file); the options page
+// can override them, and its values live in chrome.storage.local under OPTIONS_KEY (a key outside the
+// module's own `jira3lo:` namespace, so signing out never forgets them).
+
+export const OPTIONS_KEY = 'jira3lo.options';
+
+/** Defaults used when config.json is missing: real Atlassian, no broker (the options page must set one). */
+export const BUILTIN_DEFAULTS = Object.freeze({
+  brokerUrl: '',
+  apiBaseUrl: 'https://api.atlassian.com',
+  authBaseUrl: 'https://auth.atlassian.com',
+});
+
+/** The scopes the popup needs; shown as the options page's placeholder (the module has the same default). */
+export const SUGGESTED_SCOPES = Object.freeze(['read:jira-work', 'write:jira-work', 'read:jira-user', 'offline_access']);
+
+const hasExtensionStorage = () => typeof chrome !== 'undefined' && !!chrome.storage?.local;
+
+/** The defaults shipped with this build (config.json merged over the built-in defaults). */
+export async function loadDefaults() {
+  let shipped = {};
+  try {
+    const res = await fetch(new URL('./config.json', import.meta.url), { cache: 'no-store' });
+    if (res.ok) shipped = await res.json();
+  } catch {
+    // No config.json (a hand-assembled folder): the built-in defaults apply.
+  }
+  return normalize({ ...BUILTIN_DEFAULTS, ...shipped });
+}
+
+/** What the user saved on the options page (extension only), or {}. */
+export async function loadOverrides() {
+  if (!hasExtensionStorage()) return {};
+  const got = await chrome.storage.local.get(OPTIONS_KEY);
+  return got[OPTIONS_KEY] ?? {};
+}
+
+/** The effective configuration: defaults, then the options page's overrides (empty fields mean "default"). */
+export async function loadConfig() {
+  const [defaults, overrides] = await Promise.all([loadDefaults(), loadOverrides()]);
+  const merged = { ...defaults };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) continue;
+    merged[k] = v;
+  }
+  return normalize(merged);
+}
+
+export async function saveOverrides(values) {
+  await chrome.storage.local.set({ [OPTIONS_KEY]: values });
+}
+
+export async function clearOverrides() {
+  await chrome.storage.local.remove(OPTIONS_KEY);
+}
+
+/** Calls `callback` when the options page saves or resets (so long-lived contexts rebuild their client). */
+export function onOverridesChanged(callback) {
+  if (!hasExtensionStorage()) return;
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === 'local' && OPTIONS_KEY in changes) callback();
+  });
+}
+
+/** Trims URLs (no trailing slash) and turns a scope string into a list. */
+export function normalize(cfg) {
+  const out = { ...cfg };
+  for (const k of ['brokerUrl', 'apiBaseUrl', 'authBaseUrl']) {
+    if (typeof out[k] === 'string') out[k] = out[k].trim().replace(/\/+$/, '');
+  }
+  if (typeof out.scopes === 'string') out.scopes = parseScopes(out.scopes);
+  return out;
+}
+
+export function parseScopes(text) {
+  return String(text).split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** The JiraClient config for a given storage kind. Only the keys the module knows are passed on. */
+export function clientConfig(cfg, storage) {
+  const out = { brokerUrl: cfg.brokerUrl, storage };
+  if (cfg.apiBaseUrl) out.apiBaseUrl = cfg.apiBaseUrl;
+  if (cfg.authBaseUrl) out.authBaseUrl = cfg.authBaseUrl;
+  if (Array.isArray(cfg.scopes) && cfg.scopes.length) out.scopes = cfg.scopes;
+  return out;
+}

@@ -1,0 +1,36 @@
+// The toolbar popup: the shared JiraApp with an extension-storage client; sign-in runs in the service worker.
+import init, { JiraClient, version } from './pkg/jira_3lo.js';
+import { loadConfig, clientConfig, onOverridesChanged } from './config.js';
+import { requestSignIn } from './messages.js';
+import { JiraApp, describeError, h } from './ui.js';
+
+const root = document.getElementById('app');
+const openOptions = () => chrome.runtime.openOptionsPage();
+
+const [, config] = await Promise.all([init(), loadConfig()]);
+// Options saved elsewhere while the popup is open: start over with the new settings.
+onOverridesChanged(() => location.reload());
+
+let client;
+try {
+  client = new JiraClient(clientConfig(config, 'extension'));
+} catch (err) {
+  // Unusable configuration (e.g. no broker URL): say so and offer the one fix.
+  const { text } = describeError(err, { config });
+  root.replaceChildren(
+    h('main', { class: 'main' },
+      h('section', { class: 'hero' },
+        h('h1', {}, 'Almost there'),
+        h('p', { class: 'muted', id: 'config-error' }, text),
+        h('button', { type: 'button', class: 'btn btn-primary btn-block', 'data-autofocus': 'always', onclick: openOptions }, 'Open Options'),
+      ),
+    ),
+    h('footer', { class: 'footer' }, h('span', {}, 'jira-3lo ', h('span', { id: 'version' }, version()))),
+  );
+  throw err;
+}
+
+const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions });
+// Test and debugging hook: lets end-to-end tests drive this context's client.
+globalThis.__jira3lo = { client, app, config };
+await app.start();

@@ -1,0 +1,864 @@
+// The UI shared by the extension popup and the demo web page: one piece of code per piece of logic.
+//
+// `JiraApp` renders into a root element from the module's `Status` and the Jira calls of a `JiraClient`.
+// The only thing that differs between the popup and the web page is how signing in starts, so that is
+// passed in as `signIn` (the popup asks the service worker; the web page redirects).
+// All text from Jira goes into the DOM through `textContent` (never innerHTML), so it cannot inject markup.
+
+export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
+const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
+const PAGE_SIZE = 30;
+
+// ---------------------------------------------------------------------------------------------
+// Small DOM helpers
+
+/** Creates an element: h('button', {class: 'x', onclick: fn}, 'text', child). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  appendAll(el, children);
+  return el;
+}
+
+function appendAll(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const ICONS = {
+  refresh: 'M4 10a6 6 0 0 1 10.3-4.2L16 4v5h-5l2-2a4 4 0 1 0 1 4h2A6 6 0 0 1 4 10z',
+  plus: 'M9 4h2v5h5v2h-5v5H9v-5H4V9h5z',
+  back: 'M12.7 4.3 7 10l5.7 5.7-1.4 1.4L4.2 10l7.1-7.1z',
+  more: 'M4 8.5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3z',
+  external: 'M11 3h6v6h-2V6.4l-6.3 6.3-1.4-1.4L13.6 5H11zM4 5h5v2H5v8h8v-4h2v6H3V5z',
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 20 20');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+function logo() {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 32 32');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'logo');
+  svg.innerHTML =
+    '<rect x="1" y="1" width="30" height="30" rx="7" fill="#0C66E4"/>' +
+    '<path d="M16 6.5 25.5 16 16 25.5 6.5 16z" fill="none" stroke="#fff" stroke-width="3"/>' +
+    '<path d="M16 13.2 18.8 16 16 18.8 13.2 16z" fill="#fff"/>';
+  return svg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers (exported for reuse and for tests)
+
+/** Plain text of an Atlassian Document Format node (Jira descriptions and comments). */
+export function adfToText(node) {
+  if (node === null || node === undefined) return '';
+  if (typeof node === 'string') return node;
+  const blocks = [];
+  const inline = (n) => {
+    if (!n) return '';
+    switch (n.type) {
+      case 'text': return n.text ?? '';
+      case 'hardBreak': return '\n';
+      case 'mention': return n.attrs?.text ?? '@someone';
+      case 'emoji': return n.attrs?.text ?? n.attrs?.shortName ?? '';
+      case 'inlineCard': return n.attrs?.url ?? '';
+      case 'date': return n.attrs?.timestamp ? new Date(Number(n.attrs.timestamp)).toLocaleDateString() : '';
+      case 'status': return n.attrs?.text ? `[${n.attrs.text}]` : '';
+      default: return (n.content ?? []).map(inline).join('');
+    }
+  };
+  const block = (n, prefix = '') => {
+    if (!n) return;
+    switch (n.type) {
+      case 'doc':
+      case 'blockquote':
+      case 'panel':
+      case 'expand':
+      case 'layoutSection':
+      case 'layoutColumn':
+        (n.content ?? []).forEach((c) => block(c, prefix));
+        break;
+      case 'bulletList':
+      case 'orderedList':
+        (n.content ?? []).forEach((item, i) => {
+          const bullet = n.type === 'orderedList' ? `${(n.attrs?.order ?? 1) + i}. ` : '• ';
+          (item.content ?? []).forEach((c, j) => block(c, prefix + (j === 0 ? bullet : '   ')));
+        });
+        break;
+      case 'codeBlock':
+        blocks.push(prefix + (n.content ?? []).map(inline).join(''));
+        break;
+      case 'rule':
+        blocks.push(prefix + '———');
+        break;
+      case 'table':
+        (n.content ?? []).forEach((row) =>
+          blocks.push(prefix + (row.content ?? []).map((cell) => (cell.content ?? []).map(inline).join(' ')).join(' | ')),
+        );
+        break;
+      default: {
+        const text = inline(n);
+        if (text !== '' || n.type === 'paragraph') blocks.push(prefix + text);
+      }
+    }
+  };
+  block(node);
+  return blocks.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+}
+
+/** Items of a list-shaped answer, whatever envelope the call uses (array, {values}, {issueTypes}...). */
+export function itemsOf(answer, ...keys) {
+  if (Array.isArray(answer)) return answer;
+  for (const k of [...keys, 'values', 'items']) if (Array.isArray(answer?.[k])) return answer[k];
+  return [];
+}
+
+/** "5 min ago" style time, or '' for an unparsable date. */
+export function relativeTime(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((t - now) / 1000);
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto', style: 'short' });
+  const abs = Math.abs(s);
+  if (abs < 60) return rtf.format(s, 'second');
+  if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute');
+  if (abs < 86400) return rtf.format(Math.round(s / 3600), 'hour');
+  if (abs < 86400 * 30) return rtf.format(Math.round(s / 86400), 'day');
+  return new Date(t).toLocaleDateString();
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url || 'the server';
+  }
+}
+
+/**
+ * Plain-language text and the one action that fixes it, from a JiraError (or a serialized one sent by
+ * the service worker). `during` is 'signIn' or 'jira': it decides which server a network error names.
+ */
+export function describeError(err, { during = 'jira', config = {} } = {}) {
+  const code = err?.code ?? 'unknown';
+  const d = err?.details ?? {};
+  switch (code) {
+    case 'reauth_required':
+      return { code, text: 'Your Jira connection expired or was revoked. Reconnect to keep going.', action: 'reconnect' };
+    case 'not_signed_in':
+      return { code, text: 'You are not connected to Jira any more. Reconnect to keep going.', action: 'reconnect' };
+    case 'missing_scope':
+      return { code, text: 'Jira needs a permission this connection does not have. Reconnect and accept the requested access.', action: 'reconnect' };
+    case 'rate_limited': {
+      const secs = Math.max(1, Math.ceil((d.retryAfterMs ?? 5000) / 1000));
+      return { code, text: `Jira is busy right now. Try again in ${secs} s.`, action: 'retry', waitSecs: secs };
+    }
+    case 'network': {
+      const host = during === 'signIn' ? hostOf(config.brokerUrl) : hostOf(config.apiBaseUrl || 'https://api.atlassian.com');
+      return { code, text: `Can't reach ${host}. Check your connection${during === 'signIn' ? ' and the broker address in Options' : ''}, then try again.`, action: 'retry' };
+    }
+    case 'timeout':
+      return { code, text: 'Jira took too long to answer. Try again in a moment.', action: 'retry' };
+    case 'access_denied':
+      return { code, text: 'You cancelled the connection on the Atlassian page, so nothing was shared. Connect again whenever you are ready.', action: null };
+    case 'state_mismatch':
+    case 'unknown_state':
+    case 'state_expired':
+    case 'missing_code':
+    case 'not_a_callback':
+      return { code, text: 'That sign-in attempt expired or was interrupted. Please connect again.', action: null };
+    case 'provider_error':
+      return { code, text: `Atlassian refused the sign-in${d.errorDescription ? `: ${d.errorDescription}` : d.error ? ` (${d.error})` : ''}.`, action: null };
+    case 'no_jira_site':
+      return { code, text: 'This Atlassian account gave access to no Jira site. Connect again and pick a Jira site on the Atlassian page.', action: 'reconnect' };
+    case 'unknown_site':
+      return { code, text: 'That Jira site is no longer available to this connection. Choose another one.', action: null };
+    case 'site_selection_required':
+      return { code, text: 'Choose which Jira site to use.', action: null };
+    case 'broker':
+      return { code, text: `The sign-in service at ${hostOf(config.brokerUrl)} refused the request${d.error ? ` (${d.error})` : ''}. Check the broker address in Options.`, action: 'retry' };
+    case 'oauth':
+      return { code, text: `Atlassian's sign-in service failed${d.error ? ` (${d.error})` : ''}. Try again in a moment.`, action: 'retry' };
+    case 'jira': {
+      const parts = [...(d.errorMessages ?? []), ...Object.entries(d.errors ?? {}).map(([k, v]) => `${k}: ${v}`)];
+      return { code, text: parts.length ? `Jira says: ${parts.join(' · ')}` : (err.message ?? 'Jira refused the request.'), action: null };
+    }
+    case 'invalid_response':
+      return { code, text: 'Jira answered something unexpected. Try again in a moment.', action: 'retry' };
+    case 'config':
+      return { code, text: `The extension is not set up: ${err.message ?? 'check Options'}.`, action: 'options' };
+    case 'storage':
+      return { code, text: `The browser's storage failed: ${err.message ?? ''}`, action: 'retry' };
+    default:
+      return { code, text: err?.message ? String(err.message) : 'Something went wrong.', action: 'retry' };
+  }
+}
+
+/** Pill style from the status category (Jira's colorName: blue-gray = to do, yellow = in progress, green = done). */
+function statusClass(status) {
+  const color = status?.statusCategory?.colorName ?? '';
+  const key = status?.statusCategory?.key ?? '';
+  if (key === 'done' || color === 'green') return 'pill pill-done';
+  if (key === 'indeterminate' || color === 'yellow') return 'pill pill-progress';
+  return 'pill pill-todo';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app
+
+export class JiraApp {
+  /**
+   * @param {object} o
+   * @param {HTMLElement} o.root       where to render
+   * @param {object} o.client          a JiraClient
+   * @param {() => Promise<object>} o.signIn  starts sign-in; resolves with the new Status (or never, for a redirect)
+   * @param {'extension'|'web'} o.kind
+   * @param {object} o.config          the effective config (for messages)
+   * @param {string} [o.version]       the module version for the footer
+   * @param {() => void} [o.openOptions]
+   */
+  constructor({ root, client, signIn, kind, config, version, openOptions }) {
+    Object.assign(this, { root, client, signIn, kind, config, openOptions });
+    this.status = null;
+    this.notice = null;
+    this.view = 'loading';
+    this.signingIn = false;
+    this.issues = [];
+    this.nextPageToken = null;
+    this.firstIssuesMarked = false;
+    this.build(version);
+  }
+
+  // --- layout --------------------------------------------------------------------------------
+
+  build(version) {
+    this.header = h('header', { class: 'topbar' });
+    this.noticeEl = h('div', { class: 'notice-slot', role: 'status', 'aria-live': 'polite' });
+    this.main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+    this.versionEl = h('span', { id: 'version' }, version ?? '');
+    const footerLinks = [];
+    if (this.openOptions) {
+      footerLinks.push(h('button', { class: 'link', type: 'button', onclick: () => this.openOptions() }, 'Options'));
+    }
+    this.footer = h('footer', { class: 'footer' }, h('span', {}, 'jira-3lo ', this.versionEl), ...footerLinks);
+    this.root.replaceChildren(this.header, this.noticeEl, this.main, this.footer);
+    this.root.addEventListener('keydown', (e) => this.onKeyDown(e));
+    this.renderHeader();
+    this.setMain(h('div', { class: 'center muted', 'aria-busy': 'true' }, h('span', { class: 'spinner' }), 'Loading…'));
+  }
+
+  setVersion(v) {
+    this.versionEl.textContent = v;
+  }
+
+  renderHeader() {
+    const signedIn = this.status?.state === 'signedIn';
+    const site = signedIn ? this.status.site : null;
+    const actions = [];
+    if (signedIn) {
+      actions.push(
+        h('button', { class: 'icon-btn', type: 'button', id: 'refresh', title: 'Refresh', 'aria-label': 'Refresh', onclick: () => this.showIssues() }, icon('refresh')),
+        h('button', { class: 'icon-btn', type: 'button', id: 'new-issue', title: 'Create issue', 'aria-label': 'Create issue', onclick: () => this.showCreate() }, icon('plus')),
+        h('details', { class: 'menu' },
+          h('summary', { class: 'icon-btn', title: 'Account', 'aria-label': 'Account menu' }, icon('more')),
+          h('div', { class: 'menu-items', role: 'menu' },
+            h('div', { class: 'menu-label' }, site?.url ? hostOf(site.url) : ''),
+            h('button', { type: 'button', role: 'menuitem', id: 'switch-site', onclick: (e) => { closeMenu(e); this.switchSite(); } }, 'Switch site'),
+            this.openOptions && h('button', { type: 'button', role: 'menuitem', onclick: (e) => { closeMenu(e); this.openOptions(); } }, 'Options'),
+            h('button', { type: 'button', role: 'menuitem', id: 'sign-out', onclick: (e) => { closeMenu(e); this.doSignOut(); } }, 'Sign out'),
+          ),
+        ),
+      );
+    }
+    this.header.replaceChildren(
+      h('div', { class: 'brand' },
+        logo(),
+        h('div', { class: 'brand-text' },
+          h('span', { class: 'brand-title' }, 'Jira'),
+          site ? h('span', { class: 'brand-site', id: 'site-name', title: site.url }, site.name) : h('span', { class: 'brand-site' }, 'Atlassian sign-in'),
+        ),
+      ),
+      h('div', { class: 'actions' }, actions),
+    );
+  }
+
+  /**
+   * Replaces the main area. If the user was working inside the app (focus inside it), focus moves to the new
+   * view's [data-autofocus] element so keyboard users land in the new view; [data-autofocus="always"] always does.
+   */
+  setMain(...children) {
+    const active = document.activeElement;
+    const hadFocus = active && active !== document.body && this.root.contains(active);
+    this.main.replaceChildren(...children.flat());
+    this.main.scrollTop = 0;
+    const target = this.main.querySelector('[data-autofocus]');
+    if (target && (hadFocus || target.dataset.autofocus === 'always')) target.focus({ preventScroll: true });
+  }
+
+  setNotice(notice) {
+    this.notice = notice;
+    this.renderNotice();
+  }
+
+  clearNotice() {
+    if (this.countdown) clearInterval(this.countdown);
+    this.countdown = null;
+    this.notice = null;
+    this.noticeEl.replaceChildren();
+  }
+
+  renderNotice() {
+    if (this.countdown) clearInterval(this.countdown);
+    this.countdown = null;
+    const n = this.notice;
+    if (!n) {
+      this.noticeEl.replaceChildren();
+      return;
+    }
+    const children = [h('p', { class: 'notice-text' }, n.text)];
+    // The reconnect action lives in the signed-out view itself (one obvious button), not here.
+    if (n.action === 'retry' && n.retry) {
+      const btn = h('button', { type: 'button', class: 'btn btn-small', id: 'retry', onclick: () => { this.clearNotice(); n.retry(); } }, 'Try again');
+      if (n.waitSecs) {
+        let left = n.waitSecs;
+        btn.disabled = true;
+        btn.textContent = `Try again (${left})`;
+        this.countdown = setInterval(() => {
+          left -= 1;
+          if (left <= 0) {
+            clearInterval(this.countdown);
+            this.countdown = null;
+            btn.disabled = false;
+            btn.textContent = 'Try again';
+          } else btn.textContent = `Try again (${left})`;
+        }, 1000);
+      }
+      children.push(btn);
+    } else if (n.action === 'options' && this.openOptions) {
+      children.push(h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.openOptions() }, 'Open Options'));
+    }
+    if (n.kind !== 'error' || n.dismissible) {
+      children.push(h('button', { type: 'button', class: 'icon-btn dismiss', 'aria-label': 'Dismiss', title: 'Dismiss', onclick: () => this.clearNotice() }, '×'));
+    }
+    this.noticeEl.replaceChildren(h('div', { class: `notice notice-${n.kind}`, id: 'notice', dataset: { code: n.code ?? '' } }, children));
+  }
+
+  /** Shows an error from any call; reconnect-class errors switch to the signed-out view with a Reconnect button. */
+  showError(err, { during = 'jira', retry } = {}) {
+    if (err?.code === 'site_selection_required' && err.details?.sites?.length) {
+      this.applyStatus({ state: 'siteSelectionRequired', sites: err.details.sites });
+      return;
+    }
+    const d = describeError(err, { during, config: this.config });
+    const reconnect = d.action === 'reconnect' || err?.needsReconnect;
+    this.setNotice({ kind: d.code === 'access_denied' ? 'info' : 'error', text: d.text, code: d.code, action: reconnect ? 'reconnect' : d.action, waitSecs: d.waitSecs, retry, dismissible: true });
+    if (reconnect) {
+      this.status = { state: 'signedOut' };
+      this.renderHeader();
+      this.renderSignedOut();
+    }
+  }
+
+  onKeyDown(e) {
+    if (e.key === 'Escape' && (this.view === 'issue' || this.view === 'create')) {
+      const menu = this.root.querySelector('details.menu[open]');
+      if (menu) {
+        menu.open = false;
+        return;
+      }
+      e.preventDefault();
+      this.showIssues({ keepList: true });
+    }
+    // Arrow keys move between issues in the list.
+    if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && e.target?.classList?.contains('issue-row')) {
+      const rows = [...this.main.querySelectorAll('.issue-row')];
+      const i = rows.indexOf(e.target) + (e.key === 'ArrowDown' ? 1 : -1);
+      if (rows[i]) {
+        e.preventDefault();
+        rows[i].focus();
+      }
+    }
+  }
+
+  // --- status ---------------------------------------------------------------------------------
+
+  /** Reads the status (no network) and renders; re-renders on every status change from any context. */
+  async start({ initialError } = {}) {
+    this.client.onStatusChange((status) => this.applyStatus(status, { fromEvent: true }));
+    let status;
+    try {
+      status = await this.client.status();
+    } catch (err) {
+      this.showError(err);
+      status = { state: 'signedOut' };
+    }
+    if (initialError) this.showError(initialError, { during: 'signIn' });
+    this.applyStatus(status);
+  }
+
+  applyStatus(status, { fromEvent = false } = {}) {
+    if (!status?.state) return;
+    const prev = this.status;
+    // While our own sign-in runs, intermediate "signed out" events (pending state written) change nothing.
+    if (this.signingIn && status.state === 'signedOut') return;
+    this.status = status;
+    const sameSignedIn = prev?.state === 'signedIn' && status.state === 'signedIn' && prev.site?.id === status.site?.id;
+    if (sameSignedIn) {
+      // A refresh somewhere else: nothing visible changed. (Site name may have been renamed.)
+      if (prev.site?.name !== status.site?.name) this.renderHeader();
+      return;
+    }
+    if (fromEvent && prev?.state === status.state && status.state === 'signedOut') return;
+    this.renderHeader();
+    if (status.state === 'signedOut') this.renderSignedOut();
+    else if (status.state === 'siteSelectionRequired') this.renderSitePicker(status.sites ?? []);
+    else if (status.state === 'signedIn') {
+      if (this.notice?.action === 'reconnect') this.clearNotice();
+      this.showIssues();
+    }
+  }
+
+  // --- signed out / connecting -------------------------------------------------------------------
+
+  renderSignedOut() {
+    this.view = 'signedOut';
+    const reconnect = this.notice?.action === 'reconnect';
+    const btn = h('button', { type: 'button', class: 'btn btn-primary btn-block', id: reconnect ? 'reconnect' : 'connect', 'data-autofocus': 'always', onclick: () => this.connect() },
+      reconnect ? 'Reconnect to Jira' : 'Connect to Jira');
+    this.setMain(
+      h('section', { class: 'hero', 'aria-labelledby': 'hero-title' },
+        h('div', { class: 'hero-art' }, logo()),
+        h('h1', { id: 'hero-title' }, reconnect ? 'Reconnect to Jira' : 'Your Jira, one click away'),
+        h('p', { class: 'muted' },
+          reconnect
+            ? 'Sign in with Atlassian again to see your issues.'
+            : 'Connect your Atlassian account to see the issues assigned to you, comment, move them along and create new ones.'),
+        btn,
+        h('p', { class: 'fineprint' }, 'You choose the Jira site and approve access on Atlassian\'s own page. This app never sees your password.'),
+      ),
+    );
+  }
+
+  async connect() {
+    if (this.signingIn) return;
+    this.clearNotice();
+    this.signingIn = true;
+    this.view = 'connecting';
+    this.setMain(
+      h('section', { class: 'hero', 'aria-busy': 'true', id: 'connecting' },
+        h('div', { class: 'spinner spinner-large', role: 'progressbar', 'aria-label': 'Signing in' }),
+        h('h1', { 'data-autofocus': true, tabindex: '-1' }, 'Waiting for Atlassian…'),
+        h('p', { class: 'muted' },
+          this.kind === 'extension'
+            ? 'Approve access in the Atlassian window that just opened. This view updates by itself when you are done.'
+            : 'Taking you to Atlassian to approve access…'),
+      ),
+    );
+    let status;
+    try {
+      status = await this.signIn();
+    } catch (err) {
+      this.signingIn = false;
+      this.status = { state: 'signedOut' };
+      this.showError(err, { during: 'signIn', retry: () => this.connect() });
+      this.renderHeader();
+      this.renderSignedOut();
+      return;
+    }
+    this.signingIn = false;
+    if (status) this.applyStatus(status);
+  }
+
+  // --- sites ---------------------------------------------------------------------------------
+
+  renderSitePicker(sites) {
+    this.view = 'sites';
+    const current = this.status?.state === 'signedIn' ? this.status.site?.id : null;
+    this.setMain(
+      h('section', { class: 'sites', 'aria-labelledby': 'sites-title' },
+        h('h1', { id: 'sites-title' }, 'Choose a Jira site'),
+        h('p', { class: 'muted' }, 'Your Atlassian account can reach several Jira sites. Pick the one to work with; you can switch later.'),
+        h('ul', { class: 'site-list', id: 'site-picker' },
+          sites.map((s, i) =>
+            h('li', {},
+              h('button', { type: 'button', class: `site-row${s.id === current ? ' current' : ''}`, dataset: { siteId: s.id }, 'data-autofocus': i === 0 || undefined, onclick: () => this.pickSite(s) },
+                s.avatarUrl ? h('img', { class: 'site-avatar', src: s.avatarUrl, alt: '', referrerpolicy: 'no-referrer' }) : h('span', { class: 'site-avatar placeholder' }, (s.name ?? '?').slice(0, 1).toUpperCase()),
+                h('span', { class: 'site-text' }, h('span', { class: 'site-name' }, s.name), h('span', { class: 'site-url muted' }, hostOf(s.url))),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async pickSite(site) {
+    this.clearNotice();
+    try {
+      const status = await this.client.chooseSite(site.id);
+      this.applyStatus(status);
+    } catch (err) {
+      this.showError(err);
+    }
+  }
+
+  async switchSite() {
+    this.clearNotice();
+    try {
+      const sites = await this.client.sites();
+      this.renderSitePicker(sites);
+    } catch (err) {
+      this.showError(err, { retry: () => this.switchSite() });
+    }
+  }
+
+  async doSignOut() {
+    this.clearNotice();
+    try {
+      await this.client.signOut();
+    } catch (err) {
+      this.showError(err);
+      return;
+    }
+    this.issues = [];
+    this.status = { state: 'signedOut' };
+    this.renderHeader();
+    this.renderSignedOut();
+  }
+
+  // --- issue list ------------------------------------------------------------------------------
+
+  async showIssues({ keepList = false } = {}) {
+    this.view = 'issues';
+    if (keepList && this.issues.length) {
+      this.renderIssueList();
+      return;
+    }
+    const seq = (this.loadSeq = (this.loadSeq ?? 0) + 1);
+    if (!this.issues.length) this.setMain(this.listSkeleton());
+    else this.main.querySelector('.list-head')?.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.client.search({ jql: MY_OPEN_ISSUES_JQL, fields: LIST_FIELDS, maxResults: PAGE_SIZE });
+      if (seq !== this.loadSeq || this.view !== 'issues') return;
+      this.issues = page.issues ?? [];
+      this.nextPageToken = page.isLast === false || page.nextPageToken ? page.nextPageToken ?? null : null;
+      this.renderIssueList();
+      if (!this.firstIssuesMarked) {
+        this.firstIssuesMarked = true;
+        performance.mark('jira3lo:first-issues');
+      }
+    } catch (err) {
+      if (seq !== this.loadSeq) return;
+      this.issues = [];
+      this.renderIssueList({ failed: true });
+      this.showError(err, { retry: () => this.showIssues() });
+    }
+  }
+
+  async loadMore(button) {
+    if (!this.nextPageToken) return;
+    button.disabled = true;
+    button.textContent = 'Loading…';
+    try {
+      const page = await this.client.search({ jql: MY_OPEN_ISSUES_JQL, fields: LIST_FIELDS, maxResults: PAGE_SIZE, nextPageToken: this.nextPageToken });
+      this.issues = [...this.issues, ...(page.issues ?? [])];
+      this.nextPageToken = page.nextPageToken ?? null;
+      const focusIndex = this.issues.length - (page.issues?.length ?? 0);
+      this.renderIssueList();
+      this.main.querySelectorAll('.issue-row')[focusIndex]?.focus();
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = 'Load more';
+      this.showError(err, { retry: () => this.loadMore(button) });
+    }
+  }
+
+  listSkeleton() {
+    return h('section', { class: 'list', 'aria-busy': 'true', 'aria-label': 'Loading your issues' },
+      h('div', { class: 'list-head' }, h('h1', {}, 'My open issues')),
+      h('ul', { class: 'issue-list skeleton' }, [0, 1, 2, 3, 4].map(() => h('li', {}, h('div', { class: 'issue-row' }, h('span', { class: 'bar w30' }), h('span', { class: 'bar w90' }))))),
+    );
+  }
+
+  renderIssueList({ failed = false } = {}) {
+    const count = this.issues.length;
+    const list = count
+      ? h('ul', { class: 'issue-list', id: 'issues' },
+          this.issues.map((issue, i) => h('li', {}, this.issueRow(issue, i === 0))),
+        )
+      : failed
+        ? h('p', { class: 'empty muted' }, 'Your issues could not be loaded.')
+        : h('div', { class: 'empty', id: 'issues-empty' },
+            h('p', { class: 'empty-title' }, 'Nothing assigned to you is open. 🎉'),
+            h('button', { type: 'button', class: 'btn', 'data-autofocus': true, onclick: () => this.showCreate() }, 'Create an issue'),
+          );
+    this.setMain(
+      h('section', { class: 'list', 'aria-labelledby': 'list-title' },
+        h('div', { class: 'list-head' },
+          h('h1', { id: 'list-title' }, 'My open issues'),
+          count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken ? `${count}+` : String(count)) : null,
+        ),
+        list,
+        this.nextPageToken ? h('button', { type: 'button', class: 'btn btn-block btn-quiet', id: 'load-more', onclick: (e) => this.loadMore(e.currentTarget) }, 'Load more') : null,
+      ),
+    );
+  }
+
+  issueRow(issue, autofocus) {
+    const f = issue.fields ?? {};
+    return h('button', { type: 'button', class: 'issue-row', dataset: { key: issue.key }, 'data-autofocus': autofocus || undefined, onclick: () => this.showIssue(issue.key) },
+      h('span', { class: 'issue-meta' },
+        h('span', { class: 'issue-key' }, issue.key),
+        f.issuetype?.name ? h('span', { class: 'issue-type muted' }, f.issuetype.name) : null,
+        f.updated ? h('span', { class: 'issue-updated muted' }, relativeTime(f.updated)) : null,
+      ),
+      h('span', { class: 'issue-summary' }, f.summary ?? '(no summary)'),
+      f.status ? h('span', { class: statusClass(f.status) }, f.status.name) : null,
+    );
+  }
+
+  // --- issue view --------------------------------------------------------------------------------
+
+  async showIssue(key, { notice } = {}) {
+    this.view = 'issue';
+    this.clearNotice();
+    if (notice) this.setNotice(notice);
+    const seq = (this.issueSeq = (this.issueSeq ?? 0) + 1);
+    this.setMain(
+      h('section', { class: 'issue', 'aria-busy': 'true' },
+        this.backButton(),
+        h('div', { class: 'center muted' }, h('span', { class: 'spinner' }), `Loading ${key}…`),
+      ),
+    );
+    try {
+      const [issue, transitions, comments] = await Promise.all([
+        this.client.getIssue(key),
+        this.client.transitions(key).then((r) => itemsOf(r, 'transitions')),
+        this.client.comments(key).then((r) => itemsOf(r, 'comments')),
+      ]);
+      if (seq !== this.issueSeq || this.view !== 'issue') return;
+      this.renderIssue(issue, transitions, comments);
+    } catch (err) {
+      if (seq !== this.issueSeq) return;
+      this.showError(err, { retry: () => this.showIssue(key) });
+    }
+  }
+
+  backButton() {
+    return h('button', { type: 'button', class: 'back', id: 'back', onclick: () => this.showIssues({ keepList: true }) }, icon('back'), 'My issues');
+  }
+
+  renderIssue(issue, transitions, comments) {
+    const f = issue.fields ?? {};
+    const site = this.status?.state === 'signedIn' ? this.status.site : null;
+    const description = adfToText(f.description);
+    const commentBox = h('textarea', { id: 'comment-text', rows: 3, placeholder: 'Add a comment…', 'aria-label': 'Comment', required: true });
+    const commentForm = h('form', { class: 'comment-form', id: 'comment-form', onsubmit: (e) => { e.preventDefault(); this.addComment(issue.key, commentBox, e.currentTarget); } },
+      commentBox,
+      h('div', { class: 'form-row' },
+        h('span', { class: 'hint muted' }, 'Ctrl+Enter to send'),
+        h('button', { type: 'submit', class: 'btn btn-primary btn-small' }, 'Comment'),
+      ),
+    );
+    submitOnCtrlEnter(commentBox, commentForm);
+    this.setMain(
+      h('article', { class: 'issue', id: 'issue-view', dataset: { key: issue.key } },
+        this.backButton(),
+        h('div', { class: 'issue-head' },
+          h('span', { class: 'issue-meta' },
+            h('span', { class: 'issue-key' }, issue.key),
+            f.issuetype?.name ? h('span', { class: 'muted' }, f.issuetype.name) : null,
+            f.priority?.name ? h('span', { class: 'muted' }, `· ${f.priority.name}`) : null,
+            site?.url ? h('a', { class: 'open-link', href: `${site.url}/browse/${encodeURIComponent(issue.key)}`, target: '_blank', rel: 'noopener noreferrer', title: 'Open in Jira' }, icon('external'), h('span', { class: 'sr-only' }, 'Open in Jira')) : null,
+          ),
+          h('h1', { class: 'issue-title', id: 'issue-summary', tabindex: '-1', 'data-autofocus': true }, f.summary ?? '(no summary)'),
+        ),
+        h('div', { class: 'status-row' },
+          f.status ? h('span', { class: statusClass(f.status), id: 'issue-status' }, f.status.name) : null,
+          transitions.length
+            ? h('div', { class: 'transitions', role: 'group', 'aria-label': 'Move issue' },
+                h('span', { class: 'muted small' }, 'Move to'),
+                transitions.map((t) =>
+                  h('button', { type: 'button', class: 'btn btn-small chip', dataset: { transitionId: t.id }, onclick: (e) => this.doTransition(issue.key, t, e.currentTarget) }, t.to?.name ?? t.name),
+                ),
+              )
+            : null,
+        ),
+        h('section', { class: 'block' },
+          h('h2', {}, 'Description'),
+          description ? h('p', { class: 'description', id: 'issue-description' }, description) : h('p', { class: 'muted', id: 'issue-description' }, 'No description.'),
+        ),
+        h('section', { class: 'block' },
+          h('h2', {}, 'Comments ', h('span', { class: 'count' }, String(comments.length))),
+          comments.length
+            ? h('ol', { class: 'comments', id: 'comments' }, comments.map((c) => this.commentItem(c)))
+            : h('p', { class: 'muted', id: 'comments' }, 'No comments yet.'),
+          commentForm,
+        ),
+      ),
+    );
+  }
+
+  commentItem(c) {
+    return h('li', { class: 'comment' },
+      h('div', { class: 'comment-head' },
+        h('strong', {}, c.author?.displayName ?? 'Someone'),
+        c.created ? h('span', { class: 'muted' }, relativeTime(c.created)) : null,
+      ),
+      h('p', { class: 'comment-body' }, adfToText(c.body)),
+    );
+  }
+
+  async addComment(key, textarea, form) {
+    const text = textarea.value.trim();
+    if (!text) {
+      textarea.focus();
+      return;
+    }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    textarea.disabled = true;
+    try {
+      await this.client.addComment(key, text);
+      await this.showIssue(key, { notice: { kind: 'success', text: 'Comment added.', dismissible: true } });
+      this.main.querySelector('#comment-text')?.focus();
+    } catch (err) {
+      button.disabled = false;
+      textarea.disabled = false;
+      this.showError(err);
+    }
+  }
+
+  async doTransition(key, transition, button) {
+    this.main.querySelectorAll('.transitions button').forEach((b) => (b.disabled = true));
+    button.classList.add('busy');
+    try {
+      await this.client.transition(key, transition.id);
+      await this.showIssue(key, { notice: { kind: 'success', text: `${key} moved to ${transition.to?.name ?? transition.name}.`, dismissible: true } });
+    } catch (err) {
+      this.main.querySelectorAll('.transitions button').forEach((b) => (b.disabled = false));
+      button.classList.remove('busy');
+      this.showError(err);
+    }
+  }
+
+  // --- create ----------------------------------------------------------------------------------
+
+  async showCreate() {
+    this.view = 'create';
+    this.clearNotice();
+    const project = h('select', { id: 'create-project', required: true, 'aria-describedby': 'create-hint' }, h('option', { value: '' }, 'Loading projects…'));
+    const type = h('select', { id: 'create-type', required: true, disabled: true }, h('option', { value: '' }, 'Choose a project first'));
+    const summary = h('input', { id: 'create-summary', type: 'text', required: true, maxlength: 255, autocomplete: 'off', placeholder: 'What needs to be done?' });
+    const description = h('textarea', { id: 'create-description', rows: 4, placeholder: 'Details (optional)' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'create-submit' }, 'Create issue');
+    const form = h('form', { class: 'create-form', id: 'create-form', onsubmit: (e) => { e.preventDefault(); this.createIssue({ project, type, summary, description, submit }); } },
+      field('Project', project),
+      field('Issue type', type),
+      field('Summary', summary),
+      field('Description', description),
+      h('div', { class: 'form-row' },
+        h('span', { class: 'hint muted', id: 'create-hint' }, 'Enter to create'),
+        h('div', {}, h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => this.showIssues({ keepList: true }) }, 'Cancel'), submit),
+      ),
+    );
+    submitOnCtrlEnter(description, form);
+    this.setMain(h('section', { class: 'create', 'aria-labelledby': 'create-title' }, this.backButton(), h('h1', { id: 'create-title' }, 'Create issue'), form));
+    project.focus();
+    project.addEventListener('change', () => this.loadIssueTypes(project.value, type));
+    try {
+      const page = await this.client.searchProjects({ maxResults: 50 });
+      const projects = itemsOf(page, 'projects');
+      project.replaceChildren(
+        h('option', { value: '' }, projects.length ? 'Choose a project' : 'No projects you can see'),
+        projects.map((p) => h('option', { value: p.key }, `${p.name} (${p.key})`)),
+      );
+      // Preselect the project of the first listed issue: it is most likely where the next one goes.
+      const guess = this.issues[0]?.fields?.project?.key ?? (projects.length === 1 ? projects[0].key : '');
+      if (guess && projects.some((p) => p.key === guess)) {
+        project.value = guess;
+        await this.loadIssueTypes(guess, type);
+      }
+    } catch (err) {
+      project.replaceChildren(h('option', { value: '' }, 'Projects could not be loaded'));
+      this.showError(err, { retry: () => this.showCreate() });
+    }
+  }
+
+  async loadIssueTypes(projectKey, select) {
+    select.disabled = true;
+    select.replaceChildren(h('option', { value: '' }, projectKey ? 'Loading issue types…' : 'Choose a project first'));
+    if (!projectKey) return;
+    try {
+      const types = itemsOf(await this.client.issueTypes(projectKey), 'issueTypes').filter((t) => !t.subtask);
+      select.replaceChildren(...types.map((t) => h('option', { value: t.id }, t.name)));
+      const task = types.find((t) => /^task$/i.test(t.name));
+      if (task) select.value = task.id;
+      select.disabled = types.length === 0;
+    } catch (err) {
+      select.replaceChildren(h('option', { value: '' }, 'Issue types could not be loaded'));
+      this.showError(err);
+    }
+  }
+
+  async createIssue({ project, type, summary, description, submit }) {
+    if (!project.value || !type.value || !summary.value.trim()) {
+      (!project.value ? project : !type.value ? type : summary).focus();
+      return;
+    }
+    submit.disabled = true;
+    submit.textContent = 'Creating…';
+    try {
+      const created = await this.client.createIssue({
+        projectKey: project.value,
+        issueType: type.value,
+        summary: summary.value.trim(),
+        description: description.value.trim() || undefined,
+      });
+      this.issues = []; // the list changed; reload it on the way back
+      await this.showIssue(created.key, { notice: { kind: 'success', text: `Created ${created.key}.`, dismissible: true } });
+    } catch (err) {
+      submit.disabled = false;
+      submit.textContent = 'Create issue';
+      this.showError(err);
+    }
+  }
+}
+
+function field(label, control) {
+  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control);
+}
+
+function submitOnCtrlEnter(textarea, form) {
+  textarea.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+function closeMenu(e) {
+  const details = e.currentTarget.closest('details');
+  if (details) details.open = false;
+}
