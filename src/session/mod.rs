@@ -1,2 +1,201 @@
-//! The async session engine: performs the core's decisions through [`ports`].
+//! The async session engine: performs the [`crate::core`] decisions through [`ports`].
+//!
+//! A [`Session`] is a cheap handle (internals behind an `Rc`); clone it freely within one
+//! JavaScript context. Its futures are `!Send`, like every browser future. Several contexts
+//! (popup, service worker, options page) each hold their own `Session` over the same store and
+//! lock; they coordinate through storage and [`ports::CrossContextLock`].
+//!
+//! # Storage keys
+//! All keys are `jira3lo:{namespace}:{kind}`, every value is JSON with `"v": 1`
+//! (see [`crate::core::records`]):
+//!
+//! | key | area | holds |
+//! |---|---|---|
+//! | `jira3lo:{namespace}:access`  | `Session`    | access token, absolute expiry (ms), granted scopes |
+//! | `jira3lo:{namespace}:refresh` | `Persistent` | refresh token |
+//! | `jira3lo:{namespace}:site`    | `Persistent` | known Jira sites and the chosen one |
+//! | `jira3lo:{namespace}:pending` | `Persistent` | pending sign-in (state, redirect URI, creation time) |
+//!
+//! A change of `refresh` or `site` changes [`Session::status`]; the wasm layer listens to
+//! storage change events on these keys to tell the popup.
+//!
+//! # Request budgets
+//! With a fresh token and a chosen site, [`Session::send`] costs exactly one HTTP request.
+//! `accessible-resources` is called once per authorization (the result is persisted). Concurrent
+//! callers needing a refresh share one refresh per context, and the lock
+//! `jira-3lo:refresh:{namespace}` makes it one across contexts.
+
 pub mod ports;
+
+mod call;
+mod refresh;
+mod sign_in;
+mod sites;
+mod store;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{LocalBoxFuture, Shared};
+use serde::Serialize;
+
+use crate::core::records::AccessRecord;
+use crate::core::refresh::Cooldown;
+pub use crate::error::SiteChoice;
+use crate::Error;
+use ports::{Clock, CrossContextLock, HttpClient, KeyValueStore};
+
+/// Everything a platform provides: HTTP, storage, a cross-context lock and a clock.
+/// `'static` because the shared refresh future outlives any one caller.
+pub trait Platform: HttpClient + KeyValueStore + CrossContextLock + Clock + 'static {}
+
+impl<T: HttpClient + KeyValueStore + CrossContextLock + Clock + 'static> Platform for T {}
+
+/// Default scopes: read and write Jira work, read users, and `offline_access` for refresh.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "read:jira-work",
+    "write:jira-work",
+    "read:jira-user",
+    "offline_access",
+];
+
+/// Engine configuration. Build it with [`SessionConfig::new`] and adjust fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// The broker (its `POST /oauth/token` and `GET /v1/client`), e.g. `http://127.0.0.1:PORT`.
+    pub broker_url: String,
+    /// Authorize URL = `{auth_base_url}/authorize`.
+    pub auth_base_url: String,
+    /// Gateway: `{api_base_url}/oauth/token/accessible-resources`, `{api_base_url}/ex/jira/{cloudId}/...`.
+    pub api_base_url: String,
+    /// `None` → fetched once from the broker's `GET /v1/client` when a sign-in begins.
+    pub client_id: Option<String>,
+    /// Requested scopes; `offline_access` is always added.
+    pub scopes: Vec<String>,
+    /// Storage-key and lock-name prefix: one namespace = one account connection.
+    pub namespace: String,
+    /// A token this close to expiry counts as expired.
+    pub refresh_skew_ms: u64,
+    /// The longest total wait for 429/503 `Retry-After` retries of one call.
+    pub max_retry_wait_ms: u64,
+    /// After a failed refresh, the token endpoint is not tried again for this long.
+    pub refresh_cooldown_ms: u64,
+}
+
+impl SessionConfig {
+    /// Defaults: real Atlassian endpoints, [`DEFAULT_SCOPES`], namespace `default`, 60 s skew,
+    /// 30 s max retry wait, 5 s refresh cooldown.
+    pub fn new(broker_url: impl Into<String>) -> Self {
+        SessionConfig {
+            broker_url: broker_url.into(),
+            auth_base_url: "https://auth.atlassian.com".into(),
+            api_base_url: "https://api.atlassian.com".into(),
+            client_id: None,
+            scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            namespace: "default".into(),
+            refresh_skew_ms: crate::core::tokens::DEFAULT_SKEW_MS,
+            max_retry_wait_ms: 30_000,
+            refresh_cooldown_ms: crate::core::refresh::DEFAULT_COOLDOWN_MS,
+        }
+    }
+
+    fn broker(&self) -> &str {
+        self.broker_url.trim_end_matches('/')
+    }
+
+    fn api(&self) -> &str {
+        self.api_base_url.trim_end_matches('/')
+    }
+}
+
+/// Where the user stands, as the popup renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum Status {
+    SignedOut,
+    SiteSelectionRequired { sites: Vec<SiteChoice> },
+    SignedIn { site: SiteChoice },
+}
+
+/// An unreadable storage record that was discarded (reported, never fatal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageReport {
+    pub key: String,
+    pub reason: String,
+}
+
+type RefreshFlight = Shared<LocalBoxFuture<'static, Result<AccessRecord, Error>>>;
+
+pub(crate) struct Inner<P: Platform> {
+    config: SessionConfig,
+    platform: P,
+    /// The refresh in flight in this context; every caller awaits the same one.
+    refresh_flight: RefCell<Option<RefreshFlight>>,
+    cooldown: RefCell<Option<Cooldown>>,
+    client_id: RefCell<Option<String>>,
+    reports: RefCell<Vec<StorageReport>>,
+}
+
+/// The 3LO session of one context. See the module docs.
+pub struct Session<P: Platform> {
+    inner: Rc<Inner<P>>,
+}
+
+impl<P: Platform> Clone for Session<P> {
+    fn clone(&self) -> Self {
+        Session {
+            inner: Rc::clone(&self.inner),
+        }
+    }
+}
+
+impl<P: Platform> Session<P> {
+    pub fn new(config: SessionConfig, platform: P) -> Self {
+        let client_id = config.client_id.clone();
+        Session {
+            inner: Rc::new(Inner {
+                config,
+                platform,
+                refresh_flight: RefCell::new(None),
+                cooldown: RefCell::new(None),
+                client_id: RefCell::new(client_id),
+                reports: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    pub fn platform(&self) -> &P {
+        &self.inner.platform
+    }
+
+    /// Unreadable records discarded since the last call (for logging / diagnostics).
+    pub fn take_storage_reports(&self) -> Vec<StorageReport> {
+        std::mem::take(&mut *self.inner.reports.borrow_mut())
+    }
+
+    /// Where the user stands, from storage only (no network).
+    pub async fn status(&self) -> Result<Status, Error> {
+        let signed_in =
+            self.inner.load_refresh().await?.is_some() || self.inner.load_access().await?.is_some();
+        if !signed_in {
+            return Ok(Status::SignedOut);
+        }
+        Ok(match self.inner.load_site().await? {
+            Some(rec) => match rec.chosen_site() {
+                Some(site) => Status::SignedIn { site: site.clone() },
+                None => Status::SiteSelectionRequired { sites: rec.sites },
+            },
+            None => Status::SiteSelectionRequired { sites: Vec::new() },
+        })
+    }
+
+    /// Forgets this namespace's tokens, sites and pending sign-in (both areas).
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        self.inner.cooldown.borrow_mut().take();
+        self.inner.clear_all().await
+    }
+}

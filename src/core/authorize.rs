@@ -1,0 +1,220 @@
+//! The authorize URL and the pending sign-in it creates.
+
+use serde::{Deserialize, Serialize};
+
+use super::secrets::State;
+use crate::Error;
+
+/// A pending sign-in is valid this long (a code is short-lived anyway; a stale tab must restart).
+pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
+
+/// The scope that makes Atlassian issue a refresh token; always requested.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// What a sign-in attempt remembers until its callback arrives (stored in the persistent area,
+/// because the popup that started it usually closes before the callback comes back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    pub state: State,
+    pub redirect_uri: String,
+    pub created_at_ms: u64,
+}
+
+impl PendingSignIn {
+    /// True once the attempt is older than [`PENDING_TTL_MS`].
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.created_at_ms) > PENDING_TTL_MS
+    }
+}
+
+/// The inputs of the authorize URL.
+#[derive(Debug, Clone)]
+pub struct AuthorizeParams<'a> {
+    /// e.g. `https://auth.atlassian.com` (the URL is `{auth_base_url}/authorize`).
+    pub auth_base_url: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a [String],
+    pub redirect_uri: &'a str,
+    pub state: &'a State,
+}
+
+/// The requested scopes, deduplicated in order, with `offline_access` always present
+/// (without it there is no refresh token and the user would reconnect every hour).
+pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes.iter().flat_map(|s| s.as_ref().split_whitespace()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    if !out.iter().any(|o| o == OFFLINE_ACCESS) {
+        out.push(OFFLINE_ACCESS.to_string());
+    }
+    out
+}
+
+/// Builds `{auth_base}/authorize?audience=api.atlassian.com&client_id=..&scope=..&redirect_uri=..&state=..&response_type=code&prompt=consent`.
+/// Values are percent-encoded with `%20` for spaces (as Atlassian documents the scope list).
+pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
+    let base = url::Url::parse(p.auth_base_url).map_err(|e| Error::Config {
+        message: format!("auth base URL is not a URL: {e}"),
+    })?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(Error::Config {
+            message: "auth base URL must be http(s)".into(),
+        });
+    }
+    check_redirect_uri(p.redirect_uri)?;
+    if p.client_id.trim().is_empty() {
+        return Err(Error::Config {
+            message: "client id is empty".into(),
+        });
+    }
+    let scope = normalize_scopes(p.scopes).join(" ");
+    let pairs: [(&str, &str); 7] = [
+        ("audience", "api.atlassian.com"),
+        ("client_id", p.client_id),
+        ("scope", &scope),
+        ("redirect_uri", p.redirect_uri),
+        ("state", p.state.secret()),
+        ("response_type", "code"),
+        ("prompt", "consent"),
+    ];
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    Ok(format!(
+        "{}/authorize?{}",
+        p.auth_base_url.trim_end_matches('/'),
+        query.join("&")
+    ))
+}
+
+/// A redirect URI must be an absolute http(s) URL without a fragment (OAuth 2.0 §3.1.2).
+pub fn check_redirect_uri(uri: &str) -> Result<url::Url, Error> {
+    let parsed = url::Url::parse(uri).map_err(|e| Error::Config {
+        message: format!("redirect URI is not an absolute URL: {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
+        return Err(Error::Config {
+            message: "redirect URI must be an http(s) URL without a fragment".into(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Percent-encodes a query value; spaces become `%20`, not `+`.
+pub fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params_of(url: &str) -> Vec<(String, String)> {
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn url_has_every_required_parameter() {
+        let state = State::new("st-1");
+        let scopes = vec!["read:jira-work".to_string(), "write:jira-work".to_string()];
+        let url = authorize_url(&AuthorizeParams {
+            auth_base_url: "https://auth.atlassian.com/",
+            client_id: "cid",
+            scopes: &scopes,
+            redirect_uri: "https://abc.chromiumapp.org/cb",
+            state: &state,
+        })
+        .unwrap();
+        assert!(
+            url.starts_with("https://auth.atlassian.com/authorize?"),
+            "{url}"
+        );
+        assert!(
+            url.contains("scope=read%3Ajira-work%20write%3Ajira-work%20offline_access"),
+            "{url}"
+        );
+        let p = params_of(&url);
+        let get = |k: &str| p.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("audience"), Some("api.atlassian.com"));
+        assert_eq!(get("client_id"), Some("cid"));
+        assert_eq!(
+            get("scope"),
+            Some("read:jira-work write:jira-work offline_access")
+        );
+        assert_eq!(get("redirect_uri"), Some("https://abc.chromiumapp.org/cb"));
+        assert_eq!(get("state"), Some("st-1"));
+        assert_eq!(get("response_type"), Some("code"));
+        assert_eq!(get("prompt"), Some("consent"));
+        assert_eq!(p.len(), 7);
+    }
+
+    #[test]
+    fn offline_access_added_once_and_scopes_deduplicated() {
+        assert_eq!(
+            normalize_scopes(&["a", "b a", "offline_access", "b"]),
+            vec!["a", "b", "offline_access"]
+        );
+        assert_eq!(normalize_scopes::<&str>(&[]), vec!["offline_access"]);
+    }
+
+    #[test]
+    fn bad_inputs_are_config_errors() {
+        let state = State::new("s");
+        let ok = AuthorizeParams {
+            auth_base_url: "https://auth.atlassian.com",
+            client_id: "cid",
+            scopes: &[],
+            redirect_uri: "https://x.example/cb",
+            state: &state,
+        };
+        for bad in [
+            AuthorizeParams {
+                auth_base_url: "not a url",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                redirect_uri: "/relative",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                redirect_uri: "https://x.example/cb#frag",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                redirect_uri: "javascript:alert(1)",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                client_id: " ",
+                ..ok.clone()
+            },
+        ] {
+            assert_eq!(
+                authorize_url(&bad).unwrap_err().code(),
+                crate::ErrorCode::Config
+            );
+        }
+        assert!(authorize_url(&ok).is_ok());
+    }
+
+    #[test]
+    fn pending_expires_after_ten_minutes() {
+        let p = PendingSignIn {
+            state: State::new("s"),
+            redirect_uri: "r".into(),
+            created_at_ms: 1_000,
+        };
+        assert!(!p.is_expired(1_000 + PENDING_TTL_MS));
+        assert!(p.is_expired(1_000 + PENDING_TTL_MS + 1));
+    }
+}

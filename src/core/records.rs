@@ -1,0 +1,227 @@
+//! Versioned storage records and their keys.
+//!
+//! | key | area | record |
+//! |---|---|---|
+//! | `jira3lo:{namespace}:access`  | [`Area::Session`](crate::session::ports::Area::Session) | [`AccessRecord`]: access token, absolute expiry (ms), granted scopes |
+//! | `jira3lo:{namespace}:refresh` | `Area::Persistent` | [`RefreshRecord`]: the rotating refresh token |
+//! | `jira3lo:{namespace}:site`    | `Area::Persistent` | [`SiteRecord`]: the known Jira sites and the chosen one |
+//! | `jira3lo:{namespace}:pending` | `Area::Persistent` | [`PendingRecord`]: the sign-in in progress (state, redirect URI, time) |
+//!
+//! Every value is a JSON object with `"v": 1`. A value that is not JSON, has another version or
+//! misses a field is *unreadable*: the engine reports it and deletes it, never fails on it.
+//! Listeners (the wasm layer's `onStatusChange`) watch these keys for changes from other contexts.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::authorize::PendingSignIn;
+use super::secrets::{AccessToken, RefreshToken, State};
+use crate::error::SiteChoice;
+
+/// The schema version written into every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Storage keys of a namespace.
+pub mod keys {
+    pub fn access(namespace: &str) -> String {
+        format!("jira3lo:{namespace}:access")
+    }
+    pub fn refresh(namespace: &str) -> String {
+        format!("jira3lo:{namespace}:refresh")
+    }
+    pub fn site(namespace: &str) -> String {
+        format!("jira3lo:{namespace}:site")
+    }
+    pub fn pending(namespace: &str) -> String {
+        format!("jira3lo:{namespace}:pending")
+    }
+}
+
+/// `jira3lo:{ns}:access` (session area).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub v: u32,
+    pub access_token: AccessToken,
+    pub expires_at_ms: u64,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `jira3lo:{ns}:refresh` (persistent area).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub v: u32,
+    pub refresh_token: RefreshToken,
+}
+
+/// `jira3lo:{ns}:site` (persistent area). `chosen` is the id of one of `sites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRecord {
+    pub v: u32,
+    pub sites: Vec<SiteChoice>,
+    #[serde(default)]
+    pub chosen: Option<String>,
+}
+
+impl SiteRecord {
+    pub fn new(sites: Vec<SiteChoice>, chosen: Option<String>) -> Self {
+        SiteRecord {
+            v: SCHEMA_VERSION,
+            sites,
+            chosen,
+        }
+    }
+
+    /// The chosen site, when it is (still) among the known sites.
+    pub fn chosen_site(&self) -> Option<&SiteChoice> {
+        let id = self.chosen.as_deref()?;
+        self.sites.iter().find(|s| s.id == id)
+    }
+}
+
+/// `jira3lo:{ns}:pending` (persistent area).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRecord {
+    pub v: u32,
+    pub state: State,
+    pub redirect_uri: String,
+    pub created_at_ms: u64,
+}
+
+impl From<&PendingSignIn> for PendingRecord {
+    fn from(p: &PendingSignIn) -> Self {
+        PendingRecord {
+            v: SCHEMA_VERSION,
+            state: p.state.clone(),
+            redirect_uri: p.redirect_uri.clone(),
+            created_at_ms: p.created_at_ms,
+        }
+    }
+}
+
+impl From<PendingRecord> for PendingSignIn {
+    fn from(r: PendingRecord) -> Self {
+        PendingSignIn {
+            state: r.state,
+            redirect_uri: r.redirect_uri,
+            created_at_ms: r.created_at_ms,
+        }
+    }
+}
+
+/// The result of reading a raw stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<T> {
+    Missing,
+    Ok(T),
+    /// Present but unusable; `reason` never quotes the stored value (it may hold a token).
+    Unreadable {
+        reason: String,
+    },
+}
+
+/// Decodes a stored value, checking `"v": 1` before the fields.
+pub fn decode<T: DeserializeOwned>(raw: Option<&str>) -> Decoded<T> {
+    let Some(raw) = raw else {
+        return Decoded::Missing;
+    };
+    let value: serde_json::Value = match serde_json::from_str(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            return Decoded::Unreadable {
+                reason: format!("not JSON ({:?} error)", e.classify()),
+            }
+        }
+    };
+    match value.get("v").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Decoded::Unreadable {
+                reason: format!("unsupported schema version {v}"),
+            }
+        }
+        None => {
+            return Decoded::Unreadable {
+                reason: "no schema version".into(),
+            }
+        }
+    }
+    match serde_json::from_value(value) {
+        Ok(t) => Decoded::Ok(t),
+        // serde's message may quote a value ("invalid type: string \"...\""): keep only the kind.
+        Err(e) => Decoded::Unreadable {
+            reason: format!("fields do not match the schema ({:?} error)", e.classify()),
+        },
+    }
+}
+
+/// Encodes a record (records are plain data; serialization cannot fail).
+pub fn encode<T: Serialize>(record: &T) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced() {
+        assert_eq!(keys::access("default"), "jira3lo:default:access");
+        assert_eq!(keys::refresh("x"), "jira3lo:x:refresh");
+        assert_eq!(keys::site("x"), "jira3lo:x:site");
+        assert_eq!(keys::pending("x"), "jira3lo:x:pending");
+    }
+
+    #[test]
+    fn round_trip_with_version() {
+        let r = AccessRecord {
+            v: 1,
+            access_token: AccessToken::new("a"),
+            expires_at_ms: 5,
+            scopes: vec!["s".into()],
+        };
+        let raw = encode(&r);
+        assert!(raw.contains("\"v\":1"), "{raw}");
+        assert_eq!(decode::<AccessRecord>(Some(&raw)), Decoded::Ok(r));
+        let s = SiteRecord::new(
+            vec![SiteChoice {
+                id: "c1".into(),
+                name: "n".into(),
+                url: "u".into(),
+                avatar_url: None,
+            }],
+            Some("c1".into()),
+        );
+        let back = decode::<SiteRecord>(Some(&encode(&s)));
+        assert_eq!(back, Decoded::Ok(s.clone()));
+        assert_eq!(s.chosen_site().unwrap().id, "c1");
+        assert!(SiteRecord::new(s.sites.clone(), Some("gone".into()))
+            .chosen_site()
+            .is_none());
+    }
+
+    #[test]
+    fn unreadable_records() {
+        assert_eq!(decode::<RefreshRecord>(None), Decoded::Missing);
+        for raw in [
+            "garbage",
+            "{\"refresh_token\":\"SECRET\"}",
+            "{\"v\":2,\"refresh_token\":\"SECRET\"}",
+            "{\"v\":1,\"refresh_token\":42}",
+            "{\"v\":1}",
+            "[]",
+        ] {
+            match decode::<RefreshRecord>(Some(raw)) {
+                Decoded::Unreadable { reason } => assert!(!reason.contains("SECRET"), "{reason}"),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+        // A value of the wrong type must not be quoted in the reason.
+        let Decoded::Unreadable { reason } = decode::<AccessRecord>(Some(
+            "{\"v\":1,\"access_token\":\"SECRET\",\"expires_at_ms\":\"SECRET2\"}",
+        )) else {
+            panic!()
+        };
+        assert!(!reason.contains("SECRET"), "{reason}");
+    }
+}

@@ -1,0 +1,245 @@
+//! Classifying what the broker's `/oauth/token` answered: tokens, a permanent refusal of the
+//! grant, or a failure that says nothing about the grant (keep the refresh token, retry later).
+
+use serde::Deserialize;
+
+use super::tokens::TokenResponse;
+use crate::session::ports::HttpResponse;
+use crate::Error;
+
+/// Error codes the broker itself produces (its refusals, not Atlassian's).
+pub const BROKER_ERROR_CODES: &[&str] = &[
+    "origin_not_allowed",
+    "redirect_uri_not_allowed",
+    "unsupported_grant_type",
+    "payload_too_large",
+    "rate_limited",
+    "upstream_unreachable",
+    "upstream_invalid_response",
+    "upstream_timeout",
+];
+
+/// OAuth errors that mean "this grant is dead": retrying the same refresh token never helps.
+pub const PERMANENT_REFUSALS: &[&str] = &["invalid_grant", "unauthorized_client", "access_denied"];
+
+/// What a token-endpoint answer means.
+#[derive(Debug)]
+pub enum TokenOutcome {
+    Issued(TokenResponse),
+    /// A permanent refusal (`invalid_grant`, `unauthorized_client`, `access_denied` with 400/401/403).
+    Refused {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+    /// Anything else: broker refusals, other OAuth errors, 5xx, 429, non-JSON.
+    Failed(Error),
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Classifies a response of `POST {broker}/oauth/token`.
+pub fn classify_token_response(resp: &HttpResponse) -> TokenOutcome {
+    let status = resp.status;
+    if (200..300).contains(&status) {
+        return match serde_json::from_str::<TokenResponse>(&resp.body) {
+            Ok(t) => TokenOutcome::Issued(t),
+            Err(e) => TokenOutcome::Failed(Error::InvalidResponse {
+                status,
+                detail: format!(
+                    "token response is not a token set ({:?} error)",
+                    e.classify()
+                ),
+            }),
+        };
+    }
+    let Ok(body) = serde_json::from_str::<OAuthErrorBody>(&resp.body) else {
+        return TokenOutcome::Failed(Error::InvalidResponse {
+            status,
+            detail: format!("token endpoint answered {status} without an OAuth error body"),
+        });
+    };
+    let OAuthErrorBody {
+        error,
+        error_description: description,
+    } = body;
+    if BROKER_ERROR_CODES.contains(&error.as_str()) {
+        return TokenOutcome::Failed(Error::Broker {
+            status,
+            error,
+            description,
+        });
+    }
+    if matches!(status, 400 | 401 | 403) && PERMANENT_REFUSALS.contains(&error.as_str()) {
+        return TokenOutcome::Refused {
+            status,
+            error,
+            description,
+        };
+    }
+    TokenOutcome::Failed(Error::Oauth {
+        status,
+        error,
+        description,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![],
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn success() {
+        let o = classify_token_response(&resp(
+            200,
+            r#"{"access_token":"a","expires_in":3600,"token_type":"Bearer","scope":"x"}"#,
+        ));
+        assert!(matches!(o, TokenOutcome::Issued(t) if t.expires_in == 3600));
+    }
+
+    #[test]
+    fn permanent_refusals() {
+        for (status, body) in [
+            (
+                403,
+                r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
+            ),
+            (
+                403,
+                r#"{"error":"unauthorized_client","error_description":"refresh_token is invalid"}"#,
+            ),
+            (
+                401,
+                r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+            ),
+            (400, r#"{"error":"invalid_grant"}"#),
+        ] {
+            assert!(
+                matches!(
+                    classify_token_response(&resp(status, body)),
+                    TokenOutcome::Refused { .. }
+                ),
+                "{body}"
+            );
+        }
+        match classify_token_response(&resp(
+            403,
+            r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
+        )) {
+            TokenOutcome::Refused {
+                status,
+                error,
+                description,
+            } => {
+                assert_eq!((status, error.as_str()), (403, "invalid_grant"));
+                assert_eq!(
+                    description.as_deref(),
+                    Some("Unknown or invalid refresh token.")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn transient_and_other_failures() {
+        let cases: Vec<(u16, &str, crate::ErrorCode, bool)> = vec![
+            (
+                503,
+                "<html>busy</html>",
+                crate::ErrorCode::InvalidResponse,
+                true,
+            ),
+            (
+                200,
+                "<html>login</html>",
+                crate::ErrorCode::InvalidResponse,
+                false,
+            ),
+            (
+                200,
+                r#"{"access_token":"a""#,
+                crate::ErrorCode::InvalidResponse,
+                false,
+            ),
+            (
+                503,
+                r#"{"error":"temporarily_unavailable"}"#,
+                crate::ErrorCode::Oauth,
+                true,
+            ),
+            (
+                500,
+                r#"{"error":"server_error"}"#,
+                crate::ErrorCode::Oauth,
+                true,
+            ),
+            (
+                502,
+                r#"{"error":"upstream_unreachable","error_description":"x"}"#,
+                crate::ErrorCode::Broker,
+                true,
+            ),
+            (
+                504,
+                r#"{"error":"upstream_timeout"}"#,
+                crate::ErrorCode::Broker,
+                true,
+            ),
+            (
+                403,
+                r#"{"error":"origin_not_allowed"}"#,
+                crate::ErrorCode::Broker,
+                false,
+            ),
+            (
+                429,
+                r#"{"error":"rate_limited"}"#,
+                crate::ErrorCode::Broker,
+                false,
+            ),
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"authorization_code is invalid"}"#,
+                crate::ErrorCode::Oauth,
+                false,
+            ),
+            (
+                500,
+                r#"{"error":"invalid_grant"}"#,
+                crate::ErrorCode::Oauth,
+                true,
+            ),
+        ];
+        for (status, body, code, transient) in cases {
+            match classify_token_response(&resp(status, body)) {
+                TokenOutcome::Failed(e) => {
+                    assert_eq!(e.code(), code, "{status} {body}");
+                    assert_eq!(e.is_transient(), transient, "{status} {body}");
+                }
+                other => panic!("{status} {body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn errors_never_echo_the_body() {
+        let o =
+            classify_token_response(&resp(200, r#"{"access_token":"SECRET","expires_in":"x"}"#));
+        let TokenOutcome::Failed(e) = o else { panic!() };
+        assert!(!format!("{e} {e:?}").contains("SECRET"));
+    }
+}

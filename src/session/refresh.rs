@@ -1,0 +1,155 @@
+//! Single-flight refresh: one shared future per context, and the cross-context lock
+//! `jira-3lo:refresh:{namespace}` held for the whole round trip. Inside the lock storage is
+//! re-read first, so a context never presents a refresh token another context already rotated.
+
+use std::rc::Rc;
+
+use futures_util::FutureExt;
+
+use super::ports::{HttpRequest, HttpResponse, Method};
+use super::{Inner, Platform, Session};
+use crate::core::records::{AccessRecord, RefreshRecord, SCHEMA_VERSION};
+use crate::core::refresh::{decide, starts_cooldown, Cooldown, RefreshDecision};
+use crate::core::secrets::AccessToken;
+use crate::core::token_response::{classify_token_response, TokenOutcome};
+use crate::core::tokens::{is_fresh, TokenSet};
+use crate::Error;
+
+impl<P: Platform> Session<P> {
+    /// A usable access token: the stored one while fresh, otherwise the result of a refresh.
+    pub(crate) async fn access(&self) -> Result<AccessRecord, Error> {
+        let now = self.inner.platform.now_ms();
+        if let Some(a) = self.inner.load_access().await? {
+            if is_fresh(a.expires_at_ms, now, self.inner.config.refresh_skew_ms) {
+                return Ok(a);
+            }
+        }
+        self.refresh(None).await
+    }
+
+    /// Refreshes (or joins the refresh in flight). `rejected` is the access token the gateway
+    /// refused, so that a token refreshed meanwhile by someone else is used instead.
+    pub(crate) async fn refresh(
+        &self,
+        rejected: Option<AccessToken>,
+    ) -> Result<AccessRecord, Error> {
+        let in_flight = self.inner.refresh_flight.borrow().clone();
+        if let Some(flight) = in_flight {
+            return flight.await;
+        }
+        let inner = Rc::clone(&self.inner);
+        let flight = async move {
+            let lock = format!("jira-3lo:refresh:{}", inner.config.namespace);
+            let result = inner
+                .platform
+                .run_exclusive(&lock, inner.refresh_locked(rejected))
+                .await;
+            match &result {
+                Ok(_) => {
+                    inner.cooldown.borrow_mut().take();
+                }
+                Err(e) if starts_cooldown(e) => {
+                    let now = inner.platform.now_ms();
+                    let cooldown =
+                        Cooldown::after_failure(e.clone(), now, inner.config.refresh_cooldown_ms);
+                    *inner.cooldown.borrow_mut() = Some(cooldown);
+                }
+                Err(_) => {}
+            }
+            // Later callers start a new flight (which re-reads storage first).
+            inner.refresh_flight.borrow_mut().take();
+            result
+        }
+        .boxed_local()
+        .shared();
+        *self.inner.refresh_flight.borrow_mut() = Some(flight.clone());
+        flight.await
+    }
+}
+
+impl<P: Platform> Inner<P> {
+    /// The refresh round trip; runs while holding the cross-context lock.
+    async fn refresh_locked(&self, rejected: Option<AccessToken>) -> Result<AccessRecord, Error> {
+        let mut reread_after_refusal = false;
+        loop {
+            let now = self.platform.now_ms();
+            let access = self.load_access().await?;
+            let refresh = self.load_refresh().await?;
+            let decision = decide(
+                rejected.as_ref(),
+                access.as_ref(),
+                refresh.as_ref().map(|r| &r.refresh_token),
+                now,
+                self.config.refresh_skew_ms,
+            );
+            let refresh_token = match decision {
+                RefreshDecision::UseStored(a) => return Ok(a),
+                RefreshDecision::NotSignedIn => return Err(Error::NotSignedIn),
+                RefreshDecision::Refresh(rt) => rt,
+            };
+            if let Some(error) = self.cooldown.borrow().as_ref().and_then(|c| c.active(now)) {
+                return Err(error.clone());
+            }
+            let body = serde_json::json!({
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token.secret(),
+            });
+            let resp = self.post_token(body).await?;
+            match classify_token_response(&resp) {
+                TokenOutcome::Issued(t) => {
+                    let previous_scopes = access.map(|a| a.scopes).unwrap_or_default();
+                    let set =
+                        TokenSet::from_response(t, now, Some(refresh_token), &previous_scopes);
+                    return self.store_tokens(set).await;
+                }
+                TokenOutcome::Refused {
+                    error, description, ..
+                } => {
+                    // A sibling may have rotated the token while we were refused: re-read once.
+                    let stored = self.load_refresh().await?;
+                    let rotated = stored.is_some_and(|r| r.refresh_token != refresh_token);
+                    if rotated && !reread_after_refusal {
+                        reread_after_refusal = true;
+                        continue;
+                    }
+                    self.clear_tokens().await?;
+                    return Err(Error::ReauthRequired { error, description });
+                }
+                TokenOutcome::Failed(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Persists a token set: the refresh token first (it is the one that must never be lost).
+    pub(super) async fn store_tokens(&self, set: TokenSet) -> Result<AccessRecord, Error> {
+        if let Some(rt) = set.refresh_token {
+            self.save_refresh(&RefreshRecord {
+                v: SCHEMA_VERSION,
+                refresh_token: rt,
+            })
+            .await?;
+        }
+        let access = AccessRecord {
+            v: SCHEMA_VERSION,
+            access_token: set.access_token,
+            expires_at_ms: set.expires_at_ms,
+            scopes: set.scopes,
+        };
+        self.save_access(&access).await?;
+        Ok(access)
+    }
+
+    /// `POST {broker}/oauth/token` with a JSON body (the broker adds the client credentials).
+    pub(super) async fn post_token(&self, body: serde_json::Value) -> Result<HttpResponse, Error> {
+        let request = HttpRequest {
+            method: Method::Post,
+            url: format!("{}/oauth/token", self.config.broker()),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("accept".into(), "application/json".into()),
+            ],
+            body: Some(body.to_string()),
+        };
+        Ok(self.platform.send(request).await?)
+    }
+}

@@ -1,0 +1,162 @@
+//! Sign-in: the authorize URL (with a stored pending attempt) and the callback → tokens → sites.
+
+use serde::Deserialize;
+
+use super::ports::{HttpRequest, Method};
+use super::{Platform, Session, Status};
+use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
+use crate::core::callback::{consumes_pending, validate_callback};
+use crate::core::records::{PendingRecord, SiteRecord};
+use crate::core::secrets::State;
+use crate::core::sites::{select, Selection};
+use crate::core::token_response::{classify_token_response, TokenOutcome};
+use crate::core::tokens::TokenSet;
+use crate::Error;
+
+/// `GET {broker}/v1/client`.
+#[derive(Deserialize)]
+struct ClientInfo {
+    client_id: String,
+}
+
+#[derive(Deserialize)]
+struct BrokerErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+impl<P: Platform> Session<P> {
+    /// Returns the authorize URL to open (e.g. with `chrome.identity.launchWebAuthFlow`) and
+    /// stores the pending attempt (`state`, redirect URI, time) in the persistent area.
+    /// Starting again replaces an earlier attempt.
+    pub async fn begin_sign_in(&self, redirect_uri: &str) -> Result<String, Error> {
+        check_redirect_uri(redirect_uri)?;
+        let client_id = self.client_id().await?;
+        let state = State::random()?;
+        let url = authorize_url(&AuthorizeParams {
+            auth_base_url: &self.inner.config.auth_base_url,
+            client_id: &client_id,
+            scopes: &self.inner.config.scopes,
+            redirect_uri,
+            state: &state,
+        })?;
+        let pending = PendingSignIn {
+            state,
+            redirect_uri: redirect_uri.to_string(),
+            created_at_ms: self.inner.platform.now_ms(),
+        };
+        self.inner
+            .save_pending(&PendingRecord::from(&pending))
+            .await?;
+        Ok(url)
+    }
+
+    /// Validates the callback URL, exchanges the code through the broker, stores the tokens
+    /// and discovers the Jira sites (one accessible-resources call).
+    pub async fn complete_sign_in(&self, callback_url: &str) -> Result<Status, Error> {
+        let now = self.inner.platform.now_ms();
+        let pending: Option<PendingSignIn> = self.inner.load_pending().await?.map(Into::into);
+        let outcome = validate_callback(callback_url, pending.as_ref(), now);
+        if consumes_pending(&outcome) {
+            self.inner.remove_pending().await?;
+        }
+        let code = outcome?;
+        let Some(pending) = pending else {
+            return Err(Error::UnknownState);
+        };
+
+        let sent_at = self.inner.platform.now_ms();
+        let resp = self
+            .inner
+            .post_token(serde_json::json!({
+                "grant_type": "authorization_code",
+                "code": code.secret(),
+                "redirect_uri": pending.redirect_uri,
+            }))
+            .await?;
+        let tokens = match classify_token_response(&resp) {
+            TokenOutcome::Issued(t) => TokenSet::from_response(t, sent_at, None, &[]),
+            TokenOutcome::Refused {
+                status,
+                error,
+                description,
+            } => {
+                return Err(Error::Oauth {
+                    status,
+                    error,
+                    description,
+                })
+            }
+            TokenOutcome::Failed(e) => return Err(e),
+        };
+        // A new grant replaces the old one entirely (never mix two refresh-token families).
+        self.inner.clear_tokens().await?;
+        self.inner.cooldown.borrow_mut().take();
+        let access = self.inner.store_tokens(tokens).await?;
+
+        let previous_choice = self.inner.load_site().await?.and_then(|r| r.chosen);
+        let sites = match self.fetch_jira_sites(&access).await {
+            Ok(sites) => sites,
+            Err(e) => return Err(e),
+        };
+        match select(&sites) {
+            Selection::None => {
+                self.inner.clear_all().await?;
+                Err(Error::NoJiraSite)
+            }
+            Selection::One(site) => {
+                self.inner
+                    .save_site(&SiteRecord::new(sites, Some(site.id.clone())))
+                    .await?;
+                Ok(Status::SignedIn { site })
+            }
+            Selection::Several(list) => {
+                let chosen = previous_choice.filter(|id| list.iter().any(|s| &s.id == id));
+                let record = SiteRecord::new(list.clone(), chosen);
+                self.inner.save_site(&record).await?;
+                Ok(match record.chosen_site() {
+                    Some(site) => Status::SignedIn { site: site.clone() },
+                    None => Status::SiteSelectionRequired { sites: list },
+                })
+            }
+        }
+    }
+
+    /// The OAuth client id: configured, or fetched once from the broker's `GET /v1/client`.
+    async fn client_id(&self) -> Result<String, Error> {
+        if let Some(id) = self.inner.client_id.borrow().clone() {
+            return Ok(id);
+        }
+        let resp = self
+            .inner
+            .platform
+            .send(HttpRequest {
+                method: Method::Get,
+                url: format!("{}/v1/client", self.inner.config.broker()),
+                headers: vec![("accept".into(), "application/json".into())],
+                body: None,
+            })
+            .await?;
+        if !(200..300).contains(&resp.status) {
+            return Err(match serde_json::from_str::<BrokerErrorBody>(&resp.body) {
+                Ok(b) => Error::Broker {
+                    status: resp.status,
+                    error: b.error,
+                    description: b.error_description,
+                },
+                Err(_) => Error::InvalidResponse {
+                    status: resp.status,
+                    detail: "the broker's /v1/client answered without a JSON error".into(),
+                },
+            });
+        }
+        let info: ClientInfo =
+            serde_json::from_str(&resp.body).map_err(|_| Error::InvalidResponse {
+                status: resp.status,
+                detail: "the broker's /v1/client has no client_id".into(),
+            })?;
+        *self.inner.client_id.borrow_mut() = Some(info.client_id.clone());
+        Ok(info.client_id)
+    }
+}

@@ -1,0 +1,102 @@
+//! Typed access to the four records; unreadable records are reported and removed.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::ports::Area;
+use super::{Inner, Platform, StorageReport};
+use crate::core::records::{
+    self, keys, AccessRecord, Decoded, PendingRecord, RefreshRecord, SiteRecord,
+};
+use crate::Error;
+
+impl<P: Platform> Inner<P> {
+    fn ns(&self) -> &str {
+        &self.config.namespace
+    }
+
+    async fn load<T: DeserializeOwned>(&self, area: Area, key: String) -> Result<Option<T>, Error> {
+        let raw = self.platform.get(area, &key).await?;
+        match records::decode::<T>(raw.as_deref()) {
+            Decoded::Missing => Ok(None),
+            Decoded::Ok(t) => Ok(Some(t)),
+            Decoded::Unreadable { reason } => {
+                self.reports.borrow_mut().push(StorageReport {
+                    key: key.clone(),
+                    reason,
+                });
+                // Discard it: a broken record must not break every later call. A failing
+                // remove is not worth failing the caller for either.
+                let _ = self.platform.remove(area, &key).await;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save<T: Serialize>(&self, area: Area, key: String, record: &T) -> Result<(), Error> {
+        Ok(self
+            .platform
+            .set(area, &key, &records::encode(record))
+            .await?)
+    }
+
+    pub(super) async fn load_access(&self) -> Result<Option<AccessRecord>, Error> {
+        self.load(Area::Session, keys::access(self.ns())).await
+    }
+
+    pub(super) async fn save_access(&self, r: &AccessRecord) -> Result<(), Error> {
+        self.save(Area::Session, keys::access(self.ns()), r).await
+    }
+
+    pub(super) async fn load_refresh(&self) -> Result<Option<RefreshRecord>, Error> {
+        self.load(Area::Persistent, keys::refresh(self.ns())).await
+    }
+
+    pub(super) async fn save_refresh(&self, r: &RefreshRecord) -> Result<(), Error> {
+        self.save(Area::Persistent, keys::refresh(self.ns()), r)
+            .await
+    }
+
+    pub(super) async fn load_site(&self) -> Result<Option<SiteRecord>, Error> {
+        self.load(Area::Persistent, keys::site(self.ns())).await
+    }
+
+    pub(super) async fn save_site(&self, r: &SiteRecord) -> Result<(), Error> {
+        self.save(Area::Persistent, keys::site(self.ns()), r).await
+    }
+
+    pub(super) async fn load_pending(&self) -> Result<Option<PendingRecord>, Error> {
+        self.load(Area::Persistent, keys::pending(self.ns())).await
+    }
+
+    pub(super) async fn save_pending(&self, r: &PendingRecord) -> Result<(), Error> {
+        self.save(Area::Persistent, keys::pending(self.ns()), r)
+            .await
+    }
+
+    pub(super) async fn remove_pending(&self) -> Result<(), Error> {
+        Ok(self
+            .platform
+            .remove(Area::Persistent, &keys::pending(self.ns()))
+            .await?)
+    }
+
+    /// Drops both tokens (after a permanent refusal); the site choice survives a reconnect.
+    pub(super) async fn clear_tokens(&self) -> Result<(), Error> {
+        self.platform
+            .remove(Area::Session, &keys::access(self.ns()))
+            .await?;
+        self.platform
+            .remove(Area::Persistent, &keys::refresh(self.ns()))
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn clear_all(&self) -> Result<(), Error> {
+        self.clear_tokens().await?;
+        self.platform
+            .remove(Area::Persistent, &keys::site(self.ns()))
+            .await?;
+        self.remove_pending().await
+    }
+}
