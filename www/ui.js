@@ -569,8 +569,8 @@ export class JiraApp {
       }
     } catch (err) {
       if (seq !== this.loadSeq) return;
-      this.issues = [];
-      this.renderIssueList({ failed: true });
+      // A failed refresh keeps the list already on screen; the banner says why it is not fresh.
+      if (this.view === 'issues') this.renderIssueList({ failed: true });
       this.showError(err, { retry: () => this.showIssues() });
     }
   }

@@ -1,0 +1,140 @@
+// Shared helpers of the Playwright end-to-end tests (not a test file itself).
+// The services are started by `cargo xtask test` (real fake Atlassian + real broker + static server)
+// and described by the JIRA3LO_* environment variables.
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+export const env = {
+  fake: process.env.JIRA3LO_FAKE_URL,
+  broker: process.env.JIRA3LO_BROKER_URL,
+  extensionDir: process.env.JIRA3LO_EXTENSION_DIR,
+  extensionId: process.env.JIRA3LO_EXTENSION_ID,
+  demoUrl: process.env.JIRA3LO_DEMO_URL,
+  staticUrl: process.env.JIRA3LO_STATIC_URL,
+  chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+  artifacts: process.env.JIRA3LO_ARTIFACTS,
+};
+
+export function requireEnv() {
+  for (const k of ['fake', 'broker', 'extensionDir', 'extensionId', 'demoUrl']) {
+    assert.ok(env[k], `missing ${k}: run through \`cargo xtask test\` (JIRA3LO_* variables)`);
+  }
+}
+
+/** Bounded time for every wait: a broken flow fails in seconds, not at the runner's timeout. */
+export const STEP_TIMEOUT_MS = 15_000;
+
+// ---- the fake Atlassian's admin API ----------------------------------------------------------
+
+export async function admin(path, body) {
+  const res = await fetch(`${env.fake}/__admin/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(res.ok, `admin ${path} answered ${res.status}: ${await res.clone().text()}`);
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** Resets the fake and applies settings (e.g. consent page mode and the consenting user). */
+export async function resetFake(settings = {}) {
+  await admin('reset', {});
+  if (Object.keys(settings).length) await admin('settings', settings);
+}
+
+export const stats = () => admin('stats');
+export const count = (s, route) => s.requests?.[route] ?? 0;
+/** Requests of every route whose template contains `fragment` (e.g. GET and POST search). */
+export const countMatching = (s, fragment) =>
+  Object.entries(s.requests ?? {}).reduce((n, [route, c]) => (route.includes(fragment) ? n + c : n), 0);
+export const TOKEN = 'POST /oauth/token';
+export const RESOURCES = 'GET /oauth/token/accessible-resources';
+
+// ---- the browser ------------------------------------------------------------------------------
+
+export async function launch({ withExtension = true } = {}) {
+  const profile = mkdtempSync(join(tmpdir(), 'jira3lo-e2e-'));
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'];
+  if (withExtension) args.push(`--disable-extensions-except=${env.extensionDir}`, `--load-extension=${env.extensionDir}`);
+  const ctx = await chromium.launchPersistentContext(profile, { headless: true, executablePath: env.chromium, args });
+  ctx.setDefaultTimeout(STEP_TIMEOUT_MS);
+  let id = null;
+  if (withExtension) {
+    const worker = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent('serviceworker'));
+    id = new URL(worker.url()).host;
+  }
+  return {
+    ctx,
+    id,
+    async close() {
+      await ctx.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The extension's service worker (woken by any extension page if it was stopped). */
+export async function serviceWorker(ctx) {
+  return ctx.serviceWorkers()[0] ?? ctx.waitForEvent('serviceworker');
+}
+
+/** Opens the popup page as a 380px-wide tab and waits until the app has rendered its first view. */
+export async function openPopup(ctx, id) {
+  const page = await ctx.newPage();
+  await page.setViewportSize({ width: 380, height: 600 });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.errors = errors;
+  await page.goto(`chrome-extension://${id}/www/popup.html`);
+  await page.waitForFunction(() => globalThis.__jira3lo?.app && !document.querySelector('#main .center[aria-busy]'));
+  return page;
+}
+
+/** Signs this extension out everywhere (tokens and pending state), so each test starts from scratch. */
+export async function signOutExtension(page) {
+  await page.evaluate(async () => {
+    await globalThis.__jira3lo.client.signOut();
+    await chrome.storage.session.clear();
+    const all = await chrome.storage.local.get(null);
+    await chrome.storage.local.remove(Object.keys(all).filter((k) => k.startsWith('jira3lo:')));
+  });
+}
+
+/**
+ * Clicks Connect (or Reconnect) in the popup and answers the fake's consent page that opens as a new
+ * page of the context: `accept` (optionally choosing a site) or `cancel`.
+ */
+export async function connectViaConsent(ctx, popup, { answer = 'accept', site, beforeAnswer } = {}) {
+  const consentPromise = ctx.waitForEvent('page');
+  await popup.locator('#connect, #reconnect').first().click();
+  const consent = await consentPromise;
+  await consent.waitForLoadState('domcontentloaded');
+  await consent.locator(`#${answer}`).waitFor();
+  if (beforeAnswer) await beforeAnswer(consent);
+  if (site) await consent.selectOption('#site', site);
+  await consent.click(`#${answer}`);
+  return consent;
+}
+
+export async function waitForIssues(page) {
+  await page.locator('#issues .issue-row').first().waitFor();
+  return page.locator('#issues .issue-row').count();
+}
+
+/** Saves a screenshot into JIRA3LO_ARTIFACTS (when set). */
+export async function shot(page, name) {
+  if (!env.artifacts) return;
+  mkdirSync(env.artifacts, { recursive: true });
+  await page.screenshot({ path: join(env.artifacts, `${name}.png`) });
+}
+
+/** Text of the notice banner (errors, confirmations), or null. */
+export async function noticeText(page) {
+  const n = page.locator('#notice');
+  return (await n.count()) ? (await n.textContent()).trim() : null;
+}
