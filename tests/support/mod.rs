@@ -1,0 +1,533 @@
+//! Native test platform and harness shared by the `tests/session_*.rs` and `tests/jira_*.rs`
+//! suites (`mod support;`).
+//!
+//! - [`TestPlatform`] implements the four session ports: reqwest for HTTP, an in-memory store
+//!   and a per-name `tokio::sync::Mutex` lock that several platforms (= several extension
+//!   contexts) can share ([`TestPlatform::sibling`]), and a test clock whose offset moves in step
+//!   with the fake Atlassian's `POST /__admin/clock`.
+//! - [`Env`] starts the real fake Atlassian and the real broker in-process on 127.0.0.1:0 and
+//!   wraps the fake's admin API (stats, clock, settings, faults, revoke).
+//! - [`signed_in_session`] runs the whole authorize → callback → `complete_sign_in` flow.
+//!
+//! Everything runs on one current-thread tokio runtime: `Session` futures are `!Send`; use
+//! `futures_util::future::join_all` for concurrency inside one test task.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jira_3lo::session::ports::{
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, Method,
+    StoreError, TransportError,
+};
+use jira_3lo::session::{Session, SessionConfig, Status};
+use serde_json::{json, Value};
+
+/// The redirect URI the tests register with the fake and the broker. Nothing listens there:
+/// the harness reads the fake's 302 `Location` instead of following it.
+pub const REDIRECT: &str = "http://127.0.0.1:9/jira-3lo/callback";
+pub const CLIENT_ID: &str = "demo-client";
+pub const CLIENT_SECRET: &str = "demo-secret";
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/// Shared in-memory key-value store (both areas). Clones share the same data.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    data: Rc<RefCell<HashMap<(u8, String), String>>>,
+}
+
+fn area_id(area: Area) -> u8 {
+    match area {
+        Area::Session => 0,
+        Area::Persistent => 1,
+    }
+}
+
+impl MemoryStore {
+    /// Reads a raw value (tests inspect records with it).
+    pub fn raw_get(&self, area: Area, key: &str) -> Option<String> {
+        self.data
+            .borrow()
+            .get(&(area_id(area), key.to_string()))
+            .cloned()
+    }
+
+    /// Writes a raw value (tests corrupt records with it).
+    pub fn raw_set(&self, area: Area, key: &str, value: &str) {
+        self.data
+            .borrow_mut()
+            .insert((area_id(area), key.to_string()), value.to_string());
+    }
+
+    pub fn raw_remove(&self, area: Area, key: &str) {
+        self.data
+            .borrow_mut()
+            .remove(&(area_id(area), key.to_string()));
+    }
+
+    /// Every key in one area.
+    pub fn keys(&self, area: Area) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .data
+            .borrow()
+            .keys()
+            .filter(|(a, _)| *a == area_id(area))
+            .map(|(_, k)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// A parsed record (panics when absent or not JSON: for assertions only).
+    pub fn json(&self, area: Area, key: &str) -> Value {
+        serde_json::from_str(
+            &self
+                .raw_get(area, key)
+                .unwrap_or_else(|| panic!("{key} is not stored")),
+        )
+        .expect("stored value is JSON")
+    }
+}
+
+/// A cross-context lock: one `tokio::sync::Mutex` (FIFO) per lock name. Clones share the locks.
+#[derive(Clone, Default)]
+pub struct TestLock {
+    locks: Rc<RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>>,
+    /// How many times a critical section started (= refresh attempts across contexts).
+    pub acquisitions: Rc<Cell<u64>>,
+}
+
+/// A clock at real time plus an offset that tests move forward; `sleep_ms` does not sleep, it
+/// advances the offset (and the fake's clock, when linked) and yields.
+#[derive(Clone)]
+pub struct TestClock {
+    offset_ms: Rc<Cell<u64>>,
+    slept_ms: Rc<Cell<u64>>,
+    /// Milliseconds slept but not yet pushed to the fake (its clock moves in whole seconds).
+    unsynced_ms: Rc<Cell<u64>>,
+    fake_admin: Option<(reqwest::Client, String)>,
+}
+
+impl TestClock {
+    pub fn new(fake_base_url: Option<&str>) -> Self {
+        TestClock {
+            offset_ms: Rc::new(Cell::new(0)),
+            slept_ms: Rc::new(Cell::new(0)),
+            unsynced_ms: Rc::new(Cell::new(0)),
+            fake_admin: fake_base_url.map(|u| (reqwest::Client::new(), u.to_string())),
+        }
+    }
+
+    /// Moves only this clock (see [`Env::advance`] to move both).
+    pub fn advance_local_ms(&self, ms: u64) {
+        self.offset_ms.set(self.offset_ms.get() + ms);
+    }
+
+    /// Total time "slept" through [`Clock::sleep_ms`].
+    pub fn slept_ms(&self) -> u64 {
+        self.slept_ms.get()
+    }
+}
+
+/// The native platform: all four ports. [`TestPlatform::sibling`] makes another "context" that
+/// shares store, lock and clock but counts its own requests.
+#[derive(Clone)]
+pub struct TestPlatform {
+    http: reqwest::Client,
+    pub store: MemoryStore,
+    pub lock: TestLock,
+    pub clock: TestClock,
+    /// HTTP requests this platform sent, as `"METHOD path"` (no query, no secrets).
+    pub sent: Rc<RefCell<Vec<String>>>,
+}
+
+impl TestPlatform {
+    pub fn new(fake_base_url: Option<&str>) -> Self {
+        TestPlatform {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("reqwest client"),
+            store: MemoryStore::default(),
+            lock: TestLock::default(),
+            clock: TestClock::new(fake_base_url),
+            sent: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// Another context over the same store, lock and clock.
+    pub fn sibling(&self) -> Self {
+        TestPlatform {
+            sent: Rc::new(RefCell::new(Vec::new())),
+            ..self.clone()
+        }
+    }
+
+    /// A platform whose HTTP requests time out after `timeout` (for timeout tests).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        TestPlatform {
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("reqwest client"),
+            ..self.clone()
+        }
+    }
+
+    /// How many requests this platform sent whose `"METHOD path"` contains `needle`.
+    pub fn sent_matching(&self, needle: &str) -> usize {
+        self.sent
+            .borrow()
+            .iter()
+            .filter(|s| s.contains(needle))
+            .count()
+    }
+}
+
+impl HttpClient for TestPlatform {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+        let path = reqwest::Url::parse(&request.url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        self.sent
+            .borrow_mut()
+            .push(format!("{} {}", request.method.as_str(), path));
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self.http.request(method, &request.url);
+        let mut has_content_type = false;
+        for (k, v) in &request.headers {
+            has_content_type |= k.eq_ignore_ascii_case("content-type");
+            builder = builder.header(k, v);
+        }
+        if let Some(body) = request.body {
+            if !has_content_type {
+                builder = builder.header("content-type", "application/json");
+            }
+            builder = builder.body(body);
+        }
+        async move {
+            let resp = builder.send().await.map_err(map_reqwest_error)?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        v.to_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            let body = resp.text().await.map_err(map_reqwest_error)?;
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+    }
+}
+
+/// Timeouts → `Timeout`; everything else (refused, reset, dropped) → `Network`. The URL is
+/// stripped from the message.
+fn map_reqwest_error(e: reqwest::Error) -> TransportError {
+    if e.is_timeout() {
+        TransportError::Timeout
+    } else {
+        let mut msg = e.without_url().to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        TransportError::Network(msg)
+    }
+}
+
+impl KeyValueStore for TestPlatform {
+    fn get(
+        &self,
+        area: Area,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> {
+        let v = self.store.raw_get(area, key);
+        async move { Ok(v) }
+    }
+
+    fn set(
+        &self,
+        area: Area,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> {
+        self.store.raw_set(area, key, value);
+        async { Ok(()) }
+    }
+
+    fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
+        self.store.raw_remove(area, key);
+        async { Ok(()) }
+    }
+}
+
+impl CrossContextLock for TestPlatform {
+    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output> {
+        let mutex = self
+            .lock
+            .locks
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let acquisitions = self.lock.acquisitions.clone();
+        async move {
+            let _guard = mutex.lock().await;
+            acquisitions.set(acquisitions.get() + 1);
+            critical.await
+        }
+    }
+}
+
+impl Clock for TestPlatform {
+    fn now_ms(&self) -> u64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as u64;
+        real + self.clock.offset_ms.get()
+    }
+
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
+        let clock = self.clock.clone();
+        async move {
+            clock.offset_ms.set(clock.offset_ms.get() + ms);
+            clock.slept_ms.set(clock.slept_ms.get() + ms);
+            if let Some((http, base)) = &clock.fake_admin {
+                let total = clock.unsynced_ms.get() + ms;
+                let secs = total / 1000;
+                clock.unsynced_ms.set(total % 1000);
+                if secs > 0 {
+                    let r = http
+                        .post(format!("{base}/__admin/clock"))
+                        .json(&json!({ "advance_secs": secs }))
+                        .send()
+                        .await;
+                    assert!(
+                        r.is_ok_and(|r| r.status().is_success()),
+                        "advancing the fake clock failed"
+                    );
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+/// The fake Atlassian + the broker, both real, in-process, plus a platform linked to them.
+pub struct Env {
+    pub fake: fake_atlassian::RunningFake,
+    pub broker: jira_3lo_broker::RunningBroker,
+    /// The first context's platform; [`Env::session`] uses siblings of it.
+    pub platform: TestPlatform,
+    admin: reqwest::Client,
+}
+
+/// Starts the fake (demo-client allows [`REDIRECT`]) and the broker in front of it.
+pub async fn start() -> Env {
+    start_with(fake_atlassian::FakeConfig::default()).await
+}
+
+/// Like [`start`] with a custom fake configuration ([`REDIRECT`] is added to demo-client).
+pub async fn start_with(fake_config: fake_atlassian::FakeConfig) -> Env {
+    let fake = fake_atlassian::spawn(fake_config.allow_redirect_uri(CLIENT_ID, REDIRECT))
+        .await
+        .expect("fake starts");
+    let broker = jira_3lo_broker::spawn(
+        jira_3lo_broker::BrokerConfig::new(&fake.base_url, CLIENT_ID, CLIENT_SECRET)
+            .allow_redirect_uri(REDIRECT)
+            .rate_limit_per_minute(100_000),
+    )
+    .await
+    .expect("broker starts");
+    let platform = TestPlatform::new(Some(&fake.base_url));
+    Env {
+        fake,
+        broker,
+        platform,
+        admin: reqwest::Client::new(),
+    }
+}
+
+impl Env {
+    /// A session config pointing at the broker and the fake (client id from the broker).
+    pub fn config(&self) -> SessionConfig {
+        let mut c = SessionConfig::new(&self.broker.base_url);
+        c.auth_base_url = self.fake.base_url.clone();
+        c.api_base_url = self.fake.base_url.clone();
+        c
+    }
+
+    /// A new context (engine) over the shared store, lock and clock.
+    pub fn session(&self) -> Session<TestPlatform> {
+        Session::new(self.config(), self.platform.sibling())
+    }
+
+    /// A session over a given platform with the default config.
+    pub fn session_on(&self, platform: TestPlatform) -> Session<TestPlatform> {
+        Session::new(self.config(), platform)
+    }
+
+    /// Visits the authorize URL like a browser with auto-consent and returns the callback URL
+    /// (the fake's 302 `Location`), without following it.
+    pub async fn authorize(&self, authorize_url: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("authorize request");
+        assert_eq!(
+            resp.status().as_u16(),
+            302,
+            "authorize should redirect: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        resp.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    /// begin_sign_in → authorize (auto-consent) → complete_sign_in.
+    pub async fn sign_in(&self, session: &Session<TestPlatform>) -> Status {
+        let url = session
+            .begin_sign_in(REDIRECT)
+            .await
+            .expect("begin_sign_in");
+        let callback = self.authorize(&url).await;
+        session
+            .complete_sign_in(&callback)
+            .await
+            .expect("complete_sign_in")
+    }
+
+    /// Signs in and, if several sites are offered, chooses the first one.
+    pub async fn sign_in_and_choose(&self, session: &Session<TestPlatform>) -> Status {
+        match self.sign_in(session).await {
+            Status::SiteSelectionRequired { sites } => session
+                .choose_site(&sites[0].id)
+                .await
+                .expect("choose_site"),
+            other => other,
+        }
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .admin
+            .post(format!("{}/__admin/{path}", self.fake.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin call");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "POST /__admin/{path} {body}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// `GET /__admin/stats`.
+    pub async fn stats(&self) -> Value {
+        self.admin
+            .get(format!("{}/__admin/stats", self.fake.base_url))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON")
+    }
+
+    /// Requests served for one route template, e.g. `"POST /oauth/token"`.
+    pub async fn count(&self, route: &str) -> u64 {
+        self.stats().await["requests"][route].as_u64().unwrap_or(0)
+    }
+
+    /// All API requests served (every route except the admin API).
+    pub async fn total_requests(&self) -> u64 {
+        let stats = self.stats().await;
+        stats["requests"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0)
+    }
+
+    /// Token grants performed, `"authorization_code"` or `"refresh_token"`.
+    pub async fn grants(&self, kind: &str) -> u64 {
+        self.stats().await["grants"][kind].as_u64().unwrap_or(0)
+    }
+
+    /// Moves the fake's clock and the test clock forward together.
+    pub async fn advance(&self, secs: u64) {
+        self.admin_post("clock", json!({ "advance_secs": secs }))
+            .await;
+        self.platform.clock.advance_local_ms(secs * 1000);
+    }
+
+    pub async fn settings(&self, settings: Value) -> Value {
+        self.admin_post("settings", settings).await
+    }
+
+    /// `POST /__admin/faults`, e.g. `fault("POST /oauth/token", 1, json!({"status": 503}))`.
+    pub async fn fault(&self, route: &str, count: u64, fault: Value) {
+        self.admin_post(
+            "faults",
+            json!({ "route": route, "count": count, "fault": fault }),
+        )
+        .await;
+    }
+
+    /// Revokes every token family (or one user's).
+    pub async fn revoke(&self, user: Option<&str>) {
+        let body = match user {
+            Some(u) => json!({ "user": u }),
+            None => json!({}),
+        };
+        self.admin_post("revoke", body).await;
+    }
+
+    pub async fn reset(&self) {
+        self.admin_post("reset", json!({})).await;
+    }
+}
+
+/// Starts everything and returns a signed-in session with a chosen site (alice's first site).
+pub async fn signed_in_session() -> (Env, Session<TestPlatform>) {
+    let env = start().await;
+    let session = env.session();
+    let status = env.sign_in_and_choose(&session).await;
+    assert!(matches!(status, Status::SignedIn { .. }), "{status:?}");
+    (env, session)
+}
