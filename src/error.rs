@@ -126,7 +126,7 @@ pub enum Error {
     #[error("the app was not granted the permission this call needs (scope does not match); reconnect after the scopes are updated")]
     MissingScope { message: String },
     /// 429 (or 503 with Retry-After) beyond the configured total wait.
-    #[error("Jira is rate limiting requests; retry in {} s", (.retry_after_ms + 999) / 1000)]
+    #[error("Jira is rate limiting requests; retry in {} s", .retry_after_ms.div_ceil(1000))]
     RateLimited { status: u16, retry_after_ms: u64 },
 
     /// No HTTP response (connection refused, CORS, dropped connection).

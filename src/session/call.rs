@@ -5,6 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use super::ports::{HttpRequest, HttpResponse};
+use super::sites::rejected_after_refresh;
 use super::{Platform, Session, SiteChoice};
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::authorize::encode;
@@ -38,14 +39,7 @@ impl<P: Platform> Session<P> {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token.clone())).await?;
                 }
-                ApiOutcome::TokenRejected => {
-                    return Err(Error::ReauthRequired {
-                        error: "unauthorized".into(),
-                        description: Some(
-                            "Jira rejected the access token right after a refresh".into(),
-                        ),
-                    })
-                }
+                ApiOutcome::TokenRejected => return Err(rejected_after_refresh()),
                 ApiOutcome::SiteUnreachable if !rediscovered => {
                     rediscovered = true;
                     site = self.rediscover_after_site_gone(&site).await?;

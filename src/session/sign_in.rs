@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::ports::{HttpRequest, Method};
+use super::sites::{rejected_after_refresh, Fetched};
 use super::{Platform, Session, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
 use crate::core::callback::{consumes_pending, validate_callback};
@@ -96,9 +97,9 @@ impl<P: Platform> Session<P> {
         let access = self.inner.store_tokens(tokens).await?;
 
         let previous_choice = self.inner.load_site().await?.and_then(|r| r.chosen);
-        let sites = match self.fetch_jira_sites(&access).await {
-            Ok(sites) => sites,
-            Err(e) => return Err(e),
+        let sites = match self.fetch_jira_sites(&access).await? {
+            Fetched::Sites(sites) => sites,
+            Fetched::TokenRejected => return Err(rejected_after_refresh()),
         };
         match select(&sites) {
             Selection::None => {

@@ -60,12 +60,13 @@ impl<P: Platform> Session<P> {
         let mut access = self.access().await?;
         let mut refreshed = false;
         let sites = loop {
-            match self.fetch_jira_sites(&access).await {
-                Err(Error::Jira { status: 401, .. }) if !refreshed => {
+            match self.fetch_jira_sites(&access).await? {
+                Fetched::Sites(sites) => break sites,
+                Fetched::TokenRejected if !refreshed => {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token)).await?;
                 }
-                other => break other?,
+                Fetched::TokenRejected => return Err(rejected_after_refresh()),
             }
         };
         let previous = self.inner.load_site().await?.and_then(|r| r.chosen);
@@ -78,12 +79,8 @@ impl<P: Platform> Session<P> {
         Ok(rec)
     }
 
-    /// One `GET /oauth/token/accessible-resources`: merged, Jira only. A rejected token is
-    /// reported as `Error::Jira { status: 401 }` so that [`Session::discover`] can refresh.
-    pub(super) async fn fetch_jira_sites(
-        &self,
-        access: &AccessRecord,
-    ) -> Result<Vec<SiteChoice>, Error> {
+    /// One `GET /oauth/token/accessible-resources`: merged, Jira only.
+    pub(super) async fn fetch_jira_sites(&self, access: &AccessRecord) -> Result<Fetched, Error> {
         let resp = self
             .inner
             .platform
@@ -104,12 +101,10 @@ impl<P: Platform> Session<P> {
             })
             .await?;
         match classify_api_response(&resp, self.inner.platform.now_ms()) {
-            ApiOutcome::Success => Ok(jira_sites(&merge(parse_accessible_resources(&resp)?))),
-            ApiOutcome::TokenRejected | ApiOutcome::SiteUnreachable => Err(Error::Jira {
-                status: 401,
-                error_messages: vec!["the access token was rejected".into()],
-                errors: Default::default(),
-            }),
+            ApiOutcome::Success => Ok(Fetched::Sites(jira_sites(&merge(
+                parse_accessible_resources(&resp)?,
+            )))),
+            ApiOutcome::TokenRejected | ApiOutcome::SiteUnreachable => Ok(Fetched::TokenRejected),
             ApiOutcome::MissingScope { message } => Err(Error::MissingScope { message }),
             ApiOutcome::RetryAfter {
                 status,
@@ -120,5 +115,20 @@ impl<P: Platform> Session<P> {
             }),
             ApiOutcome::Failed(e) => Err(e),
         }
+    }
+}
+
+/// What one accessible-resources call yielded.
+pub(super) enum Fetched {
+    Sites(Vec<SiteChoice>),
+    /// 401: refresh and try once more.
+    TokenRejected,
+}
+
+/// The gateway refused a token that was just refreshed: the grant is gone in practice.
+pub(super) fn rejected_after_refresh() -> Error {
+    Error::ReauthRequired {
+        error: "unauthorized".into(),
+        description: Some("the gateway rejected a freshly refreshed access token".into()),
     }
 }
