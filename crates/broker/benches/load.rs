@@ -1,0 +1,254 @@
+//! Load measurement (not a timed test): refresh_token grants per second directly against the
+//! fake Atlassian and through the broker, in the same run, with the same virtual clients.
+//!
+//! `cargo bench -p jira-3lo-broker --bench load` (or `cargo xtask bench broker`).
+//! Knobs (environment): BENCH_CLIENTS (concurrent virtual clients, default 8),
+//! BENCH_REQUESTS (refreshes per mode per round, default 2000), BENCH_ROUNDS (default 4).
+//! Budget: the broker keeps >= 70% of the direct throughput and adds < 1 ms at the median.
+
+use fake_atlassian::FakeConfig;
+use jira_3lo_broker::BrokerConfig;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const CLIENT_ID: &str = "demo-client";
+const CLIENT_SECRET: &str = "demo-secret";
+const REDIRECT_URI: &str = "https://bench.example/callback";
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(default)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Direct,
+    Broker,
+}
+
+struct Target {
+    token_url: String,
+    mode: Mode,
+}
+
+/// One refresh; returns the rotated refresh token.
+async fn refresh_once(client: &reqwest::Client, target: &Target, refresh_token: &str) -> String {
+    let body = match target.mode {
+        Mode::Direct => json!({
+            "grant_type": "refresh_token", "refresh_token": refresh_token,
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        }),
+        Mode::Broker => json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+    };
+    let response = client
+        .post(&target.token_url)
+        .json(&body)
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status();
+    let value: Value = response.json().await.expect("JSON token response");
+    assert!(
+        status.is_success(),
+        "{:?} refresh failed with {status}: {}",
+        target.mode,
+        value["error"]
+    );
+    value["refresh_token"]
+        .as_str()
+        .expect("rotated refresh token")
+        .to_string()
+}
+
+/// A token family of its own for each virtual client (rotation makes families unshareable).
+async fn new_family(client: &reqwest::Client, fake_url: &str) -> String {
+    let response = client
+        .get(format!("{fake_url}/authorize"))
+        .query(&[
+            ("audience", "api.atlassian.com"),
+            ("client_id", CLIENT_ID),
+            ("scope", "read:jira-work offline_access"),
+            ("redirect_uri", REDIRECT_URI),
+            ("state", "bench"),
+            ("response_type", "code"),
+            ("prompt", "consent"),
+        ])
+        .send()
+        .await
+        .expect("authorize");
+    let location = response
+        .headers()
+        .get("location")
+        .expect("authorize redirects")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let response = client
+        .post(format!("{fake_url}/oauth/token"))
+        .json(&json!({
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        }))
+        .send()
+        .await
+        .expect("exchange");
+    let value: Value = response.json().await.unwrap();
+    value["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_string()
+}
+
+/// Runs `total` refreshes spread over the clients concurrently; returns (elapsed, latencies).
+async fn phase(
+    client: &reqwest::Client,
+    target: &std::sync::Arc<Target>,
+    families: &mut [String],
+    total: usize,
+) -> (Duration, Vec<Duration>) {
+    let per_client = total / families.len();
+    let started = Instant::now();
+    let tasks: Vec<_> = families
+        .iter()
+        .map(|token| {
+            let (client, target, mut token) = (client.clone(), target.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let t = Instant::now();
+                    token = refresh_once(&client, &target, &token).await;
+                    latencies.push(t.elapsed());
+                }
+                (token, latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    for (slot, task) in families.iter_mut().zip(tasks) {
+        let (token, latencies) = task.await.expect("client task");
+        *slot = token;
+        all.extend(latencies);
+    }
+    (started.elapsed(), all)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Totals {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Totals {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let clients = knob("BENCH_CLIENTS", 8);
+    let requests = knob("BENCH_REQUESTS", 2000).max(clients);
+    let rounds = knob("BENCH_ROUNDS", 4);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let fake = fake_atlassian::spawn(FakeConfig::default().allow_redirect_uri(CLIENT_ID, REDIRECT_URI))
+            .await
+            .expect("fake");
+        let broker = jira_3lo_broker::spawn(
+            BrokerConfig::new(&fake.base_url, CLIENT_ID, CLIENT_SECRET)
+                .allow_redirect_uri(REDIRECT_URI)
+                // One load generator on one address: the per-address limiter would only measure itself.
+                .rate_limit_per_minute(0),
+        )
+        .await
+        .expect("broker");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(clients * 2)
+            .tcp_nodelay(true)
+            .build()
+            .expect("client");
+        let mut families = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            families.push(new_family(&client, &fake.base_url).await);
+        }
+        let direct = std::sync::Arc::new(Target { token_url: format!("{}/oauth/token", fake.base_url), mode: Mode::Direct });
+        let brokered =
+            std::sync::Arc::new(Target { token_url: format!("{}/oauth/token", broker.base_url), mode: Mode::Broker });
+
+        // Warm-up: connections, pools and allocator for both paths; not measured.
+        let warmup = (requests / 10).max(clients);
+        phase(&client, &direct, &mut families, warmup).await;
+        phase(&client, &brokered, &mut families, warmup).await;
+
+        let mut totals = [Totals { elapsed: Duration::ZERO, latencies: Vec::new() }, Totals {
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+        }];
+        // Alternate which path goes first so drift (heat, other load) hits both alike.
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [&direct, &brokered] } else { [&brokered, &direct] };
+            for target in order {
+                let (elapsed, latencies) = phase(&client, target, &mut families, requests).await;
+                let slot = &mut totals[target.mode as usize];
+                slot.elapsed += elapsed;
+                slot.latencies.extend(latencies);
+            }
+        }
+
+        let [direct_totals, broker_totals] = &mut totals;
+        direct_totals.latencies.sort();
+        broker_totals.latencies.sort();
+        let (d_med, b_med) = (percentile(&direct_totals.latencies, 0.5), percentile(&broker_totals.latencies, 0.5));
+        let (d_p99, b_p99) = (percentile(&direct_totals.latencies, 0.99), percentile(&broker_totals.latencies, 0.99));
+        let ratio = broker_totals.rate() / direct_totals.rate();
+        let added_median_ms = ms(b_med) - ms(d_med);
+        println!(
+            "broker load: {clients} concurrent clients, keep-alive, {rounds} rounds x {requests} refresh_token grants per path ({} cores)",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+        println!(
+            "direct  (fake):          {:>8.0} refreshes/s   median {:.3} ms   p99 {:.3} ms   ({} grants)",
+            direct_totals.rate(),
+            ms(d_med),
+            ms(d_p99),
+            direct_totals.latencies.len()
+        );
+        println!(
+            "through broker:          {:>8.0} refreshes/s   median {:.3} ms   p99 {:.3} ms   ({} grants)",
+            broker_totals.rate(),
+            ms(b_med),
+            ms(b_p99),
+            broker_totals.latencies.len()
+        );
+        println!("ratio broker/direct:     {:.1}%   (budget >= 70%: {})", ratio * 100.0, verdict(ratio >= 0.70));
+        println!("added median latency:    {added_median_ms:.3} ms   (budget < 1 ms: {})", verdict(added_median_ms < 1.0));
+    });
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "OVER BUDGET"
+    }
+}

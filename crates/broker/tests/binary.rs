@@ -1,0 +1,293 @@
+//! The real `jira-3lo-broker` binary: the `listening on` line, settings from flags, environment
+//! and config file, credentials only from the environment, and stderr logs free of secrets.
+
+mod support;
+
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_jira-3lo-broker");
+
+/// A running broker process; killed on drop. stderr is collected for inspection.
+struct Proc {
+    child: Child,
+    base_url: String,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Proc {
+    fn start(mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base_url = match line.trim_end().strip_prefix("listening on ") {
+            Some(url) => url.to_string(),
+            None => {
+                let _ = child.kill();
+                panic!(
+                    "unexpected first line {line:?}; stderr: {}",
+                    stderr.join().unwrap()
+                );
+            }
+        };
+        assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+        assert!(!base_url.ends_with(":0"), "{base_url}");
+        Proc {
+            child,
+            base_url,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Stops the process and returns everything it wrote to stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command with a clean environment for the broker's own variables.
+fn broker_cmd() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BROKER_") || key.starts_with("ATLASSIAN_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("jira-3lo-broker-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn binary_exchanges_and_refreshes_and_never_logs_a_secret() {
+    let (client, fake) = (http(), fake().await);
+    let mut cmd = broker_cmd();
+    cmd.args(["--listen", "127.0.0.1:0", "--auth-base-url", &fake.base_url])
+        .args([
+            "--allowed-redirect-uri",
+            REDIRECT_URI,
+            "--allowed-origin",
+            ORIGIN,
+            "--log-format",
+            "json",
+        ])
+        .env("ATLASSIAN_CLIENT_ID", CLIENT_ID)
+        .env("ATLASSIAN_CLIENT_SECRET", CLIENT_SECRET)
+        .env("RUST_LOG", "trace");
+    let proc = Proc::start(cmd);
+
+    let code = authorize(&client, &fake.base_url).await;
+    let tokens = exchange(&client, &proc.base_url, &code).await;
+    let first_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let answer = refresh(&client, &proc.base_url, &first_refresh).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let refreshed = answer.json();
+    let refused = post_json_from(
+        &client,
+        &format!("{}/oauth/token", proc.base_url),
+        "https://evil.example",
+        &json!({"grant_type": "refresh_token", "refresh_token": "leak-me-refresh"}),
+    )
+    .await;
+    refused.assert_refusal(403, "origin_not_allowed");
+
+    let stderr = proc.stop();
+    for secret in [
+        code.as_str(),
+        CLIENT_SECRET,
+        &first_refresh,
+        tokens["access_token"].as_str().unwrap(),
+        refreshed["access_token"].as_str().unwrap(),
+        refreshed["refresh_token"].as_str().unwrap(),
+        "leak-me-refresh",
+    ] {
+        assert!(
+            !stderr.contains(secret),
+            "a secret value appears in the broker's stderr"
+        );
+    }
+    // Structured: every line is a JSON object; the requests were logged with their outcome.
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    let requests: Vec<_> = lines.iter().filter(|l| l["message"] == "request").collect();
+    assert_eq!(requests.len(), 3, "{stderr}");
+    assert!(requests
+        .iter()
+        .any(|l| l["grant_type"] == "authorization_code" && l["upstream_status"] == 200));
+    assert!(requests
+        .iter()
+        .any(|l| l["error"] == "origin_not_allowed" && l["status"] == 403));
+}
+
+#[tokio::test]
+async fn settings_come_from_config_file_and_environment_with_flags_first() {
+    let client = http();
+    let config = temp_file(
+        "config.json",
+        &json!({
+            "listen": "127.0.0.1:0",
+            "auth_base_url": format!("http://127.0.0.1:{}", closed_port()),
+            "allowed_redirect_uris": ["https://from-file.example/cb"],
+            "allowed_origins": ["https://file-origin.example"],
+            "scopes": ["read:jira-work", "offline_access"],
+            "rate_limit_per_minute": 1,
+            "log_format": "json"
+        })
+        .to_string(),
+    );
+    let secret_file = temp_file("secret", "file-secret-value\n");
+    let mut cmd = broker_cmd();
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["--scope", "read:jira-user"])
+        .env(
+            "BROKER_ALLOWED_ORIGINS",
+            "https://env-one.example,https://env-two.example",
+        )
+        .env("ATLASSIAN_CLIENT_ID", "file-client")
+        .env("ATLASSIAN_CLIENT_SECRET_FILE", &secret_file);
+    let proc = Proc::start(cmd);
+
+    let info = get(&client, &format!("{}/v1/client", proc.base_url)).await;
+    assert_eq!(
+        info.json(),
+        json!({
+            "client_id": "file-client",
+            "audience": "api.atlassian.com",
+            "scopes": ["read:jira-user"],
+            "redirect_uris": ["https://from-file.example/cb"],
+        })
+    );
+    // The environment's origins replaced the file's.
+    let from = |origin: &'static str| {
+        client
+            .get(format!("{}/v1/client", proc.base_url))
+            .header("origin", origin)
+    };
+    assert_eq!(send(from("https://env-two.example")).await.status, 200);
+    send(from("https://file-origin.example"))
+        .await
+        .assert_refusal(403, "origin_not_allowed");
+    // rate_limit_per_minute 1 from the file: the second token request is limited.
+    let body = json!({"grant_type": "refresh_token", "refresh_token": "r"});
+    let token_url = format!("{}/oauth/token", proc.base_url);
+    post_json(&client, &token_url, &body)
+        .await
+        .assert_refusal(502, "upstream_unreachable");
+    post_json(&client, &token_url, &body)
+        .await
+        .assert_refusal(429, "rate_limited");
+
+    let stderr = proc.stop();
+    assert!(!stderr.contains("file-secret-value"));
+    assert!(
+        stderr
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{stderr}"
+    );
+}
+
+fn run_to_exit(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn credentials_are_never_taken_from_flags_or_the_config_file() {
+    let mut cmd = broker_cmd();
+    cmd.args(["--listen", "127.0.0.1:0", "--client-secret", "flag-secret"])
+        .env("ATLASSIAN_CLIENT_ID", "x");
+    let (code, stdout, stderr) = run_to_exit(cmd);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("--client-secret"), "{stderr}");
+
+    let config = temp_file("with-secret.json", r#"{"client_secret":"file-secret"}"#);
+    let mut cmd = broker_cmd();
+    cmd.arg("--config")
+        .arg(&config)
+        .env("ATLASSIAN_CLIENT_ID", "x")
+        .env("ATLASSIAN_CLIENT_SECRET", "s");
+    let (code, stdout, stderr) = run_to_exit(cmd);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("client_secret"), "{stderr}");
+    assert!(!stderr.contains("file-secret"), "{stderr}");
+}
+
+#[test]
+fn missing_or_ambiguous_credentials_stop_the_binary_with_a_clear_message() {
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("ATLASSIAN_CLIENT_SECRET", "s")], "ATLASSIAN_CLIENT_ID"),
+        (&[("ATLASSIAN_CLIENT_ID", "i")], "ATLASSIAN_CLIENT_SECRET"),
+        (
+            &[
+                ("ATLASSIAN_CLIENT_ID", "i"),
+                ("ATLASSIAN_CLIENT_SECRET", "env-secret"),
+                ("ATLASSIAN_CLIENT_SECRET_FILE", "/nonexistent"),
+            ],
+            "only one",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut cmd = broker_cmd();
+        cmd.args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied());
+        let (code, stdout, stderr) = run_to_exit(cmd);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty(), "must not announce an address: {stdout}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("env-secret"));
+    }
+    // An invalid setting is reported the same way.
+    let mut cmd = broker_cmd();
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--allowed-origin",
+        "https://x.example/path",
+    ])
+    .env("ATLASSIAN_CLIENT_ID", "i")
+    .env("ATLASSIAN_CLIENT_SECRET", "s");
+    let (code, _, stderr) = run_to_exit(cmd);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("allowed origin"), "{stderr}");
+}
