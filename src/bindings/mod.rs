@@ -1,4 +1,17 @@
-//! The JavaScript surface (wasm only).
+//! The JavaScript surface (wasm only): `JiraClient`, its configuration, status and error
+//! types, and `version()`. TypeScript types come from tsify and the custom sections in
+//! `error.rs`; the generated `.d.ts` has no `any`.
+
+mod client;
+mod config;
+pub(crate) mod error;
+mod types;
+
+pub use client::JiraClient;
+pub use config::{ClientConfig, StorageChoice};
+pub use error::is_jira_error;
+pub use types::{Site, Status};
+
 use wasm_bindgen::prelude::*;
 
 /// The crate version; the popup renders it to prove the module initialised.

@@ -1,1 +1,103 @@
 //! Browser implementations of the session ports (wasm only).
+//!
+//! Everything here is reached through `globalThis`, never `window`, so the same module runs
+//! in a web page, an extension page and the MV3 service worker.
+
+mod clock;
+mod fetch;
+mod global;
+pub mod identity;
+mod lock;
+mod storage;
+
+use std::future::Future;
+
+pub use clock::{sleep, BrowserClock};
+pub use fetch::{FetchClient, DEFAULT_TIMEOUT_MS};
+pub use lock::{LockMode, WebLock};
+pub use storage::{BrowserStore, MemoryStore, StorageKind, Subscription};
+
+use crate::session::ports::{
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore,
+    StoreError, TransportError,
+};
+
+/// The four ports bundled for the session engine: fetch, a browser store, Web Locks and the
+/// JS clock.
+#[derive(Debug, Clone)]
+pub struct BrowserPlatform {
+    pub http: FetchClient,
+    pub store: BrowserStore,
+    pub lock: WebLock,
+    pub clock: BrowserClock,
+}
+
+impl BrowserPlatform {
+    /// Fetch with the default timeout, Web Locks and the given store.
+    pub fn new(store: BrowserStore) -> Self {
+        BrowserPlatform {
+            http: FetchClient::default(),
+            store,
+            lock: WebLock::new(),
+            clock: BrowserClock,
+        }
+    }
+
+    pub fn with_http(mut self, http: FetchClient) -> Self {
+        self.http = http;
+        self
+    }
+
+    pub fn with_lock(mut self, lock: WebLock) -> Self {
+        self.lock = lock;
+        self
+    }
+}
+
+impl HttpClient for BrowserPlatform {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+        self.http.send(request)
+    }
+}
+
+impl KeyValueStore for BrowserPlatform {
+    fn get(
+        &self,
+        area: Area,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> {
+        self.store.get(area, key)
+    }
+
+    fn set(
+        &self,
+        area: Area,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> {
+        self.store.set(area, key, value)
+    }
+
+    fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
+        self.store.remove(area, key)
+    }
+}
+
+impl CrossContextLock for BrowserPlatform {
+    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output> {
+        self.lock.run_exclusive(name, critical)
+    }
+}
+
+impl Clock for BrowserPlatform {
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
+        self.clock.sleep_ms(ms)
+    }
+}

@@ -1,0 +1,93 @@
+//! `chrome.identity` / `browser.identity`: the extension's sign-in window.
+//!
+//! `launchWebAuthFlow` opens the authorize URL in a browser-owned window and resolves with
+//! the final redirect URL once the provider redirects to `getRedirectURL()`
+//! (`https://<extension-id>.chromiumapp.org/` in Chrome). It must run in the service worker:
+//! opening the window closes the popup, which would abort a flow started there.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::global::{describe_js_error, global_path};
+use crate::Error;
+
+/// `browser.identity` (Firefox, promise-based) when present, else `chrome.identity`.
+fn identity() -> Result<JsValue, Error> {
+    global_path(&["browser", "identity"]).or_else(|| global_path(&["chrome", "identity"])).ok_or_else(|| Error::Config {
+        message: "chrome.identity is not available here: signInWithExtension runs in an extension (service worker) with the \"identity\" permission; web pages use beginSignIn/completeSignIn".to_string(),
+    })
+}
+
+fn method(api: &JsValue, name: &str) -> Result<js_sys::Function, Error> {
+    js_sys::Reflect::get(api, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| Error::Config {
+            message: format!("identity.{name} is not available in this browser"),
+        })
+}
+
+/// The extension's OAuth redirect URI (`https://<id>.chromiumapp.org/` in Chrome).
+pub fn redirect_url() -> Result<String, Error> {
+    let api = identity()?;
+    method(&api, "getRedirectURL")?
+        .call0(&api)
+        .ok()
+        .and_then(|url| url.as_string())
+        .ok_or_else(|| Error::Config {
+            message: "identity.getRedirectURL returned no URL".to_string(),
+        })
+}
+
+/// Opens `url` in the browser's auth window and returns the redirect URL it ended on.
+pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String, Error> {
+    let api = identity()?;
+    let launch = method(&api, "launchWebAuthFlow")?;
+    let details = js_sys::Object::new();
+    let set =
+        |key: &str, value: &JsValue| js_sys::Reflect::set(&details, &JsValue::from_str(key), value);
+    set("url", &JsValue::from_str(url))
+        .and_then(|_| set("interactive", &JsValue::from_bool(interactive)))
+        .map_err(|e| flow_error(&e))?;
+    let promise: js_sys::Promise = launch
+        .call1(&api, &details)
+        .map_err(|e| flow_error(&e))?
+        .dyn_into()
+        .map_err(|_| Error::Config {
+            message: "identity.launchWebAuthFlow did not return a promise (browser too old)"
+                .to_string(),
+        })?;
+    let redirected = JsFuture::from(promise).await.map_err(|e| flow_error(&e))?;
+    redirected
+        .as_string()
+        .filter(|u| !u.is_empty())
+        .ok_or(Error::AccessDenied {
+            description: "the sign-in window closed without a response".to_string(),
+        })
+}
+
+/// Chrome reports a closed window as "The user did not approve access." and an unreachable
+/// authorize page as "Authorization page could not be loaded."; neither message holds a
+/// URL or a code.
+fn flow_error(error: &JsValue) -> Error {
+    let message = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| describe_js_error(error));
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("did not approve") || lower.contains("cancel") || lower.contains("closed") {
+        Error::AccessDenied {
+            description: message,
+        }
+    } else if lower.contains("could not be loaded") {
+        Error::Network {
+            message: format!("the sign-in page could not be loaded ({message})"),
+        }
+    } else {
+        Error::ProviderError {
+            error: "web_auth_flow_failed".to_string(),
+            description: Some(message),
+        }
+    }
+}

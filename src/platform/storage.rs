@@ -1,0 +1,495 @@
+//! The [`KeyValueStore`] port over the browser's storages, plus change notifications.
+//!
+//! | kind        | `Area::Session` (access token)  | `Area::Persistent` (refresh token, site, pending) |
+//! |-------------|---------------------------------|---------------------------------------------------|
+//! | `extension` | `chrome.storage.session`        | `chrome.storage.local`                            |
+//! | `session`   | `sessionStorage`                | `sessionStorage` (gone when the tab closes)       |
+//! | `local`     | `sessionStorage`                | `localStorage` (survives restarts)                |
+//! | `memory`    | this context's memory           | this context's memory                             |
+//!
+//! Everything is resolved through `globalThis`, never `window`, so the extension store works in
+//! the MV3 service worker. [`BrowserStore::subscribe`] reports changed keys: `chrome.storage`
+//! reports changes made by every extension context (this one included); Web Storage reports
+//! other documents' changes through the `storage` event and this context's own writes
+//! in-process; the memory store reports its own writes. Notifications are delivered
+//! asynchronously (never from inside a `set`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::global::{describe_js_error, global_path};
+use crate::session::ports::{Area, KeyValueStore, StoreError};
+
+/// Which storage a client keeps its records in (the JS config's `storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    Extension,
+    Session,
+    Local,
+    Memory,
+}
+
+impl StorageKind {
+    /// `extension` where `chrome.storage` exists (extension pages and service worker),
+    /// otherwise `session` (survives the authorize redirect, forgotten with the tab).
+    pub fn detect() -> Self {
+        if extension_api(&["storage", "local"]).is_some() {
+            StorageKind::Extension
+        } else {
+            StorageKind::Session
+        }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `chrome.storage.StorageArea` (promise-returning in MV3 Chrome and in Firefox).
+    #[derive(Debug, Clone)]
+    type StorageArea;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &StorageArea, key: &str) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn set(this: &StorageArea, items: &js_sys::Object) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn remove(this: &StorageArea, key: &str) -> Result<js_sys::Promise, JsValue>;
+
+    /// `chrome.storage.onChanged`.
+    #[derive(Debug, Clone)]
+    type ChangeEvent;
+    #[wasm_bindgen(method, js_name = addListener)]
+    fn add_listener(this: &ChangeEvent, callback: &js_sys::Function);
+    #[wasm_bindgen(method, js_name = removeListener)]
+    fn remove_listener(this: &ChangeEvent, callback: &js_sys::Function);
+}
+
+/// `chrome.<path>` or, in Firefox, `browser.<path>`.
+pub(crate) fn extension_api(path: &[&str]) -> Option<JsValue> {
+    let mut chrome = vec!["chrome"];
+    chrome.extend_from_slice(path);
+    let mut browser = vec!["browser"];
+    browser.extend_from_slice(path);
+    global_path(&chrome).or_else(|| global_path(&browser))
+}
+
+/// A store of one of the [`StorageKind`]s. Cheap to clone (JS handles and `Rc`s).
+#[derive(Clone)]
+pub struct BrowserStore {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Extension {
+        session: StorageArea,
+        local: StorageArea,
+        on_changed: ChangeEvent,
+    },
+    Web {
+        session: web_sys::Storage,
+        persistent: web_sys::Storage,
+    },
+    Memory(MemoryStore),
+}
+
+impl std::fmt::Debug for BrowserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.backend {
+            Backend::Extension { .. } => "extension",
+            Backend::Web { .. } => "web",
+            Backend::Memory(_) => "memory",
+        };
+        f.debug_struct("BrowserStore").field("kind", &kind).finish()
+    }
+}
+
+impl BrowserStore {
+    /// Opens the store of `kind` in the current context; fails when the API is missing here
+    /// (e.g. `extension` outside an extension, `local` in a worker).
+    pub fn open(kind: StorageKind) -> Result<Self, StoreError> {
+        let backend = match kind {
+            StorageKind::Extension => {
+                let area = |name: &str| {
+                    extension_api(&["storage", name]).map(JsCast::unchecked_into::<StorageArea>).ok_or_else(|| {
+                        StoreError(format!(
+                            "chrome.storage.{name} is not available here (storage \"extension\" needs an extension context with the \"storage\" permission)"
+                        ))
+                    })
+                };
+                let on_changed = extension_api(&["storage", "onChanged"])
+                    .map(JsCast::unchecked_into::<ChangeEvent>)
+                    .ok_or_else(|| {
+                        StoreError("chrome.storage.onChanged is not available here".to_string())
+                    })?;
+                Backend::Extension {
+                    session: area("session")?,
+                    local: area("local")?,
+                    on_changed,
+                }
+            }
+            StorageKind::Session => {
+                let session = web_storage("sessionStorage")?;
+                Backend::Web {
+                    session: session.clone(),
+                    persistent: session,
+                }
+            }
+            StorageKind::Local => Backend::Web {
+                session: web_storage("sessionStorage")?,
+                persistent: web_storage("localStorage")?,
+            },
+            StorageKind::Memory => Backend::Memory(MemoryStore::context()),
+        };
+        Ok(BrowserStore { backend })
+    }
+
+    /// A store over the given memory store (tests use an isolated one).
+    pub fn memory(store: MemoryStore) -> Self {
+        BrowserStore {
+            backend: Backend::Memory(store),
+        }
+    }
+
+    /// Calls `on_change(Some(key))` after a key changes (`None`: everything may have changed,
+    /// e.g. `localStorage.clear()` in another tab) until the returned handle is dropped.
+    pub fn subscribe(&self, on_change: impl Fn(Option<&str>) + 'static) -> Subscription {
+        let on_change: Rc<dyn Fn(Option<&str>)> = Rc::new(on_change);
+        match &self.backend {
+            Backend::Extension { on_changed, .. } => {
+                let callback = on_change.clone();
+                let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(
+                    move |changes: JsValue, area: JsValue| {
+                        let area = area.as_string().unwrap_or_default();
+                        if area != "session" && area != "local" {
+                            return;
+                        }
+                        let changes: js_sys::Object = changes.unchecked_into();
+                        for key in js_sys::Object::keys(&changes).iter() {
+                            if let Some(key) = key.as_string() {
+                                callback(Some(&key));
+                            }
+                        }
+                    },
+                );
+                on_changed.add_listener(closure.as_ref().unchecked_ref());
+                Subscription {
+                    parts: vec![Part::Chrome {
+                        event: on_changed.clone(),
+                        closure,
+                    }],
+                }
+            }
+            Backend::Web { .. } => {
+                let mut parts = Vec::new();
+                let global: JsValue = js_sys::global().into();
+                // Only documents receive other documents' `storage` events.
+                if js_sys::Reflect::has(&global, &JsValue::from_str("onstorage")).unwrap_or(false) {
+                    let target: web_sys::EventTarget = global.unchecked_into();
+                    let callback = on_change.clone();
+                    let closure = Closure::<dyn FnMut(web_sys::StorageEvent)>::new(
+                        move |event: web_sys::StorageEvent| {
+                            callback(event.key().as_deref());
+                        },
+                    );
+                    if target
+                        .add_event_listener_with_callback(
+                            "storage",
+                            closure.as_ref().unchecked_ref(),
+                        )
+                        .is_ok()
+                    {
+                        parts.push(Part::Window { target, closure });
+                    }
+                }
+                parts.push(WEB_HUB.with(|hub| hub.subscribe(on_change)));
+                Subscription { parts }
+            }
+            Backend::Memory(memory) => Subscription {
+                parts: vec![memory.inner.hub.subscribe(on_change)],
+            },
+        }
+    }
+}
+
+fn web_storage(name: &str) -> Result<web_sys::Storage, StoreError> {
+    global_path(&[name])
+        .and_then(|v| v.dyn_into::<web_sys::Storage>().ok())
+        .ok_or_else(|| StoreError(format!("{name} is not available in this context")))
+}
+
+fn store_error(what: &str, error: &JsValue) -> StoreError {
+    StoreError(format!("{what} failed ({})", describe_js_error(error)))
+}
+
+impl KeyValueStore for BrowserStore {
+    async fn get(&self, area: Area, key: &str) -> Result<Option<String>, StoreError> {
+        match &self.backend {
+            Backend::Extension { session, local, .. } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    local
+                };
+                let promise = storage
+                    .get(key)
+                    .map_err(|e| store_error("chrome.storage get", &e))?;
+                let items = JsFuture::from(promise)
+                    .await
+                    .map_err(|e| store_error("chrome.storage get", &e))?;
+                let value = js_sys::Reflect::get(&items, &JsValue::from_str(key))
+                    .unwrap_or(JsValue::UNDEFINED);
+                if value.is_undefined() || value.is_null() {
+                    Ok(None)
+                } else if let Some(text) = value.as_string() {
+                    Ok(Some(text))
+                } else {
+                    // Written by someone else in another shape: hand it over as JSON so the
+                    // engine's record parser reports and discards it.
+                    Ok(js_sys::JSON::stringify(&value)
+                        .ok()
+                        .and_then(|s| s.as_string()))
+                }
+            }
+            Backend::Web {
+                session,
+                persistent,
+            } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    persistent
+                };
+                storage
+                    .get_item(key)
+                    .map_err(|e| store_error("Web Storage getItem", &e))
+            }
+            Backend::Memory(memory) => Ok(memory.get(area, key)),
+        }
+    }
+
+    async fn set(&self, area: Area, key: &str, value: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Extension { session, local, .. } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    local
+                };
+                let items = js_sys::Object::new();
+                js_sys::Reflect::set(&items, &JsValue::from_str(key), &JsValue::from_str(value))
+                    .map_err(|e| store_error("chrome.storage set", &e))?;
+                let promise = storage
+                    .set(&items)
+                    .map_err(|e| store_error("chrome.storage set", &e))?;
+                JsFuture::from(promise)
+                    .await
+                    .map_err(|e| store_error("chrome.storage set", &e))?;
+                Ok(())
+            }
+            Backend::Web {
+                session,
+                persistent,
+            } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    persistent
+                };
+                storage
+                    .set_item(key, value)
+                    .map_err(|e| store_error("Web Storage setItem", &e))?;
+                WEB_HUB.with(|hub| hub.notify(key));
+                Ok(())
+            }
+            Backend::Memory(memory) => {
+                memory.set(area, key, value);
+                Ok(())
+            }
+        }
+    }
+
+    async fn remove(&self, area: Area, key: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Extension { session, local, .. } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    local
+                };
+                let promise = storage
+                    .remove(key)
+                    .map_err(|e| store_error("chrome.storage remove", &e))?;
+                JsFuture::from(promise)
+                    .await
+                    .map_err(|e| store_error("chrome.storage remove", &e))?;
+                Ok(())
+            }
+            Backend::Web {
+                session,
+                persistent,
+            } => {
+                let storage = if area == Area::Session {
+                    session
+                } else {
+                    persistent
+                };
+                storage
+                    .remove_item(key)
+                    .map_err(|e| store_error("Web Storage removeItem", &e))?;
+                WEB_HUB.with(|hub| hub.notify(key));
+                Ok(())
+            }
+            Backend::Memory(memory) => {
+                memory.remove(area, key);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A store living in this JS context's memory: nothing survives a reload, nothing is shared
+/// with other contexts. [`MemoryStore::context`] is the one every `memory` client of this
+/// context shares (like they would share `localStorage`).
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Rc<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    session: RefCell<HashMap<String, String>>,
+    persistent: RefCell<HashMap<String, String>>,
+    hub: Rc<Hub>,
+}
+
+thread_local! {
+    static CONTEXT_MEMORY: MemoryStore = MemoryStore::default();
+    static WEB_HUB: Rc<Hub> = Rc::default();
+}
+
+impl MemoryStore {
+    /// A fresh, isolated store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// The store shared by this context's `memory` clients.
+    pub fn context() -> Self {
+        CONTEXT_MEMORY.with(Clone::clone)
+    }
+
+    fn map(&self, area: Area) -> &RefCell<HashMap<String, String>> {
+        match area {
+            Area::Session => &self.inner.session,
+            Area::Persistent => &self.inner.persistent,
+        }
+    }
+
+    fn get(&self, area: Area, key: &str) -> Option<String> {
+        self.map(area).borrow().get(key).cloned()
+    }
+
+    fn set(&self, area: Area, key: &str, value: &str) {
+        self.map(area)
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
+        self.inner.hub.notify(key);
+    }
+
+    fn remove(&self, area: Area, key: &str) {
+        let removed = self.map(area).borrow_mut().remove(key).is_some();
+        if removed {
+            self.inner.hub.notify(key);
+        }
+    }
+}
+
+type Listener = Rc<dyn Fn(Option<&str>)>;
+
+/// In-process change listeners of one shared store.
+#[derive(Default)]
+struct Hub {
+    listeners: RefCell<Vec<(u64, Listener)>>,
+    next_id: Cell<u64>,
+}
+
+impl Hub {
+    fn subscribe(self: &Rc<Self>, listener: Listener) -> Part {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        self.listeners.borrow_mut().push((id, listener));
+        Part::Local {
+            hub: self.clone(),
+            id,
+        }
+    }
+
+    /// Calls every listener in a later microtask, so a listener never runs inside the
+    /// storage operation that triggered it.
+    fn notify(&self, key: &str) {
+        let listeners: Vec<Listener> = self
+            .listeners
+            .borrow()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        if listeners.is_empty() {
+            return;
+        }
+        let key = key.to_string();
+        wasm_bindgen_futures::spawn_local(async move {
+            for listener in listeners {
+                listener(Some(&key));
+            }
+        });
+    }
+}
+
+/// Keeps a [`BrowserStore::subscribe`] listener registered; dropping it unregisters.
+pub struct Subscription {
+    parts: Vec<Part>,
+}
+
+enum Part {
+    Chrome {
+        event: ChangeEvent,
+        closure: Closure<dyn FnMut(JsValue, JsValue)>,
+    },
+    Window {
+        target: web_sys::EventTarget,
+        closure: Closure<dyn FnMut(web_sys::StorageEvent)>,
+    },
+    Local {
+        hub: Rc<Hub>,
+        id: u64,
+    },
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        match self {
+            Part::Chrome { event, closure } => {
+                event.remove_listener(closure.as_ref().unchecked_ref())
+            }
+            Part::Window { target, closure } => {
+                let _ = target.remove_event_listener_with_callback(
+                    "storage",
+                    closure.as_ref().unchecked_ref(),
+                );
+            }
+            Part::Local { hub, id } => hub.listeners.borrow_mut().retain(|(other, _)| other != id),
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("parts", &self.parts.len())
+            .finish()
+    }
+}
