@@ -4,6 +4,8 @@
 // The only thing that differs between the popup and the web page is how signing in starts, so that is
 // passed in as `signIn` (the popup asks the service worker; the web page redirects).
 // All text from Jira goes into the DOM through `textContent` (never innerHTML), so it cannot inject markup.
+// The module must be initialised (`await init()`) before a JiraApp renders; ADF → text is the module's own.
+import { adfToText } from './pkg/jira_3lo.js';
 
 export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
 const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
@@ -68,63 +70,6 @@ function logo() {
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for reuse and for tests)
-
-/** Plain text of an Atlassian Document Format node (Jira descriptions and comments). */
-export function adfToText(node) {
-  if (node === null || node === undefined) return '';
-  if (typeof node === 'string') return node;
-  const blocks = [];
-  const inline = (n) => {
-    if (!n) return '';
-    switch (n.type) {
-      case 'text': return n.text ?? '';
-      case 'hardBreak': return '\n';
-      case 'mention': return n.attrs?.text ?? '@someone';
-      case 'emoji': return n.attrs?.text ?? n.attrs?.shortName ?? '';
-      case 'inlineCard': return n.attrs?.url ?? '';
-      case 'date': return n.attrs?.timestamp ? new Date(Number(n.attrs.timestamp)).toLocaleDateString() : '';
-      case 'status': return n.attrs?.text ? `[${n.attrs.text}]` : '';
-      default: return (n.content ?? []).map(inline).join('');
-    }
-  };
-  const block = (n, prefix = '') => {
-    if (!n) return;
-    switch (n.type) {
-      case 'doc':
-      case 'blockquote':
-      case 'panel':
-      case 'expand':
-      case 'layoutSection':
-      case 'layoutColumn':
-        (n.content ?? []).forEach((c) => block(c, prefix));
-        break;
-      case 'bulletList':
-      case 'orderedList':
-        (n.content ?? []).forEach((item, i) => {
-          const bullet = n.type === 'orderedList' ? `${(n.attrs?.order ?? 1) + i}. ` : '• ';
-          (item.content ?? []).forEach((c, j) => block(c, prefix + (j === 0 ? bullet : '   ')));
-        });
-        break;
-      case 'codeBlock':
-        blocks.push(prefix + (n.content ?? []).map(inline).join(''));
-        break;
-      case 'rule':
-        blocks.push(prefix + '———');
-        break;
-      case 'table':
-        (n.content ?? []).forEach((row) =>
-          blocks.push(prefix + (row.content ?? []).map((cell) => (cell.content ?? []).map(inline).join(' ')).join(' | ')),
-        );
-        break;
-      default: {
-        const text = inline(n);
-        if (text !== '' || n.type === 'paragraph') blocks.push(prefix + text);
-      }
-    }
-  };
-  block(node);
-  return blocks.join('\n').replace(/\n{3,}/g, '\n\n').trim();
-}
 
 /** Items of a list-shaped answer, whatever envelope the call uses (array, {values}, {issueTypes}...). */
 export function itemsOf(answer, ...keys) {
@@ -791,7 +736,7 @@ export class JiraApp {
       const projects = itemsOf(page, 'projects');
       project.replaceChildren(
         h('option', { value: '' }, projects.length ? 'Choose a project' : 'No projects you can see'),
-        projects.map((p) => h('option', { value: p.key }, `${p.name} (${p.key})`)),
+        ...projects.map((p) => h('option', { value: p.key }, `${p.name} (${p.key})`)),
       );
       // Preselect the project of the first listed issue: it is most likely where the next one goes.
       const guess = this.issues[0]?.fields?.project?.key ?? (projects.length === 1 ? projects[0].key : '');

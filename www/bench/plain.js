@@ -5,11 +5,11 @@ const { apiBaseUrl, cloudId, accessToken } = globalThis.__bench ?? {};
 const JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
 const FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
 
-const res = await fetch(`${apiBaseUrl}/ex/jira/${encodeURIComponent(cloudId)}/rest/api/3/search/jql`, {
-  method: 'POST',
-  headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-  body: JSON.stringify({ jql: JQL, fields: FIELDS, maxResults: 30 }),
-});
+const url = new URL(`${apiBaseUrl}/ex/jira/${encodeURIComponent(cloudId)}/rest/api/3/search/jql`);
+url.searchParams.set('jql', JQL);
+url.searchParams.set('fields', FIELDS.join(','));
+url.searchParams.set('maxResults', '30');
+const res = await fetch(url, { headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' } });
 const page = await res.json();
 const list = document.getElementById('issues');
 for (const issue of page.issues ?? []) {
