@@ -531,3 +531,41 @@ pub async fn signed_in_session() -> (Env, Session<TestPlatform>) {
     assert!(matches!(status, Status::SignedIn { .. }), "{status:?}");
     (env, session)
 }
+
+/// In the fake's consent-page mode: opens the consent page for `authorize_url` and presses
+/// Accept (`decision = "accept"`) or Cancel (`"cancel"`); returns the callback URL (302 Location).
+pub async fn answer_consent(env: &Env, authorize_url: &str, decision: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(authorize_url)
+        .send()
+        .await
+        .expect("consent page")
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"consent\" value=\"";
+    let start = page.find(marker).expect("consent page has a consent id") + marker.len();
+    let id = &page[start..start + page[start..].find('"').unwrap()];
+    let resp = client
+        .post(format!("{}/authorize/consent", env.fake.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("consent={id}&decision={decision}"))
+        .send()
+        .await
+        .expect("consent answer");
+    assert_eq!(
+        resp.status().as_u16(),
+        302,
+        "consent answer should redirect"
+    );
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Presses Cancel on the fake's consent page (consent mode `page`).
+pub async fn decline_consent(env: &Env, authorize_url: &str) -> String {
+    answer_consent(env, authorize_url, "cancel").await
+}
