@@ -101,7 +101,10 @@ pub enum Error {
     AccessDenied { description: String },
     /// Any other `error=` on the callback.
     #[error("the authorization server refused the sign-in: {error}{}", fmt_desc(.description))]
-    ProviderError { error: String, description: Option<String> },
+    ProviderError {
+        error: String,
+        description: Option<String>,
+    },
     /// The callback carried neither `code` nor `error`.
     #[error("the sign-in response has no authorization code")]
     MissingCode,
@@ -112,7 +115,10 @@ pub enum Error {
     /// The refresh token was refused for good (expired, revoked, rotated elsewhere):
     /// tokens were cleared, the user must consent again.
     #[error("your Jira sign-in has expired or was revoked; please reconnect")]
-    ReauthRequired { error: String, description: Option<String> },
+    ReauthRequired {
+        error: String,
+        description: Option<String>,
+    },
     /// The grant covers several Jira sites and none is chosen yet.
     #[error("choose which Jira site to use")]
     SiteSelectionRequired { sites: Vec<SiteChoice> },
@@ -137,11 +143,19 @@ pub enum Error {
     Timeout,
     /// The broker refused or failed (its own `{error, error_description}` body).
     #[error("the token broker failed ({status}): {error}{}", fmt_desc(.description))]
-    Broker { status: u16, error: String, description: Option<String> },
+    Broker {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
     /// The token endpoint answered an OAuth error that is not a permanent refusal,
     /// or a transient failure (5xx) during refresh: the refresh token is kept.
     #[error("the token endpoint failed ({status}): {error}{}", fmt_desc(.description))]
-    Oauth { status: u16, error: String, description: Option<String> },
+    Oauth {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
     /// Jira answered an error (`ErrorCollection` body).
     #[error("Jira refused the request ({status}){}", fmt_jira(.error_messages, .errors))]
     Jira {

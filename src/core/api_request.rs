@@ -18,15 +18,30 @@ pub struct JiraRequest {
 
 impl JiraRequest {
     pub fn get(path: impl Into<String>) -> Self {
-        JiraRequest { method: Method::Get, path: path.into(), query: Vec::new(), body: None }
+        JiraRequest {
+            method: Method::Get,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+        }
     }
 
     pub fn post(path: impl Into<String>, body: serde_json::Value) -> Self {
-        JiraRequest { method: Method::Post, path: path.into(), query: Vec::new(), body: Some(body) }
+        JiraRequest {
+            method: Method::Post,
+            path: path.into(),
+            query: Vec::new(),
+            body: Some(body),
+        }
     }
 
     pub fn put(path: impl Into<String>, body: serde_json::Value) -> Self {
-        JiraRequest { method: Method::Put, path: path.into(), query: Vec::new(), body: Some(body) }
+        JiraRequest {
+            method: Method::Put,
+            path: path.into(),
+            query: Vec::new(),
+            body: Some(body),
+        }
     }
 
     /// Adds a query parameter (value encoded later, verbatim otherwise).

@@ -53,7 +53,10 @@ impl std::fmt::Debug for HttpRequest {
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &header_names)
-            .field("body", &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .field(
+                "body",
+                &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())),
+            )
             .finish()
     }
 }
@@ -89,7 +92,10 @@ pub enum TransportError {
 
 /// Sends HTTP requests (fetch in the browser, reqwest in native tests).
 pub trait HttpClient {
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>>;
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>>;
 }
 
 /// Which store a record lives in.
@@ -110,8 +116,17 @@ pub struct StoreError(pub String);
 
 /// Async string key-value storage shared by every context of the extension.
 pub trait KeyValueStore {
-    fn get(&self, area: Area, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>>;
-    fn set(&self, area: Area, key: &str, value: &str) -> impl Future<Output = Result<(), StoreError>>;
+    fn get(
+        &self,
+        area: Area,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>>;
+    fn set(
+        &self,
+        area: Area,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>>;
 }
 
