@@ -5,6 +5,7 @@
 mod client;
 mod config;
 pub(crate) mod error;
+pub mod jira;
 mod types;
 
 pub use client::JiraClient;

@@ -59,7 +59,7 @@ pub struct StatusCategory {
     pub color_name: Option<String>,
 }
 
-/// An issue status (`fields.status`, `transition.to`).
+/// An issue status (`fields.status`, `transition.to`; Jira's `StatusDetails`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(
     target_arch = "wasm32",
@@ -67,7 +67,7 @@ pub struct StatusCategory {
     tsify(missing_as_null, hashmap_as_object)
 )]
 #[serde(rename_all = "camelCase")]
-pub struct Status {
+pub struct IssueStatus {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
@@ -145,7 +145,7 @@ pub struct Project {
 #[serde(rename_all = "camelCase")]
 pub struct IssueFields {
     pub summary: Option<String>,
-    pub status: Option<Status>,
+    pub status: Option<IssueStatus>,
     /// `null` when unassigned.
     pub assignee: Option<User>,
     pub reporter: Option<User>,
@@ -176,19 +176,47 @@ pub struct IssueFields {
     derive(tsify::Tsify),
     tsify(missing_as_null, hashmap_as_object)
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "IssueWire")]
 pub struct Issue {
     pub id: String,
     pub key: String,
     #[serde(rename = "self")]
     pub self_url: Option<String>,
-    #[serde(default)]
+    /// Empty when the request asked for no fields (absent on the wire).
     pub fields: IssueFields,
     /// Expansions and anything else at the top level (`renderedFields`, `names`,
     /// `transitions`, `changelog`, `expand`, ...).
     #[serde(flatten)]
     #[cfg_attr(target_arch = "wasm32", tsify(type = "JsonObject"))]
     pub extra: Map<String, Value>,
+}
+
+// Wire shapes: lenient about what Jira may omit, while the public structs (and so the
+// TypeScript types, which describe what JavaScript receives) have every member present.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueWire {
+    id: String,
+    key: String,
+    #[serde(rename = "self")]
+    self_url: Option<String>,
+    #[serde(default)]
+    fields: IssueFields,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl From<IssueWire> for Issue {
+    fn from(w: IssueWire) -> Self {
+        Issue {
+            id: w.id,
+            key: w.key,
+            self_url: w.self_url,
+            fields: w.fields,
+            extra: w.extra,
+        }
+    }
 }
 
 impl Issue {
@@ -209,20 +237,47 @@ impl Issue {
     derive(tsify::Tsify),
     tsify(missing_as_null, hashmap_as_object)
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "PageBeanWire<T>")]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct PageBean<T> {
-    #[serde(default)]
     pub start_at: u64,
-    #[serde(default)]
     pub max_results: u64,
     /// Jira may omit it for expensive lists.
     pub total: Option<u64>,
-    #[serde(default)]
     pub is_last: bool,
-    /// URL of the next page (use `startAt + values.length` instead; it carries the gateway-less site URL).
+    /// URL of the next page (prefer `startAt + values.length`: this URL is the site's, not the gateway's).
     pub next_page: Option<String>,
-    #[serde(default = "Vec::new")]
     pub values: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageBeanWire<T> {
+    #[serde(default)]
+    start_at: u64,
+    #[serde(default)]
+    max_results: u64,
+    total: Option<u64>,
+    is_last: Option<bool>,
+    next_page: Option<String>,
+    #[serde(default = "Vec::new")]
+    values: Vec<T>,
+}
+
+impl<T> From<PageBeanWire<T>> for PageBean<T> {
+    fn from(w: PageBeanWire<T>) -> Self {
+        // Without `isLast`, the page is last when it reaches the total (or there is no next page).
+        let reached = w.total.map(|t| w.start_at + w.values.len() as u64 >= t);
+        let is_last = w.is_last.or(reached).unwrap_or(w.next_page.is_none());
+        PageBean {
+            start_at: w.start_at,
+            max_results: w.max_results,
+            total: w.total,
+            is_last,
+            next_page: w.next_page,
+            values: w.values,
+        }
+    }
 }
 
 /// One page of a JQL search (`/rest/api/3/search/jql`): token paging, no totals.
@@ -232,18 +287,38 @@ pub struct PageBean<T> {
     derive(tsify::Tsify),
     tsify(missing_as_null, hashmap_as_object)
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "SearchPageWire")]
 pub struct SearchPage {
-    #[serde(default)]
     pub issues: Vec<Issue>,
     /// Pass it back as `nextPageToken` for the next page; `null` on the last page.
     pub next_page_token: Option<String>,
-    /// True on the last page. When Jira omits it, derived from the absence of a token.
-    #[serde(default)]
+    /// True on the last page (also when Jira omits it and sends no token).
     pub is_last: bool,
     /// Field id → name, when `expand` asked for `names`.
     #[cfg_attr(target_arch = "wasm32", tsify(type = "Record<string, string> | null"))]
     pub names: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPageWire {
+    #[serde(default)]
+    issues: Vec<Issue>,
+    next_page_token: Option<String>,
+    #[serde(default)]
+    is_last: bool,
+    names: Option<Value>,
+}
+
+impl From<SearchPageWire> for SearchPage {
+    fn from(w: SearchPageWire) -> Self {
+        super::paging::normalize(SearchPage {
+            issues: w.issues,
+            next_page_token: w.next_page_token,
+            is_last: w.is_last,
+            names: w.names,
+        })
+    }
 }
 
 /// The result of `POST /rest/api/3/search/approximate-count`.
@@ -269,7 +344,7 @@ pub struct Transition {
     pub id: String,
     pub name: String,
     /// The status the issue moves to.
-    pub to: Status,
+    pub to: IssueStatus,
     #[serde(default)]
     pub has_screen: bool,
     #[serde(default)]
@@ -330,16 +405,36 @@ impl Comment {
     derive(tsify::Tsify),
     tsify(missing_as_null, hashmap_as_object)
 )]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "CommentPageWire")]
 pub struct CommentPage {
-    #[serde(default)]
     pub start_at: u64,
-    #[serde(default)]
     pub max_results: u64,
-    #[serde(default)]
     pub total: u64,
-    #[serde(default)]
     pub comments: Vec<Comment>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentPageWire {
+    #[serde(default)]
+    start_at: u64,
+    #[serde(default)]
+    max_results: u64,
+    total: Option<u64>,
+    #[serde(default)]
+    comments: Vec<Comment>,
+}
+
+impl From<CommentPageWire> for CommentPage {
+    fn from(w: CommentPageWire) -> Self {
+        let total = w.total.unwrap_or(w.start_at + w.comments.len() as u64);
+        CommentPage {
+            start_at: w.start_at,
+            max_results: w.max_results,
+            total,
+            comments: w.comments,
+        }
+    }
 }
 
 /// What `POST /rest/api/3/issue` answers (201).
@@ -409,7 +504,7 @@ pub struct SearchParams {
     /// Sent verbatim. Jira rejects unbounded queries (a bare `ORDER BY ...`).
     pub jql: String,
     /// Field ids, `*all`, `*navigable`, `-field`. When not given, the typed common fields of
-    /// [`IssueFields`] (without the description) are requested, rather than Jira's default of
+    /// `IssueFields` (without the description) are requested, rather than Jira's default of
     /// `id` only, so that a list can be rendered from the result.
     #[serde(default)]
     pub fields: Option<Vec<String>>,
@@ -507,7 +602,7 @@ pub struct CreateIssue {
     pub project_key: String,
     pub issue_type: IdOrName,
     pub summary: String,
-    /// Plain text; sent as ADF built by [`super::adf::from_plain_text`].
+    /// Plain text; sent as ADF (blank lines separate paragraphs, line breaks are kept).
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -720,6 +815,49 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(metas.issue_types[0].name, "Task");
+    }
+
+    #[test]
+    fn pages_fill_what_jira_omits() {
+        let page: PageBean<Project> =
+            serde_json::from_value(json!({"startAt": 2, "maxResults": 2, "total": 3, "values": [{"id": "3", "key": "C", "name": "C"}]}))
+                .unwrap();
+        assert!(page.is_last, "start + len reaches total");
+        let page: PageBean<Project> =
+            serde_json::from_value(json!({"values": [], "nextPage": "x"})).unwrap();
+        assert!(!page.is_last && page.values.is_empty());
+        let page: PageBean<Project> = serde_json::from_value(json!({})).unwrap();
+        assert!(page.is_last);
+
+        let search: SearchPage = serde_json::from_value(
+            json!({"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "t"}),
+        )
+        .unwrap();
+        assert!(!search.is_last);
+        let search: SearchPage =
+            serde_json::from_value(json!({"issues": [], "isLast": false})).unwrap();
+        assert!(search.is_last, "no token: nothing more to fetch");
+        let search: SearchPage = serde_json::from_value(json!({"nextPageToken": ""})).unwrap();
+        assert!(search.is_last && search.next_page_token.is_none() && search.issues.is_empty());
+
+        let comments: CommentPage =
+            serde_json::from_value(json!({"comments": [{"id": "1"}]})).unwrap();
+        assert_eq!((comments.total, comments.comments.len()), (1, 1));
+
+        // What JavaScript receives has every member.
+        let out = serde_json::to_value(SearchPage::from(SearchPageWire {
+            issues: vec![],
+            next_page_token: None,
+            is_last: false,
+            names: None,
+        }))
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"issues": [], "nextPageToken": null, "isLast": true, "names": null})
+        );
+        let issue: Issue = serde_json::from_value(json!({"id": "1", "key": "A-1"})).unwrap();
+        assert!(serde_json::to_value(issue).unwrap()["fields"].is_object());
     }
 
     #[test]
