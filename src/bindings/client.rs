@@ -64,7 +64,10 @@ impl JiraClient {
     /// Starts a sign-in and resolves with the authorize URL to open (a web page does
     /// `location.assign(url)`). `redirectUri` must be registered for the app.
     #[wasm_bindgen(js_name = beginSignIn)]
-    pub async fn begin_sign_in(&self, redirect_uri: String) -> Result<String, JsValue> {
+    pub async fn begin_sign_in(
+        &self,
+        #[wasm_bindgen(js_name = redirectUri)] redirect_uri: String,
+    ) -> Result<String, JsValue> {
         self.session
             .begin_sign_in(&redirect_uri)
             .await
@@ -75,7 +78,10 @@ impl JiraClient {
     /// `location.href` on its callback page): validates it, exchanges the code through the
     /// broker and discovers the Jira sites.
     #[wasm_bindgen(js_name = completeSignIn)]
-    pub async fn complete_sign_in(&self, callback_url: String) -> Result<Ts<Status>, JsValue> {
+    pub async fn complete_sign_in(
+        &self,
+        #[wasm_bindgen(js_name = callbackUrl)] callback_url: String,
+    ) -> Result<Ts<Status>, JsValue> {
         self.session
             .complete_sign_in(&callback_url)
             .await
@@ -114,7 +120,10 @@ impl JiraClient {
 
     /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
     #[wasm_bindgen(js_name = chooseSite)]
-    pub async fn choose_site(&self, site_id: String) -> Result<Ts<Status>, JsValue> {
+    pub async fn choose_site(
+        &self,
+        #[wasm_bindgen(js_name = siteId)] site_id: String,
+    ) -> Result<Ts<Status>, JsValue> {
         self.session
             .choose_site(&site_id)
             .await

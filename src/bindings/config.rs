@@ -26,7 +26,7 @@ pub struct ClientConfig {
     /// Default `read:jira-work write:jira-work read:jira-user`; `offline_access` is always added.
     #[tsify(optional)]
     pub scopes: Option<Vec<String>>,
-    /// Default `"extension"` in an extension, `"session"` elsewhere.
+    /// Default `"extension"` in an extension, `"session"` in a web page, `"memory"` in a plain worker.
     #[tsify(optional)]
     pub storage: Option<StorageChoice>,
     /// Separates the records (and the refresh lock) of several clients; default `"default"`.

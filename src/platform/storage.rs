@@ -7,7 +7,8 @@
 //! | `local`     | `sessionStorage`                | `localStorage` (survives restarts)                |
 //! | `memory`    | this context's memory           | this context's memory                             |
 //!
-//! Everything is resolved through `globalThis`, never `window`, so the extension store works in
+//! With `session` both areas are the one `sessionStorage`: a key must not be used in both
+//! areas (the engine's keys never are). Everything is resolved through `globalThis`, never `window`, so the extension store works in
 //! the MV3 service worker. [`BrowserStore::subscribe`] reports changed keys: `chrome.storage`
 //! reports changes made by every extension context (this one included); Web Storage reports
 //! other documents' changes through the `storage` event and this context's own writes
@@ -36,12 +37,15 @@ pub enum StorageKind {
 
 impl StorageKind {
     /// `extension` where `chrome.storage` exists (extension pages and service worker),
-    /// otherwise `session` (survives the authorize redirect, forgotten with the tab).
+    /// otherwise `session` where there is a `sessionStorage` (a page: survives the authorize
+    /// redirect, forgotten with the tab), otherwise `memory` (a plain worker).
     pub fn detect() -> Self {
         if extension_api(&["storage", "local"]).is_some() {
             StorageKind::Extension
-        } else {
+        } else if web_storage("sessionStorage").is_ok() {
             StorageKind::Session
+        } else {
+            StorageKind::Memory
         }
     }
 }
@@ -157,7 +161,7 @@ impl BrowserStore {
     /// Calls `on_change(Some(key))` after a key changes (`None`: everything may have changed,
     /// e.g. `localStorage.clear()` in another tab) until the returned handle is dropped.
     pub fn subscribe(&self, on_change: impl Fn(Option<&str>) + 'static) -> Subscription {
-        let on_change: Rc<dyn Fn(Option<&str>)> = Rc::new(on_change);
+        let on_change: Listener = Rc::new(on_change);
         match &self.backend {
             Backend::Extension { on_changed, .. } => {
                 let callback = on_change.clone();

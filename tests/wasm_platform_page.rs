@@ -1,0 +1,308 @@
+//! The browser platform layer in a page (headless Chromium): fetch against the real fake
+//! Atlassian, each Web Storage store and the memory store, Web Locks (also against another
+//! context), the clock, and the JS-facing `JiraClient` through a real sign-in.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "wasm_platform_shared/mod.rs"]
+mod shared;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use jira_3lo::platform::{sleep, BrowserStore, StorageKind, WebLock};
+use jira_3lo::session::ports::{Area, CrossContextLock, KeyValueStore};
+use shared::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn fetch_status_headers_body() {
+    fetch_reads_status_lowercased_headers_and_body().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_post_json() {
+    fetch_posts_a_json_body_with_default_content_type().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_timeout() {
+    fetch_times_out_with_abort_controller().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_dropped_connection() {
+    fetch_reports_a_dropped_connection_as_network_error_without_secrets().await;
+}
+
+#[wasm_bindgen_test]
+async fn fetch_connection_refused() {
+    fetch_reports_connection_refused_as_network_error().await;
+}
+
+fn web_storage(name: &str) -> web_sys::Storage {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str(name))
+        .unwrap()
+        .unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn session_store_keeps_both_areas_in_session_storage() {
+    let store = BrowserStore::open(StorageKind::Session).expect("sessionStorage in a page");
+    store_round_trip(&store, "t-session", false).await;
+    store
+        .set(Area::Persistent, "t-session:p", "persistent")
+        .await
+        .unwrap();
+    store
+        .set(Area::Session, "t-session:s", "short")
+        .await
+        .unwrap();
+    assert_eq!(
+        web_storage("sessionStorage")
+            .get_item("t-session:p")
+            .unwrap()
+            .as_deref(),
+        Some("persistent")
+    );
+    assert_eq!(
+        web_storage("sessionStorage")
+            .get_item("t-session:s")
+            .unwrap()
+            .as_deref(),
+        Some("short")
+    );
+    assert_eq!(
+        web_storage("localStorage").get_item("t-session:p").unwrap(),
+        None
+    );
+    store.remove(Area::Persistent, "t-session:p").await.unwrap();
+    store.remove(Area::Session, "t-session:s").await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn local_store_keeps_the_access_token_in_session_storage_and_the_rest_in_local_storage() {
+    let store = BrowserStore::open(StorageKind::Local).expect("Web Storage in a page");
+    store_round_trip(&store, "t-local", true).await;
+    store
+        .set(Area::Persistent, "t-local:p", "refresh")
+        .await
+        .unwrap();
+    store
+        .set(Area::Session, "t-local:s", "access")
+        .await
+        .unwrap();
+    assert_eq!(
+        web_storage("localStorage")
+            .get_item("t-local:p")
+            .unwrap()
+            .as_deref(),
+        Some("refresh")
+    );
+    assert_eq!(
+        web_storage("sessionStorage")
+            .get_item("t-local:s")
+            .unwrap()
+            .as_deref(),
+        Some("access")
+    );
+    assert_eq!(
+        web_storage("localStorage").get_item("t-local:s").unwrap(),
+        None
+    );
+    store.remove(Area::Persistent, "t-local:p").await.unwrap();
+    store.remove(Area::Session, "t-local:s").await.unwrap();
+    assert_eq!(
+        web_storage("localStorage").get_item("t-local:p").unwrap(),
+        None
+    );
+}
+
+#[wasm_bindgen_test]
+async fn memory_store() {
+    memory_stores_are_shared_per_context_and_isolated_otherwise().await;
+}
+
+#[wasm_bindgen_test]
+async fn extension_store_is_refused_outside_an_extension() {
+    let error =
+        BrowserStore::open(StorageKind::Extension).expect_err("no chrome.storage in a test page");
+    assert!(error.0.contains("chrome.storage"), "{}", error.0);
+    assert_eq!(
+        StorageKind::detect(),
+        StorageKind::Session,
+        "a plain page defaults to sessionStorage"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn web_store_reports_own_writes() {
+    subscription_reports_changed_keys(
+        &BrowserStore::open(StorageKind::Local).unwrap(),
+        "t-sub:local",
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn memory_store_reports_own_writes() {
+    subscription_reports_changed_keys(
+        &BrowserStore::open(StorageKind::Memory).unwrap(),
+        "t-sub:memory",
+    )
+    .await;
+}
+
+/// Another document of the origin (a same-origin iframe) writes localStorage: the page's
+/// subscription hears it through the `storage` event.
+#[wasm_bindgen_test]
+async fn web_store_reports_other_documents_writes() {
+    let store = BrowserStore::open(StorageKind::Local).unwrap();
+    let seen: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
+    let sink = seen.clone();
+    let _subscription = store.subscribe(move |k| sink.borrow_mut().push(k.map(str::to_string)));
+    let write_elsewhere = js_sys::Function::new_no_args(
+        "const f = document.createElement('iframe'); document.body.appendChild(f);
+         f.contentWindow.localStorage.setItem('t-sub:iframe', '1');
+         f.contentWindow.localStorage.removeItem('t-sub:iframe'); f.remove();",
+    );
+    write_elsewhere.call0(&JsValue::NULL).unwrap();
+    eventually("the iframe's write is reported", || {
+        seen.borrow().contains(&Some("t-sub:iframe".to_string()))
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn web_lock_serializes() {
+    lock_serializes_critical_sections(WebLock::new(), "jira3lo-test:page-serial").await;
+}
+
+#[wasm_bindgen_test]
+async fn in_context_fallback_lock_serializes() {
+    lock_serializes_critical_sections(WebLock::in_context(), "jira3lo-test:page-fallback").await;
+}
+
+#[wasm_bindgen_test]
+async fn web_lock_is_held_while_critical() {
+    web_lock_is_held_for_the_whole_critical_future("jira3lo-test:page-held").await;
+}
+
+#[wasm_bindgen_test]
+async fn web_lock_released_on_drop() {
+    dropping_the_critical_future_releases_the_lock(WebLock::new(), "jira3lo-test:page-drop").await;
+}
+
+#[wasm_bindgen_test]
+async fn fallback_lock_released_on_drop() {
+    dropping_the_critical_future_releases_the_lock(
+        WebLock::in_context(),
+        "jira3lo-test:page-drop-fallback",
+    )
+    .await;
+}
+
+/// A dedicated worker (another context of the origin) holds the lock for 400 ms: the page's
+/// `run_exclusive` waits for it; then the worker is gone and the lock is free again.
+#[wasm_bindgen_test]
+async fn web_lock_excludes_another_context() {
+    let name = "jira3lo-test:cross-context";
+    let start_holder = js_sys::Function::new_with_args(
+        "name",
+        "return new Promise((resolve) => {
+           const code = `navigator.locks.request(${JSON.stringify(name)}, () => {
+             postMessage('held'); return new Promise((r) => setTimeout(r, 400)); });`;
+           const w = new Worker(URL.createObjectURL(new Blob([code], {type: 'text/javascript'})));
+           w.onmessage = () => resolve(w);
+         });",
+    );
+    let promise: js_sys::Promise = start_holder
+        .call1(&JsValue::NULL, &JsValue::from_str(name))
+        .unwrap()
+        .unchecked_into();
+    let worker = within(5_000, "the worker taking the lock", JsFuture::from(promise))
+        .await
+        .unwrap();
+    let started = js_sys::Date::now();
+    let waited = WebLock::new()
+        .run_exclusive(name, async move { js_sys::Date::now() - started })
+        .await;
+    assert!(
+        waited >= 300.0,
+        "the page entered after {waited} ms while the worker held the lock for 400 ms"
+    );
+    let terminate: js_sys::Function = js_sys::Reflect::get(&worker, &"terminate".into())
+        .unwrap()
+        .unchecked_into();
+    terminate.call0(&worker).unwrap();
+    sleep(0).await;
+}
+
+#[wasm_bindgen_test]
+async fn clock() {
+    clock_tells_time_and_sleeps().await;
+}
+
+#[wasm_bindgen_test]
+async fn client_config_errors() {
+    config_errors_are_jira_errors().await;
+}
+
+#[wasm_bindgen_test]
+async fn client_signed_out() {
+    signed_out_client_reports_not_signed_in().await;
+}
+
+#[wasm_bindgen_test]
+async fn client_sign_in_redirect_flow() {
+    client_signs_in_through_the_redirect_flow("page-sign-in").await;
+}
+
+/// The same flow with `storage: "local"`: the records land in Web Storage under the documented
+/// keys, and sign-out clears them.
+#[wasm_bindgen_test]
+async fn client_sign_in_with_web_storage() {
+    let client = client(serde_json::json!({
+        "brokerUrl": broker_url(), "apiBaseUrl": fake_url(), "authBaseUrl": fake_url(),
+        "storage": "local", "namespace": "page-local",
+    }))
+    .unwrap();
+    let url = client.begin_sign_in(callback_uri()).await.unwrap();
+    assert!(web_storage("localStorage")
+        .get_item("jira3lo:page-local:pending")
+        .unwrap()
+        .is_some());
+    let (_, final_url, _) = plain_fetch(&url, "GET", None).await;
+    client.complete_sign_in(final_url).await.expect("signed in");
+    assert!(web_storage("localStorage")
+        .get_item("jira3lo:page-local:refresh")
+        .unwrap()
+        .is_some());
+    assert!(web_storage("sessionStorage")
+        .get_item("jira3lo:page-local:access")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        web_storage("localStorage")
+            .get_item("jira3lo:page-local:access")
+            .unwrap(),
+        None
+    );
+    client.sign_out().await.unwrap();
+    assert_eq!(
+        web_storage("localStorage")
+            .get_item("jira3lo:page-local:refresh")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        web_storage("sessionStorage")
+            .get_item("jira3lo:page-local:access")
+            .unwrap(),
+        None
+    );
+}
