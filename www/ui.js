@@ -207,7 +207,7 @@ export class JiraApp {
     }
     this.footer = h('footer', { class: 'footer' }, h('span', {}, 'jira-3lo ', this.versionEl), ...footerLinks);
     this.root.replaceChildren(this.header, this.noticeEl, this.main, this.footer);
-    this.root.addEventListener('keydown', (e) => this.onKeyDown(e));
+    document.addEventListener('keydown', (e) => this.onKeyDown(e));
     this.renderHeader();
     this.setMain(h('div', { class: 'center muted', 'aria-busy': 'true' }, h('span', { class: 'spinner' }), 'Loading…'));
   }
@@ -258,6 +258,8 @@ export class JiraApp {
     this.main.scrollTop = 0;
     const target = this.main.querySelector('[data-autofocus]');
     if (target && (hadFocus || target.dataset.autofocus === 'always')) target.focus({ preventScroll: true });
+    // Keep focus inside the app while a view is loading, so the finished view can take it over.
+    else if (hadFocus && !this.root.contains(document.activeElement)) this.main.focus({ preventScroll: true });
   }
 
   setNotice(notice) {
@@ -447,7 +449,7 @@ export class JiraApp {
           sites.map((s, i) =>
             h('li', {},
               h('button', { type: 'button', class: `site-row${s.id === current ? ' current' : ''}`, dataset: { siteId: s.id }, 'data-autofocus': i === 0 || undefined, onclick: () => this.pickSite(s) },
-                s.avatarUrl ? h('img', { class: 'site-avatar', src: s.avatarUrl, alt: '', referrerpolicy: 'no-referrer' }) : h('span', { class: 'site-avatar placeholder' }, (s.name ?? '?').slice(0, 1).toUpperCase()),
+                siteAvatar(s),
                 h('span', { class: 'site-text' }, h('span', { class: 'site-name' }, s.name), h('span', { class: 'site-url muted' }, hostOf(s.url))),
               ),
             ),
@@ -788,6 +790,15 @@ export class JiraApp {
       this.showError(err);
     }
   }
+}
+
+/** The site's avatar, or its initial when there is none or it does not load. */
+function siteAvatar(site) {
+  const initial = () => h('span', { class: 'site-avatar placeholder', 'aria-hidden': 'true' }, (site.name ?? '?').slice(0, 1).toUpperCase());
+  if (!site.avatarUrl) return initial();
+  const img = h('img', { class: 'site-avatar', src: site.avatarUrl, alt: '', referrerpolicy: 'no-referrer' });
+  img.addEventListener('error', () => img.replaceWith(initial()), { once: true });
+  return img;
 }
 
 function field(label, control) {

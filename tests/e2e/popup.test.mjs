@@ -58,7 +58,6 @@ test('Connect → Accept on the consent page → my open issues; reopening the p
   assert.ok(n > 0, 'bob has open issues assigned');
   assert.equal(await popup.locator('#site-picker').count(), 0, 'bob has one site: no picker');
   assert.ok((await popup.locator('#site-name').textContent()).trim().length > 0, 'the header names the site');
-  await shot(popup, 'popup-issues');
 
   const afterSignIn = await stats();
   assert.equal(afterSignIn.grants.authorization_code, 1);
@@ -66,6 +65,7 @@ test('Connect → Accept on the consent page → my open issues; reopening the p
 
   const reopened = await openPopup(ctx, id);
   await waitForIssues(reopened);
+  await shot(reopened, 'popup-issues');
   const afterReopen = await stats();
   assert.equal(count(afterReopen, TOKEN), count(afterSignIn, TOKEN), 'no token request on reopen');
   assert.equal(count(afterReopen, RESOURCES), count(afterSignIn, RESOURCES), 'no accessible-resources request on reopen');
@@ -177,6 +177,7 @@ test('daily work: open an issue, comment, move it, create a new one (keyboard)',
   await popup.locator(`#issue-view[data-key="${secondKey}"]`).waitFor();
   assert.ok((await popup.locator('#issue-summary').textContent()).trim().length > 0);
   await popup.locator('#issue-description').waitFor();
+  await shot(popup, 'popup-issue');
 
   // Comment: type and press Ctrl+Enter.
   const comment = `Looked into this (e2e ${Date.now()})`;
@@ -184,7 +185,7 @@ test('daily work: open an issue, comment, move it, create a new one (keyboard)',
   await popup.press('#comment-text', 'Control+Enter');
   await popup.locator('#comments .comment-body', { hasText: comment }).waitFor();
   assert.match(await noticeText(popup), /Comment added/);
-  await shot(popup, 'popup-issue');
+  await shot(popup, 'popup-comment-added');
 
   // Transition: the first offered move; the status pill then shows the target status.
   const move = popup.locator('.transitions button').first();
