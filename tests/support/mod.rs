@@ -249,7 +249,8 @@ fn map_reqwest_error(e: reqwest::Error) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout
     } else {
-        let mut msg = e.without_url().to_string();
+        let e = e.without_url();
+        let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
             msg.push_str(": ");

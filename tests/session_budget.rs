@@ -1,0 +1,131 @@
+//! Request budgets, asserted with the fake Atlassian's `/__admin/stats` counters.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use futures_util::future::join_all;
+use jira_3lo::core::api_request::JiraRequest;
+use jira_3lo::session::Status;
+use support::{signed_in_session, start};
+
+const MYSELF: &str = "GET /ex/jira/{cloudId}/rest/api/3/myself";
+
+fn myself() -> JiraRequest {
+    JiraRequest::get("/rest/api/3/myself")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_with_a_fresh_token_and_a_chosen_site_costs_exactly_one_request() {
+    let (env, session) = signed_in_session().await;
+    let before = env.total_requests().await;
+    let sent_before = session.platform().sent.borrow().len();
+    let me: serde_json::Value = session.send_json(myself()).await.unwrap();
+    assert!(me["accountId"].is_string(), "{me}");
+    assert_eq!(env.total_requests().await - before, 1);
+    assert_eq!(session.platform().sent.borrow().len() - sent_before, 1);
+    // And again: still one each.
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.total_requests().await - before, 2);
+    assert_eq!(env.count(MYSELF).await, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn accessible_resources_is_called_once_per_authorization_even_after_recreating_the_engine() {
+    let env = start().await;
+    let first = env.session();
+    let Status::SiteSelectionRequired { sites } = env.sign_in(&first).await else {
+        panic!()
+    };
+    first.choose_site(&sites[0].id).await.unwrap();
+    first.send(myself()).await.unwrap();
+    drop(first);
+
+    // Reopening the popup = a new engine over the same storage, several times.
+    for _ in 0..3 {
+        let reopened = env.session();
+        assert!(matches!(
+            reopened.status().await.unwrap(),
+            Status::SignedIn { .. }
+        ));
+        assert_eq!(reopened.sites().await.unwrap(), sites);
+        reopened.send(myself()).await.unwrap();
+    }
+    // Even after the token expired and was refreshed.
+    env.advance(3_700).await;
+    env.session().send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
+
+    // A new authorization discovers again, once.
+    let again = env.session();
+    let status = env.sign_in(&again).await;
+    assert_eq!(
+        status,
+        Status::SignedIn {
+            site: sites[0].clone()
+        },
+        "the previous choice is kept"
+    );
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn fifty_concurrent_calls_with_an_expired_token_refresh_exactly_once() {
+    let (env, session) = signed_in_session().await;
+    env.advance(3_601).await;
+    let calls = (0..50).map(|_| session.send_json::<serde_json::Value>(myself()));
+    let results = join_all(calls).await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(
+        env.count("POST /oauth/token").await,
+        2,
+        "one code exchange + one refresh"
+    );
+    assert_eq!(env.count(MYSELF).await, 50);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn two_contexts_sharing_store_and_lock_refresh_exactly_once_with_fifty_calls_each() {
+    let (env, popup) = signed_in_session().await;
+    let worker = env.session();
+    env.advance(3_601).await;
+    let a = (0..50).map(|_| popup.send(myself()));
+    let b = (0..50).map(|_| worker.send(myself()));
+    let (ra, rb) = futures_util::future::join(join_all(a), join_all(b)).await;
+    for r in ra.iter().chain(rb.iter()) {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(env.count(MYSELF).await, 100);
+    // No re-authorization: both contexts are still signed in and keep working.
+    assert!(matches!(
+        popup.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+    assert!(matches!(
+        worker.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+    // Well past the 10-minute leeway the token family is still healthy.
+    env.advance(3_601).await;
+    worker.send(myself()).await.unwrap();
+    popup.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_within_the_skew_is_refreshed_before_the_call() {
+    let (env, session) = signed_in_session().await;
+    // 3600 s lifetime, 60 s skew: at +3541 s the token has 59 s left → refreshed first.
+    env.advance(3_541).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(
+        env.count(MYSELF).await,
+        1,
+        "no 401 round trip: the refresh came first"
+    );
+}

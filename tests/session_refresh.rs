@@ -1,0 +1,412 @@
+//! Refresh behaviour with rotating refresh tokens: rotation, responses without a refresh
+//! token, permanent refusals, transient failures with a cooldown, and 401 → refresh → retry.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::Duration;
+
+use jira_3lo::core::api_request::JiraRequest;
+use jira_3lo::session::ports::Area;
+use jira_3lo::session::Status;
+use jira_3lo::{Error, ErrorCode};
+use serde_json::json;
+use support::{signed_in_session, Env};
+
+const MYSELF: &str = "GET /ex/jira/{cloudId}/rest/api/3/myself";
+const TOKEN: &str = "POST /oauth/token";
+
+fn myself() -> JiraRequest {
+    JiraRequest::get("/rest/api/3/myself")
+}
+
+fn stored_refresh(env: &Env) -> Option<String> {
+    env.platform
+        .store
+        .raw_get(Area::Persistent, "jira3lo:default:refresh")
+        .map(|raw| {
+            serde_json::from_str::<serde_json::Value>(&raw).unwrap()["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+}
+
+fn stored_access(env: &Env) -> Option<serde_json::Value> {
+    env.platform
+        .store
+        .raw_get(Area::Session, "jira3lo:default:access")
+        .map(|raw| serde_json::from_str(&raw).unwrap())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refresh_rotates_and_stores_the_new_refresh_token() {
+    let (env, session) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    let exp1 = stored_access(&env).unwrap()["expires_at_ms"]
+        .as_u64()
+        .unwrap();
+    env.advance(3_601).await;
+    session.send(myself()).await.unwrap();
+    let rt2 = stored_refresh(&env).unwrap();
+    assert_ne!(rt1, rt2, "rotated");
+    assert!(
+        stored_access(&env).unwrap()["expires_at_ms"]
+            .as_u64()
+            .unwrap()
+            > exp1 + 3_000_000
+    );
+    // Past the leeway the old token is dead at the fake, but we never present it again.
+    env.advance(3_601).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 2);
+    assert_ne!(stored_refresh(&env).unwrap(), rt2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refresh_response_without_refresh_token_keeps_the_stored_one() {
+    let (env, session) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    let access1 = stored_access(&env).unwrap();
+    env.settings(json!({ "omit_refresh_token_next": true }))
+        .await;
+    env.advance(3_601).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(
+        stored_refresh(&env).unwrap(),
+        rt1,
+        "kept the old refresh token"
+    );
+    assert_ne!(
+        stored_access(&env).unwrap()["access_token"],
+        access1["access_token"],
+        "new access token stored"
+    );
+    assert_eq!(stored_access(&env).unwrap()["scopes"], access1["scopes"]);
+    assert!(matches!(
+        session.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn invalid_grant_clears_the_tokens_and_requires_reauthorization() {
+    let (env, session) = signed_in_session().await;
+    env.revoke(None).await;
+    env.advance(3_601).await;
+    let err = session.send(myself()).await.unwrap_err();
+    let Error::ReauthRequired { error, description } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(error, "invalid_grant");
+    assert_eq!(
+        description.as_deref(),
+        Some("Unknown or invalid refresh token.")
+    );
+    assert_eq!(err.code(), ErrorCode::ReauthRequired);
+    assert!(err.needs_reconnect());
+    assert!(stored_refresh(&env).is_none());
+    assert!(stored_access(&env).is_none());
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    // The refusal was re-read once, not retried against the token endpoint.
+    assert_eq!(
+        env.count(TOKEN).await,
+        2,
+        "1 code exchange + 1 refresh attempt"
+    );
+    // Further calls do not hammer the token endpoint.
+    assert_eq!(
+        session.send(myself()).await.unwrap_err(),
+        Error::NotSignedIn
+    );
+    assert_eq!(env.count(TOKEN).await, 2);
+    // A new sign-in works again.
+    let again = env.session();
+    assert!(matches!(
+        env.sign_in_and_choose(&again).await,
+        Status::SignedIn { .. }
+    ));
+    again.send(myself()).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_context_uses_the_token_a_sibling_already_refreshed() {
+    let (env, a) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    env.advance(3_601).await;
+    let b = env.session();
+    b.send(myself()).await.unwrap();
+    let rt2 = stored_refresh(&env).unwrap();
+    assert_ne!(rt1, rt2);
+    // A's view: the access token it used was rejected. It refreshes with what storage holds.
+    a.send(myself()).await.unwrap();
+    assert!(matches!(a.status().await.unwrap(), Status::SignedIn { .. }));
+    assert_eq!(env.grants("refresh_token").await, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_503_on_the_token_endpoint_keeps_the_refresh_token_and_cools_down() {
+    let (env, session) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    env.advance(3_601).await;
+    env.fault(TOKEN, 1, json!({ "status": 503, "retry_after_secs": 1 }))
+        .await;
+    let tokens_before = env.count(TOKEN).await;
+    let err = session.send(myself()).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        matches!(
+            err.code(),
+            ErrorCode::Oauth | ErrorCode::Broker | ErrorCode::InvalidResponse
+        ),
+        "{err:?}"
+    );
+    assert_eq!(stored_refresh(&env).unwrap(), rt1, "refresh token kept");
+    assert!(matches!(
+        session.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+    assert_eq!(env.count(TOKEN).await, tokens_before + 1);
+
+    // Within the cooldown the token endpoint is left alone: same error, no request.
+    let again = session.send(myself()).await.unwrap_err();
+    assert_eq!(again, err);
+    assert_eq!(env.count(TOKEN).await, tokens_before + 1);
+    assert_eq!(env.count(MYSELF).await, 0);
+
+    // After the cooldown (default 5 s) the refresh is tried again and succeeds.
+    env.advance(6).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.count(TOKEN).await, tokens_before + 2);
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_ne!(stored_refresh(&env).unwrap(), rt1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_connection_or_garbage_from_the_token_endpoint_is_transient() {
+    let (env, session) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    env.advance(3_601).await;
+    for fault in [json!("drop"), json!("html"), json!("malformed_json")] {
+        env.fault(TOKEN, 1, fault.clone()).await;
+        let err = session.send(myself()).await.unwrap_err();
+        assert!(
+            matches!(
+                err.code(),
+                ErrorCode::Network | ErrorCode::Broker | ErrorCode::InvalidResponse
+            ),
+            "{fault}: {err:?}"
+        );
+        assert_eq!(
+            stored_refresh(&env).unwrap(),
+            rt1,
+            "{fault}: refresh token kept"
+        );
+        env.advance(6).await; // past the cooldown
+    }
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_broker_is_a_network_error_and_a_slow_one_a_timeout() {
+    let (env, _) = signed_in_session().await;
+    env.advance(3_601).await;
+    let rt1 = stored_refresh(&env).unwrap();
+
+    let mut config = env.config();
+    config.broker_url = "http://127.0.0.1:1".into();
+    let offline = jira_3lo::session::Session::new(config, env.platform.sibling());
+    let err = offline.send(myself()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Network, "{err:?}");
+    assert!(err.is_transient());
+
+    env.fault(TOKEN, 1, json!({ "delay_ms": 1_500 })).await;
+    let slow = env.session_on(
+        env.platform
+            .sibling()
+            .with_timeout(Duration::from_millis(300)),
+    );
+    assert_eq!(slow.send(myself()).await.unwrap_err(), Error::Timeout);
+    assert_eq!(stored_refresh(&env).unwrap(), rt1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_401_refreshes_once_and_retries_once_also_for_post() {
+    let (env, session) = signed_in_session().await;
+    // The stored access token looks fresh but the gateway no longer accepts it (as after a
+    // companion-token revocation): a 401, one refresh, one retry.
+    let corrupt = |env: &Env| {
+        let mut access = stored_access(env).unwrap();
+        access["access_token"] = json!("revoked-or-garbage");
+        env.platform
+            .store
+            .raw_set(Area::Session, "jira3lo:default:access", &access.to_string());
+    };
+    corrupt(&env);
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(env.count(MYSELF).await, 2);
+
+    corrupt(&env);
+    let created: serde_json::Value = session
+        .send_json(JiraRequest::post(
+            "/rest/api/3/search/approximate-count",
+            json!({ "jql": "assignee = currentUser()" }),
+        ))
+        .await
+        .unwrap();
+    assert!(created["count"].is_u64(), "{created}");
+    assert_eq!(env.grants("refresh_token").await, 2);
+    assert_eq!(
+        env.count("POST /ex/jira/{cloudId}/rest/api/3/search/approximate-count")
+            .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_401_right_after_a_refresh_is_not_retried_again() {
+    let (env, session) = signed_in_session().await;
+    let unauthorized =
+        json!({ "status": 401, "body": "{\"code\":401,\"message\":\"Unauthorized\"}" });
+    env.fault(MYSELF, 2, unauthorized).await;
+    let err = session.send(myself()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
+    assert_eq!(env.count(MYSELF).await, 2, "one retry after one refresh");
+    assert_eq!(env.grants("refresh_token").await, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_revoked_grant_during_a_call_is_reauth_required_after_one_refresh_attempt() {
+    let (env, session) = signed_in_session().await;
+    env.revoke(None).await;
+    let err = session.send(myself()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
+    assert_eq!(
+        env.count(MYSELF).await,
+        1,
+        "one 401, then the refresh was refused: no retry"
+    );
+    assert_eq!(env.count(TOKEN).await, 2);
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+}
+
+/// A platform that runs a hook right before its first token request: it lets a test play "a
+/// sibling context rotated the token while our refresh was on the wire".
+#[derive(Clone)]
+struct HookPlatform {
+    inner: support::TestPlatform,
+    before_token: std::rc::Rc<std::cell::RefCell<Option<Box<dyn FnOnce()>>>>,
+}
+
+mod hook_impls {
+    use super::HookPlatform;
+    use jira_3lo::session::ports::*;
+    use std::future::Future;
+
+    impl HttpClient for HookPlatform {
+        fn send(
+            &self,
+            request: HttpRequest,
+        ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+            if request.url.ends_with("/oauth/token") {
+                if let Some(hook) = self.before_token.borrow_mut().take() {
+                    hook();
+                }
+            }
+            self.inner.send(request)
+        }
+    }
+    impl KeyValueStore for HookPlatform {
+        fn get(
+            &self,
+            area: Area,
+            key: &str,
+        ) -> impl Future<Output = Result<Option<String>, StoreError>> {
+            self.inner.get(area, key)
+        }
+        fn set(
+            &self,
+            area: Area,
+            key: &str,
+            value: &str,
+        ) -> impl Future<Output = Result<(), StoreError>> {
+            self.inner.set(area, key, value)
+        }
+        fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
+            self.inner.remove(area, key)
+        }
+    }
+    impl CrossContextLock for HookPlatform {
+        fn run_exclusive<F: Future>(
+            &self,
+            name: &str,
+            critical: F,
+        ) -> impl Future<Output = F::Output> {
+            self.inner.run_exclusive(name, critical)
+        }
+    }
+    impl Clock for HookPlatform {
+        fn now_ms(&self) -> u64 {
+            self.inner.now_ms()
+        }
+        fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
+            self.inner.sleep_ms(ms)
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn invalid_grant_is_reread_once_and_a_siblings_rotation_wins() {
+    let (env, _) = signed_in_session().await;
+    let store = env.platform.store.clone();
+    let snapshot = |store: &support::MemoryStore| {
+        (
+            store
+                .raw_get(Area::Persistent, "jira3lo:default:refresh")
+                .unwrap(),
+            store
+                .raw_get(Area::Session, "jira3lo:default:access")
+                .unwrap(),
+        )
+    };
+    let before = snapshot(&store);
+    env.advance(3_601).await;
+    // The sibling's real refresh (its result is what storage will hold after our refusal).
+    env.session().send(myself()).await.unwrap();
+    let sibling = snapshot(&store);
+    assert_ne!(before.0, sibling.0);
+    // Back to the state our context saw, then: our refresh is refused while the sibling's
+    // rotation lands in storage.
+    store.raw_set(Area::Persistent, "jira3lo:default:refresh", &before.0);
+    store.raw_set(Area::Session, "jira3lo:default:access", &before.1);
+    let refused = json!({
+        "status": 403,
+        "body": "{\"error\":\"invalid_grant\",\"error_description\":\"Unknown or invalid refresh token.\"}"
+    });
+    env.fault(TOKEN, 1, refused).await;
+    let hook_store = store.clone();
+    let (rt, at) = sibling.clone();
+    let platform = HookPlatform {
+        inner: env.platform.sibling(),
+        before_token: std::rc::Rc::new(std::cell::RefCell::new(Some(Box::new(move || {
+            hook_store.raw_set(Area::Persistent, "jira3lo:default:refresh", &rt);
+            hook_store.raw_set(Area::Session, "jira3lo:default:access", &at);
+        })))),
+    };
+    let ours = jira_3lo::session::Session::new(env.config(), platform);
+    let tokens_before = env.count(TOKEN).await;
+    ours.send(myself()).await.unwrap();
+    assert_eq!(
+        env.count(TOKEN).await,
+        tokens_before + 1,
+        "refused once, then the sibling's token was used"
+    );
+    assert_eq!(snapshot(&store), sibling, "nothing cleared");
+    assert!(matches!(
+        ours.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+}

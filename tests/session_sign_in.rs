@@ -1,0 +1,360 @@
+//! Sign-in against the real fake Atlassian through the real broker: the authorize URL, the
+//! callback outcomes, token storage, site discovery and selection, status and sign-out.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use jira_3lo::session::ports::Area;
+use jira_3lo::session::Status;
+use jira_3lo::{Error, ErrorCode};
+use support::{start, Env, REDIRECT};
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The callback URL for a started sign-in, with its query replaced by `query` (`{state}` is
+/// substituted with the real state).
+async fn forged_callback(
+    env: &Env,
+    session: &jira_3lo::session::Session<support::TestPlatform>,
+    query: &str,
+) -> String {
+    let _ = env;
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let state = query_param(&url, "state").unwrap();
+    format!("{REDIRECT}?{}", query.replace("{state}", &state))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn authorize_url_carries_every_required_parameter() {
+    let env = start().await;
+    let session = env.session();
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    assert!(
+        url.starts_with(&format!("{}/authorize?", env.fake.base_url)),
+        "{url}"
+    );
+    assert!(
+        url.contains(
+            "scope=read%3Ajira-work%20write%3Ajira-work%20read%3Ajira-user%20offline_access"
+        ),
+        "{url}"
+    );
+    assert_eq!(
+        query_param(&url, "audience").as_deref(),
+        Some("api.atlassian.com")
+    );
+    assert_eq!(
+        query_param(&url, "client_id").as_deref(),
+        Some("demo-client")
+    );
+    assert_eq!(query_param(&url, "redirect_uri").as_deref(), Some(REDIRECT));
+    assert_eq!(query_param(&url, "response_type").as_deref(), Some("code"));
+    assert_eq!(query_param(&url, "prompt").as_deref(), Some("consent"));
+    let state = query_param(&url, "state").unwrap();
+    assert!(state.len() >= 22, "state has at least 128 bits: {state}");
+
+    // The pending attempt is stored (persistent area) with its redirect URI and time.
+    let pending = env
+        .platform
+        .store
+        .json(Area::Persistent, "jira3lo:default:pending");
+    assert_eq!(pending["v"], 1);
+    assert_eq!(pending["state"], state.as_str());
+    assert_eq!(pending["redirect_uri"], REDIRECT);
+    assert!(pending["created_at_ms"].as_u64().unwrap() > 1_600_000_000_000);
+
+    // A second attempt gets a new state; the client id came from the broker exactly once.
+    let url2 = session.begin_sign_in(REDIRECT).await.unwrap();
+    assert_ne!(query_param(&url2, "state"), Some(state));
+    assert_eq!(session.platform().sent_matching("GET /v1/client"), 1);
+    assert!(env.authorize(&url2).await.starts_with(REDIRECT));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn full_sign_in_stores_tokens_and_needs_a_site_choice_for_alice() {
+    let env = start().await;
+    let session = env.session();
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+
+    let status = env.sign_in(&session).await;
+    let Status::SiteSelectionRequired { sites } = status else {
+        panic!("{status:?}")
+    };
+    // alice: two Jira sites; the Confluence duplicate of one of them is merged, not listed twice.
+    assert_eq!(sites.len(), 2, "{sites:?}");
+    assert_ne!(sites[0].id, sites[1].id);
+    for s in &sites {
+        assert!(!s.name.is_empty() && s.url.starts_with("https://"), "{s:?}");
+    }
+    assert_eq!(env.grants("authorization_code").await, 1);
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
+
+    // Records: access in the session area, refresh/site in the persistent one; pending is gone.
+    let store = &env.platform.store;
+    let access = store.json(Area::Session, "jira3lo:default:access");
+    assert_eq!(access["v"], 1);
+    assert!(access["expires_at_ms"].as_u64().unwrap() > session_now(&env));
+    assert!(access["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "read:jira-work"));
+    assert_eq!(
+        store.json(Area::Persistent, "jira3lo:default:refresh")["v"],
+        1
+    );
+    assert_eq!(store.json(Area::Persistent, "jira3lo:default:site")["v"], 1);
+    assert!(store
+        .raw_get(Area::Persistent, "jira3lo:default:pending")
+        .is_none());
+    assert!(store
+        .raw_get(Area::Persistent, "jira3lo:default:access")
+        .is_none());
+    assert!(store
+        .raw_get(Area::Session, "jira3lo:default:refresh")
+        .is_none());
+
+    // Before a choice, a Jira call says which sites to choose from.
+    let err = session
+        .send(jira_3lo::core::api_request::JiraRequest::get(
+            "/rest/api/3/myself",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::SiteSelectionRequired {
+            sites: sites.clone()
+        }
+    );
+
+    // status() is storage only: no request at all.
+    let before = env.total_requests().await;
+    assert_eq!(
+        session.status().await.unwrap(),
+        Status::SiteSelectionRequired {
+            sites: sites.clone()
+        }
+    );
+    assert_eq!(session.sites().await.unwrap(), sites);
+    assert_eq!(env.total_requests().await, before);
+
+    assert_eq!(
+        session.choose_site("not-a-site").await.unwrap_err(),
+        Error::UnknownSite {
+            site_id: "not-a-site".into()
+        }
+    );
+    let chosen = session.choose_site(&sites[1].id).await.unwrap();
+    assert_eq!(
+        chosen,
+        Status::SignedIn {
+            site: sites[1].clone()
+        }
+    );
+    // Another context (or a reopened popup) sees the same status from storage.
+    assert_eq!(env.session().status().await.unwrap(), chosen);
+
+    session.sign_out().await.unwrap();
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    assert!(env.platform.store.keys(Area::Session).is_empty());
+    assert!(env.platform.store.keys(Area::Persistent).is_empty());
+    assert_eq!(
+        session
+            .send(jira_3lo::core::api_request::JiraRequest::get(
+                "/rest/api/3/myself"
+            ))
+            .await
+            .unwrap_err(),
+        Error::NotSignedIn
+    );
+}
+
+fn session_now(env: &Env) -> u64 {
+    use jira_3lo::session::ports::Clock;
+    env.platform.now_ms()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_single_site_is_chosen_automatically_and_the_status_serializes() {
+    let env = start().await;
+    env.settings(serde_json::json!({ "consent_user": "bob" }))
+        .await;
+    let session = env.session();
+    let status = env.sign_in(&session).await;
+    let Status::SignedIn { site } = &status else {
+        panic!("{status:?}")
+    };
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["state"], "signedIn");
+    assert_eq!(json["site"]["id"], site.id.as_str());
+    assert!(json["site"].get("avatarUrl").is_some());
+    assert_eq!(
+        serde_json::to_value(Status::SignedOut).unwrap(),
+        serde_json::json!({"state": "signedOut"})
+    );
+    let sel = serde_json::to_value(Status::SiteSelectionRequired {
+        sites: vec![site.clone()],
+    })
+    .unwrap();
+    assert_eq!(sel["state"], "siteSelectionRequired");
+    assert_eq!(sel["sites"][0]["id"], site.id.as_str());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
+    let env = start().await;
+    let session = env.session();
+    let code_exchanges =
+        || async { env.grants("authorization_code").await + env.count("POST /oauth/token").await };
+
+    // No sign-in started.
+    let err = session
+        .complete_sign_in(&format!("{REDIRECT}?code=abc&state=xyz"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::UnknownState);
+
+    // Not a callback: other URL, or no OAuth parameters.
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let state = query_param(&url, "state").unwrap();
+    for not_callback in [
+        format!("https://elsewhere.example/cb?code=abc&state={state}"),
+        format!("http://127.0.0.1:9/other?code=abc&state={state}"),
+        REDIRECT.to_string(),
+        "garbage".to_string(),
+    ] {
+        assert_eq!(
+            session.complete_sign_in(&not_callback).await.unwrap_err(),
+            Error::NotACallback,
+            "{not_callback}"
+        );
+    }
+    // State mismatch (forged); the real attempt survives it.
+    let err = session
+        .complete_sign_in(&format!("{REDIRECT}?code=abc&state={state}x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::StateMismatch);
+    let err = session
+        .complete_sign_in(&format!("{REDIRECT}?code=abc"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::StateMismatch);
+
+    // Missing code (and the attempt is used up: the same state is now unknown).
+    let err = session
+        .complete_sign_in(&format!("{REDIRECT}?state={state}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::MissingCode);
+    let err = session
+        .complete_sign_in(&format!("{REDIRECT}?code=abc&state={state}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::UnknownState);
+
+    // Provider errors.
+    let cb = forged_callback(&env, &session, "error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state={state}").await;
+    assert_eq!(
+        session.complete_sign_in(&cb).await.unwrap_err(),
+        Error::AccessDenied {
+            description: "User did not authorize the request".into()
+        }
+    );
+    let cb = forged_callback(
+        &env,
+        &session,
+        "error=server_error&error_description=boom&state={state}",
+    )
+    .await;
+    let err = session.complete_sign_in(&cb).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::ProviderError {
+            error: "server_error".into(),
+            description: Some("boom".into())
+        }
+    );
+    assert_eq!(err.code(), ErrorCode::ProviderError);
+
+    // Expired: a real code, but the attempt is older than 10 minutes.
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    env.advance(601).await;
+    assert_eq!(
+        session.complete_sign_in(&callback).await.unwrap_err(),
+        Error::StateExpired
+    );
+
+    assert_eq!(
+        code_exchanges().await,
+        0,
+        "no rejected callback reached the token endpoint"
+    );
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_callback_is_single_use_and_a_declined_consent_is_access_denied() {
+    let env = start().await;
+    let session = env.session();
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    session.complete_sign_in(&callback).await.unwrap();
+    assert_eq!(
+        session.complete_sign_in(&callback).await.unwrap_err(),
+        Error::UnknownState
+    );
+    assert_eq!(env.grants("authorization_code").await, 1);
+
+    // The fake's consent page, Cancel pressed: the redirect carries error=access_denied.
+    env.settings(serde_json::json!({ "consent_mode": "page" }))
+        .await;
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = support::decline_consent(&env, &url).await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let err = session.complete_sign_in(&callback).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AccessDenied);
+    assert!(err.needs_reconnect() || !err.is_transient());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_code_is_an_oauth_error_and_keeps_the_old_sign_in() {
+    let env = start().await;
+    let session = env.session();
+    let status = env.sign_in_and_choose(&session).await;
+    // A second attempt whose code is refused (already used by someone else): the code was
+    // exchanged once by "an attacker", so ours is invalid.
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    let code = query_param(&callback, "code").unwrap();
+    let stolen = reqwest::Client::new()
+        .post(format!("{}/oauth/token", env.broker.base_url))
+        .json(&serde_json::json!({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}))
+        .send()
+        .await
+        .unwrap();
+    assert!(stolen.status().is_success());
+    let err = session.complete_sign_in(&callback).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Oauth, "{err:?}");
+    let Error::Oauth {
+        status: 400, error, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(error, "invalid_request");
+    assert!(
+        !format!("{err} {err:?}").contains(&code),
+        "the code never appears in an error"
+    );
+    assert_eq!(session.status().await.unwrap(), status);
+}
