@@ -35,6 +35,7 @@ async fn no_code_token_or_secret_is_ever_logged() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .json()
+        .flatten_event(true)
         .init();
 
     let (client, fake) = (http(), fake().await);

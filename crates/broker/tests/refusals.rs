@@ -190,8 +190,8 @@ async fn bad_requests_are_refused_before_reaching_atlassian() {
 async fn a_chunked_body_over_the_limit_is_413() {
     let broker = broker(broker_config("http://127.0.0.1:9")).await;
     let chunk = "a".repeat(8 * 1024);
-    let mut request = format!(
-        "POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    let mut request = String::from(
+        "POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
     );
     for _ in 0..3 {
         request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
@@ -286,7 +286,7 @@ async fn behind_a_trusted_proxy_the_limit_is_per_forwarded_address() {
     // The proxy appends the address it saw last; a client-supplied prefix does not matter.
     assert_eq!(send(from("198.51.100.2")).await.status, 403);
     // Rate limiting can be switched off entirely.
-    let unlimited = broker(broker_config(&fake.base_url).rate_limit_per_minute(0)).await;
+    let unlimited = support::broker(broker_config(&fake.base_url).rate_limit_per_minute(0)).await;
     for _ in 0..5 {
         assert_eq!(
             post_json(

@@ -190,3 +190,30 @@ async fn default_scopes_are_published() {
         ])
     );
 }
+
+#[tokio::test]
+async fn atlassian_5xx_json_errors_pass_through_with_retry_after() {
+    let (client, fake) = (http(), fake().await);
+    let broker = broker(broker_config(&fake.base_url)).await;
+    fault(
+        &client,
+        &fake.base_url,
+        json!({"status": 503, "retry_after_secs": 7}),
+    )
+    .await;
+    let answer = refresh(&client, &broker.base_url, "some-refresh-token").await;
+    assert_eq!(answer.status, 503, "{}", answer.text);
+    assert!(answer.json()["error"].is_string(), "{}", answer.text);
+    assert_eq!(answer.header("retry-after"), Some("7"));
+    assert!(!answer.text.contains("some-refresh-token"));
+
+    // The same status with an HTML body (a proxy's error page) is not JSON: the broker's own 502.
+    fault(
+        &client,
+        &fake.base_url,
+        json!({"status": 503, "body": "<html>down</html>", "content_type": "text/html"}),
+    )
+    .await;
+    let answer = refresh(&client, &broker.base_url, "some-refresh-token").await;
+    answer.assert_refusal(502, "upstream_invalid_response");
+}
