@@ -26,14 +26,22 @@ extern "C" {
     fn global_fetch(url: &str) -> Promise;
 }
 
+/// Set at compile time by `cargo xtask test`, which starts the fake and the broker.
+const FAKE_URL: Option<&str> = option_env!("JIRA3LO_TEST_FAKE_URL");
+const BROKER_URL: Option<&str> = option_env!("JIRA3LO_TEST_BROKER_URL");
+
 fn fake_url() -> &'static str {
-    option_env!("JIRA3LO_TEST_FAKE_URL")
-        .expect("run through `cargo xtask test` (JIRA3LO_TEST_FAKE_URL)")
+    match FAKE_URL {
+        Some(url) => url,
+        None => panic!("run through `cargo xtask test` (JIRA3LO_TEST_FAKE_URL)"),
+    }
 }
 
 fn broker_url() -> &'static str {
-    option_env!("JIRA3LO_TEST_BROKER_URL")
-        .expect("run through `cargo xtask test` (JIRA3LO_TEST_BROKER_URL)")
+    match BROKER_URL {
+        Some(url) => url,
+        None => panic!("run through `cargo xtask test` (JIRA3LO_TEST_BROKER_URL)"),
+    }
 }
 
 /// A real JavaScript value from JSON text.
