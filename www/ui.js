@@ -351,7 +351,10 @@ export class JiraApp {
 
   /** Reads the status (no network) and renders; re-renders on every status change from any context. */
   async start({ initialError } = {}) {
-    this.client.onStatusChange((status) => this.applyStatus(status, { fromEvent: true }));
+    // An event only says "something changed": the status is read again (storage only, no network), because
+    // events can arrive after a newer outcome this context already saw (e.g. a "signed in" written just
+    // before a refresh was refused and the tokens were cleared).
+    this.client.onStatusChange(() => this.reloadStatus());
     let status;
     try {
       status = await this.client.status();
@@ -363,11 +366,24 @@ export class JiraApp {
     this.applyStatus(status);
   }
 
+  async reloadStatus() {
+    const seq = (this.statusSeq = (this.statusSeq ?? 0) + 1);
+    let status;
+    try {
+      status = await this.client.status();
+    } catch {
+      return; // a storage hiccup: keep what is on screen
+    }
+    if (seq === this.statusSeq) this.applyStatus(status, { fromEvent: true });
+  }
+
   applyStatus(status, { fromEvent = false } = {}) {
     if (!status?.state) return;
     const prev = this.status;
     // While our own sign-in runs, intermediate "signed out" events (pending state written) change nothing.
     if (this.signingIn && status.state === 'signedOut') return;
+    // Tokens stored but the sites not discovered yet (a sign-in in progress somewhere): nothing to pick from.
+    if (status.state === 'siteSelectionRequired' && !status.sites?.length) return;
     this.status = status;
     const sameSignedIn = prev?.state === 'signedIn' && status.state === 'signedIn' && prev.site?.id === status.site?.id;
     if (sameSignedIn) {

@@ -95,14 +95,20 @@ export async function openPopup(ctx, id) {
   return page;
 }
 
-/** Signs this extension out everywhere (tokens and pending state), so each test starts from scratch. */
-export async function signOutExtension(page) {
+/**
+ * Forgets every session of the extension (tokens, site, pending sign-in) from an extension page that makes
+ * no Jira call itself (the options page), so a test starts signed out without a popup first trying the
+ * previous test's tokens against the reset fake.
+ */
+export async function signOutExtension(ctx, id) {
+  const page = await ctx.newPage();
+  await page.goto(`chrome-extension://${id}/www/options.html`);
   await page.evaluate(async () => {
-    await globalThis.__jira3lo.client.signOut();
     await chrome.storage.session.clear();
     const all = await chrome.storage.local.get(null);
     await chrome.storage.local.remove(Object.keys(all).filter((k) => k.startsWith('jira3lo:')));
   });
+  await page.close();
 }
 
 /**

@@ -28,9 +28,8 @@ after(async () => {
 /** Fresh fake (consent page, given user) + signed-out extension + an open popup. */
 async function freshPopup(user = 'bob') {
   await resetFake({ consent_mode: 'page', consent_user: user });
+  await signOutExtension(ctx, id);
   const popup = await openPopup(ctx, id);
-  await signOutExtension(popup);
-  await popup.reload();
   await popup.locator('#connect').waitFor();
   return popup;
 }
