@@ -119,13 +119,17 @@ async fn two_contexts_sharing_store_and_lock_refresh_exactly_once_with_fifty_cal
 #[tokio::test(flavor = "current_thread")]
 async fn a_token_within_the_skew_is_refreshed_before_the_call() {
     let (env, session) = signed_in_session().await;
-    // 3600 s lifetime, 60 s skew: at +3541 s the token has 59 s left → refreshed first.
-    env.advance(3_541).await;
+    // 3600 s lifetime, 60 s skew: at +3530 s (70 s left) the token is used as is …
+    env.advance(3_530).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 0);
+    // … at +3541 s (59 s left) it counts as expired and is refreshed before the call.
+    env.advance(11).await;
     session.send(myself()).await.unwrap();
     assert_eq!(env.grants("refresh_token").await, 1);
     assert_eq!(
         env.count(MYSELF).await,
-        1,
+        2,
         "no 401 round trip: the refresh came first"
     );
 }

@@ -293,12 +293,14 @@ async fn a_revoked_grant_during_a_call_is_reauth_required_after_one_refresh_atte
     assert_eq!(session.status().await.unwrap(), Status::SignedOut);
 }
 
+type Hook = std::rc::Rc<std::cell::RefCell<Option<Box<dyn FnOnce()>>>>;
+
 /// A platform that runs a hook right before its first token request: it lets a test play "a
 /// sibling context rotated the token while our refresh was on the wire".
 #[derive(Clone)]
 struct HookPlatform {
     inner: support::TestPlatform,
-    before_token: std::rc::Rc<std::cell::RefCell<Option<Box<dyn FnOnce()>>>>,
+    before_token: Hook,
 }
 
 mod hook_impls {

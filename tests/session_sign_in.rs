@@ -358,3 +358,73 @@ async fn a_refused_code_is_an_oauth_error_and_keeps_the_old_sign_in() {
     );
     assert_eq!(session.status().await.unwrap(), status);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn duplicate_accessible_resources_entries_are_merged_by_id() {
+    let env = start().await;
+    let mut config = env.config();
+    config.scopes.push("read:confluence-content.all".into());
+    let session = jira_3lo::session::Session::new(config, env.platform.sibling());
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    assert!(query_param(&url, "scope")
+        .unwrap()
+        .contains("read:confluence-content.all"));
+    let callback = env.authorize(&url).await;
+    let Status::SiteSelectionRequired { sites } =
+        session.complete_sign_in(&callback).await.unwrap()
+    else {
+        panic!()
+    };
+
+    // What the gateway really lists for this grant: one site twice (Jira + Confluence).
+    let access = env
+        .platform
+        .store
+        .json(Area::Session, "jira3lo:default:access");
+    let raw: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(format!(
+            "{}/oauth/token/accessible-resources",
+            env.fake.base_url
+        ))
+        .bearer_auth(access["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = raw.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{raw:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(sites.len(), 2, "merged by id: {sites:?}");
+    for site in &sites {
+        let entry = raw.iter().find(|r| r["id"] == site.id.as_str()).unwrap();
+        assert_eq!(entry["name"], site.name.as_str());
+        assert_eq!(entry["url"], site.url.as_str());
+        assert_eq!(entry["avatarUrl"].as_str(), site.avatar_url.as_deref());
+    }
+    assert_eq!(
+        env.count("GET /oauth/token/accessible-resources").await,
+        2,
+        "ours + the test's"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_grant_without_a_jira_site_is_no_jira_site_and_leaves_nothing_stored() {
+    let env = start().await;
+    let mut config = env.config();
+    config.scopes = vec!["read:confluence-content.all".into()];
+    let session = jira_3lo::session::Session::new(config, env.platform.sibling());
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    let err = session.complete_sign_in(&callback).await.unwrap_err();
+    assert_eq!(err, Error::NoJiraSite);
+    assert_eq!(err.code().as_str(), "no_jira_site");
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    assert!(env.platform.store.keys(Area::Session).is_empty());
+    assert!(env.platform.store.keys(Area::Persistent).is_empty());
+}
