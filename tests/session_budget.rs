@@ -85,6 +85,11 @@ async fn fifty_concurrent_calls_with_an_expired_token_refresh_exactly_once() {
         "one code exchange + one refresh"
     );
     assert_eq!(env.count(MYSELF).await, 50);
+    assert_eq!(
+        env.platform.lock.acquisitions.get(),
+        1,
+        "the 50 callers shared one refresh future"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -100,6 +105,8 @@ async fn two_contexts_sharing_store_and_lock_refresh_exactly_once_with_fifty_cal
     }
     assert_eq!(env.grants("refresh_token").await, 1);
     assert_eq!(env.count(MYSELF).await, 100);
+    // One refresh future per context; the second found the token already rotated.
+    assert_eq!(env.platform.lock.acquisitions.get(), 2);
     // No re-authorization: both contexts are still signed in and keep working.
     assert!(matches!(
         popup.status().await.unwrap(),
