@@ -412,3 +412,50 @@ async fn invalid_grant_is_reread_once_and_a_siblings_rotation_wins() {
         Status::SignedIn { .. }
     ));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn errors_and_debug_output_never_contain_a_token() {
+    let (env, session) = signed_in_session().await;
+    let rt = stored_refresh(&env).unwrap();
+    let at = stored_access(&env).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut seen = vec![format!("{session:?}"), format!("{:?}", session.config())];
+    env.fault(TOKEN, 1, json!({ "status": 500 })).await;
+    env.advance(3_601).await;
+    let err = session.send(myself()).await.unwrap_err();
+    seen.push(format!("{err} {err:?}"));
+    env.revoke(None).await;
+    env.advance(6).await;
+    let err = session.send(myself()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ReauthRequired);
+    seen.push(format!("{err} {err:?}"));
+    for s in seen {
+        assert!(!s.contains(&rt) && !s.contains(&at), "{s}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_expired_access_token_without_a_refresh_token_is_signed_out() {
+    let (env, session) = signed_in_session().await;
+    env.platform
+        .store
+        .raw_remove(Area::Persistent, "jira3lo:default:refresh");
+    assert!(
+        matches!(session.status().await.unwrap(), Status::SignedIn { .. }),
+        "still a live access token"
+    );
+    session.send(myself()).await.unwrap();
+    env.advance(3_601).await;
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    assert_eq!(
+        session.send(myself()).await.unwrap_err(),
+        Error::NotSignedIn
+    );
+    assert_eq!(
+        env.count(TOKEN).await,
+        1,
+        "nothing to refresh with: no token request"
+    );
+}

@@ -141,6 +141,15 @@ pub struct Session<P: Platform> {
     inner: Rc<Inner<P>>,
 }
 
+impl<P: Platform> std::fmt::Debug for Session<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Configuration only: tokens live in storage, never in the handle.
+        f.debug_struct("Session")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: Platform> Clone for Session<P> {
     fn clone(&self) -> Self {
         Session {
@@ -179,8 +188,12 @@ impl<P: Platform> Session<P> {
 
     /// Where the user stands, from storage only (no network).
     pub async fn status(&self) -> Result<Status, Error> {
-        let signed_in =
-            self.inner.load_refresh().await?.is_some() || self.inner.load_access().await?.is_some();
+        // Signed in = a refresh token, or (a grant without offline_access) a live access token.
+        let signed_in = self.inner.load_refresh().await?.is_some()
+            || self.inner.load_access().await?.is_some_and(|a| {
+                let now = self.inner.platform.now_ms();
+                crate::core::tokens::is_fresh(a.expires_at_ms, now, 0)
+            });
         if !signed_in {
             return Ok(Status::SignedOut);
         }
