@@ -362,6 +362,7 @@ export class JiraApp {
       this.showError(err);
       status = { state: 'signedOut' };
     }
+    performance.mark('jira3lo:status-read');
     if (initialError) this.showError(initialError, { during: 'signIn' });
     this.applyStatus(status);
   }

@@ -37,10 +37,18 @@ try {
     await page.goto(url);
     const ms = await page.waitForFunction((mark) => performance.getEntriesByName(mark)[0]?.startTime, MARK).then((h) => h.jsonValue());
     const rows = await page.locator('.issue-row').count();
+    if (kind === 'popup') {
+      // Where the popup's time goes: scripts + wasm compiled and config read, then the session read from storage.
+      const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime])));
+      phases.moduleReady.push(marks['jira3lo:module-ready']);
+      phases.statusRead.push(marks['jira3lo:status-read'] - marks['jira3lo:module-ready']);
+      phases.search.push(marks[MARK] - marks['jira3lo:status-read']);
+    }
     await page.close();
     assert.ok(rows > 0, `${kind}: rows rendered`);
     return ms;
   };
+  const phases = { moduleReady: [], statusRead: [], search: [] };
 
   const before = await stats();
   const results = { popup: [], plain: [] };
@@ -57,6 +65,8 @@ try {
   const base = summary(results.plain);
   console.log(`popup open → first issues rendered (cached tokens): median ${popup.median.toFixed(1)} ms  p90 ${popup.p90.toFixed(1)} ms  min ${popup.min.toFixed(1)} ms  (n=${popup.n})`);
   console.log(`plain-JS page, same single fetch:                  median ${base.median.toFixed(1)} ms  p90 ${base.p90.toFixed(1)} ms  min ${base.min.toFixed(1)} ms  (n=${base.n})`);
+  const med = (xs) => summary(xs.slice(-RUNS)).median.toFixed(1);
+  console.log(`  popup breakdown (medians): page + JS + wasm init + config ${med(phases.moduleReady)} ms, session read ${med(phases.statusRead)} ms, search + render ${med(phases.search)} ms`);
   console.log(`ratio popup/plain (medians): ${(popup.median / base.median).toFixed(2)}x; added by the module: ${(popup.median - base.median).toFixed(1)} ms`);
   console.log(`token requests during the measured runs: ${count(after, TOKEN) - count(before, TOKEN)} (cached tokens: expected 0)`);
 } finally {

@@ -230,7 +230,9 @@ test('rate limited and unreachable: plain-language errors with a way to retry', 
   const route = Object.keys((await stats()).requests).find((r) => r.includes('search/jql'));
   await admin('faults', { route, count: 10, fault: 'drop' });
   await popup.click('#refresh');
-  await popup.locator('#notice[data-code="network"]').waitFor();
-  assert.match(await noticeText(popup), /Can't reach/);
+  await popup.locator('#notice[data-code="network"]').waitFor().catch(async (e) => {
+    throw new Error(`${e.message}\nnotice: ${await noticeText(popup)}\nstats: ${JSON.stringify(await stats())}`);
+  });
+  assert.match(await noticeText(popup), /Can't reach 127\.0\.0\.1:\d+/);
   await closeAll();
 });
