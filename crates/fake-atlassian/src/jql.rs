@@ -614,12 +614,6 @@ fn compile_clause(c: &Clause, site: &SiteData, me: usize) -> Result<Pred, JqlErr
                     c.op.text()
                 ));
             }
-            if matches!(
-                f,
-                Field::Project | Field::Status | Field::Category | Field::IssueType | Field::Key
-            ) {
-                return unsupported();
-            }
             Ok(Pred::Empty {
                 field: f,
                 negate: c.op == Op::IsNot,
@@ -919,6 +913,11 @@ mod tests {
         let either = run("project = WEB OR project = OPS").unwrap().len();
         assert_eq!(either, run("project in (WEB, OPS)").unwrap().len());
         assert_eq!(run("key = PLAT-7").unwrap(), vec!["PLAT-7".to_string()]);
+        assert_eq!(
+            run("project is not EMPTY").unwrap().len(),
+            site.issues.len()
+        );
+        assert!(run("project is EMPTY").unwrap().is_empty());
     }
 
     #[test]

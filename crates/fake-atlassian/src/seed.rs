@@ -299,6 +299,8 @@ pub(crate) struct Project {
     pub key: String,
     pub name: String,
     pub lead: usize,
+    /// Nobody may write here: edits, creates, comments and transitions get 403.
+    pub read_only: bool,
 }
 
 pub(crate) struct Comment {
@@ -453,6 +455,7 @@ struct ProjectSeed {
     name: &'static str,
     lead: usize,
     issues: u64,
+    read_only: bool,
 }
 
 /// Builds the seed for every site.
@@ -466,18 +469,28 @@ pub(crate) fn build() -> Vec<SiteData> {
                     name: "Platform",
                     lead: ALICE,
                     issues: 264,
+                    read_only: false,
                 },
                 ProjectSeed {
                     key: "WEB",
                     name: "Web Storefront",
                     lead: CAROL,
                     issues: 36,
+                    read_only: false,
                 },
                 ProjectSeed {
                     key: "OPS",
                     name: "Operations",
                     lead: DAVE,
                     issues: 14,
+                    read_only: false,
+                },
+                ProjectSeed {
+                    key: "SEC",
+                    name: "Security Audit",
+                    lead: DAVE,
+                    issues: 6,
+                    read_only: true,
                 },
             ],
         ),
@@ -489,12 +502,14 @@ pub(crate) fn build() -> Vec<SiteData> {
                     name: "TPS Reports",
                     lead: ALICE,
                     issues: 30,
+                    read_only: false,
                 },
                 ProjectSeed {
                     key: "INFRA",
                     name: "Infrastructure",
                     lead: CAROL,
                     issues: 12,
+                    read_only: false,
                 },
             ],
         ),
@@ -506,12 +521,14 @@ pub(crate) fn build() -> Vec<SiteData> {
                     name: "Globex Core",
                     lead: BOB,
                     issues: 40,
+                    read_only: false,
                 },
                 ProjectSeed {
                     key: "HR",
                     name: "People Ops",
                     lead: DAVE,
                     issues: 9,
+                    read_only: false,
                 },
             ],
         ),
@@ -532,6 +549,7 @@ fn build_site(site_no: u64, info: &'static SiteInfo, plan: &[ProjectSeed]) -> Si
             key: p.key.to_string(),
             name: p.name.to_string(),
             lead: p.lead,
+            read_only: p.read_only,
         })
         .collect();
     let members: Vec<usize> = (0..USERS.len())

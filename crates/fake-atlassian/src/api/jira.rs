@@ -296,6 +296,15 @@ fn find(site: &SiteData, key: &str) -> Result<usize, Response> {
         .ok_or_else(|| jira_error(StatusCode::NOT_FOUND, &[NO_ISSUE], json!({})))
 }
 
+/// Writes into a read-only project (seed: acme's SEC) are a 403 ErrorCollection.
+fn writable(site: &SiteData, project: usize, action: &str) -> Result<(), Response> {
+    if site.projects[project].read_only {
+        let msg = format!("You do not have permission to {action} issues in this project.");
+        return Err(jira_error(StatusCode::FORBIDDEN, &[&msg], json!({})));
+    }
+    Ok(())
+}
+
 /// `GET /rest/api/3/issue/{issueIdOrKey}` (`fields` default `*all`; `expand=transitions`).
 pub(crate) async fn get_issue(
     State(app): State<AppState>,
@@ -561,6 +570,10 @@ pub(crate) async fn edit_issue(
         Ok(i) => i,
         Err(r) => return r,
     };
+    let project = st.sites[caller.site].issues[idx].project;
+    if let Err(r) = writable(&st.sites[caller.site], project, "edit") {
+        return r;
+    }
     let b = match parse_json_object(&body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -642,6 +655,9 @@ pub(crate) async fn create_issue(
     let (Some(project), true) = (project, errors.is_empty()) else {
         return jira_error(StatusCode::BAD_REQUEST, &[], Value::Object(errors));
     };
+    if let Err(r) = writable(&st.sites[caller.site], project, "create") {
+        return r;
+    }
     let now = st.now();
     let site = &mut st.sites[caller.site];
     let number = site
@@ -733,6 +749,10 @@ pub(crate) async fn add_comment(
         Ok(i) => i,
         Err(r) => return r,
     };
+    let project = st.sites[caller.site].issues[idx].project;
+    if let Err(r) = writable(&st.sites[caller.site], project, "comment on") {
+        return r;
+    }
     let b = match parse_json_object(&body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -808,6 +828,10 @@ pub(crate) async fn do_transition(
         Ok(i) => i,
         Err(r) => return r,
     };
+    let project = st.sites[caller.site].issues[idx].project;
+    if let Err(r) = writable(&st.sites[caller.site], project, "transition") {
+        return r;
+    }
     let b = match parse_json_object(&body) {
         Ok(b) => b,
         Err(r) => return r,
