@@ -107,6 +107,26 @@ async fn search_get_and_post_return_the_same_typed_page() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_long_jql_goes_by_post() {
+    let (env, session) = acme().await;
+    // Over MAX_GET_JQL_BYTES once encoded: `search` switches to POST, the result is the same.
+    let jql = format!(
+        "project in ({}) ORDER BY key ASC",
+        vec!["PLAT"; 400].join(", ")
+    );
+    assert!(jql.len() > jira_3lo::jira::requests::MAX_GET_JQL_BYTES);
+    let mut params = SearchParams::new(jql);
+    params.max_results = Some(3);
+    let page = session.search(&params).await.unwrap();
+    let keys: Vec<&str> = page.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["PLAT-1", "PLAT-2", "PLAT-3"]);
+    assert_eq!(
+        (env.count(SEARCH_POST).await, env.count(SEARCH_GET).await),
+        (1, 0)
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn search_returns_only_the_requested_fields_and_keeps_the_rest_reachable() {
     let (_env, session) = acme().await;
     let mut params = plat("ORDER BY key ASC");
@@ -224,6 +244,28 @@ async fn get_issue_by_key_and_by_id() {
     let by_id = session.get_issue(&issue.id).await.unwrap();
     assert_eq!(by_id.key, "PLAT-7");
     assert_eq!(by_id.fields.summary, issue.fields.summary);
+
+    // Fields this crate does not type, and expansions, stay reachable.
+    assert!(
+        issue.fields.extra["comment"]["comments"].is_array(),
+        "{:?}",
+        issue.fields.extra.keys()
+    );
+    let expanded = session
+        .get_issue_with(
+            "PLAT-7",
+            &GetIssueOptions {
+                fields: None,
+                expand: Some(vec!["transitions".into()]),
+            },
+        )
+        .await
+        .unwrap();
+    let transitions = expanded.extra["transitions"]
+        .as_array()
+        .expect("expand=transitions");
+    assert!(!transitions.is_empty());
+    assert!(!issue.extra.contains_key("transitions"));
 
     let narrow = session
         .get_issue_with(
