@@ -16,14 +16,24 @@ extern "C" {
 }
 
 pub async fn fetch_json(url: &str) -> (u16, serde_json::Value) {
-    let response: web_sys::Response = JsFuture::from(global_fetch(url)).await.expect("fetch resolves").unchecked_into();
+    let response: web_sys::Response = JsFuture::from(global_fetch(url))
+        .await
+        .expect("fetch resolves")
+        .unchecked_into();
     let status = response.status();
-    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
+    let text = JsFuture::from(response.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
     (status, serde_json::from_str(&text).expect("a JSON body"))
 }
 
 fn fake_url() -> &'static str {
-    option_env!("JIRA3LO_TEST_FAKE_URL").expect("run through `cargo xtask test`, which sets JIRA3LO_TEST_FAKE_URL")
+    match option_env!("JIRA3LO_TEST_FAKE_URL") {
+        Some(url) => url,
+        None => panic!("run through `cargo xtask test`, which sets JIRA3LO_TEST_FAKE_URL"),
+    }
 }
 
 #[wasm_bindgen_test]
@@ -36,7 +46,8 @@ async fn page_fetches_from_the_local_fake_over_real_http() {
 #[wasm_bindgen_test]
 async fn a_gateway_401_body_arrives_intact() {
     // No token: the fake's gateway answers Atlassian's 401 shape, with CORS so the page can read it.
-    let (status, body) = fetch_json(&format!("{}/oauth/token/accessible-resources", fake_url())).await;
+    let (status, body) =
+        fetch_json(&format!("{}/oauth/token/accessible-resources", fake_url())).await;
     assert_eq!(status, 401);
     assert_eq!(body["code"], serde_json::json!(401));
 }

@@ -21,14 +21,27 @@ async fn service_worker_fetches_from_the_local_fake() {
         js_sys::Reflect::has(&global, &JsValue::from_str("ServiceWorkerGlobalScope")).unwrap(),
         "this test must run inside a service worker"
     );
-    assert!(global.dyn_ref::<web_sys::Window>().is_none(), "no window in a service worker");
+    assert!(
+        global.dyn_ref::<web_sys::Window>().is_none(),
+        "no window in a service worker"
+    );
     let url = format!(
         "{}/__test/callback?probe=worker",
-        option_env!("JIRA3LO_TEST_FAKE_URL").expect("run through `cargo xtask test`")
+        match option_env!("JIRA3LO_TEST_FAKE_URL") {
+            Some(url) => url,
+            None => panic!("run through `cargo xtask test`, which sets JIRA3LO_TEST_FAKE_URL"),
+        }
     );
-    let response: web_sys::Response = JsFuture::from(global_fetch(&url)).await.unwrap().unchecked_into();
+    let response: web_sys::Response = JsFuture::from(global_fetch(&url))
+        .await
+        .unwrap()
+        .unchecked_into();
     assert_eq!(response.status(), 200);
-    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
+    let text = JsFuture::from(response.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
     let body: serde_json::Value = serde_json::from_str(&text).expect("a JSON body");
     assert_eq!(body["ok"], serde_json::json!(true), "body was {text}");
 }
