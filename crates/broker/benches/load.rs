@@ -141,6 +141,17 @@ async fn phase(
     (started.elapsed(), all)
 }
 
+/// CPU time this process has used (user + system), from /proc; None where unavailable.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI in use.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
@@ -152,12 +163,19 @@ fn ms(d: Duration) -> f64 {
 
 struct Totals {
     elapsed: Duration,
+    cpu: Option<Duration>,
     latencies: Vec<Duration>,
 }
 
 impl Totals {
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU microseconds the whole process (load generator + broker + fake) spent per grant.
+    fn cpu_us_per_grant(&self) -> Option<f64> {
+        self.cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.latencies.len() as f64)
     }
 }
 
@@ -183,6 +201,8 @@ fn main() {
         .await
         .expect("broker");
         let client = reqwest::Client::builder()
+            // The authorize step answers 302 to the callback: read it, don't follow it.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(clients * 2)
             .tcp_nodelay(true)
             .build()
@@ -200,19 +220,31 @@ fn main() {
         phase(&client, &direct, &mut families, warmup).await;
         phase(&client, &brokered, &mut families, warmup).await;
 
-        let mut totals = [Totals { elapsed: Duration::ZERO, latencies: Vec::new() }, Totals {
-            elapsed: Duration::ZERO,
-            latencies: Vec::new(),
-        }];
+        let empty = || Totals { elapsed: Duration::ZERO, cpu: cpu_time().map(|_| Duration::ZERO), latencies: Vec::new() };
+        let mut totals = [empty(), empty()];
         // Alternate which path goes first so drift (heat, other load) hits both alike.
         for round in 0..rounds {
             let order = if round % 2 == 0 { [&direct, &brokered] } else { [&brokered, &direct] };
+            let mut rates = [0.0; 2];
             for target in order {
+                let cpu_before = cpu_time();
                 let (elapsed, latencies) = phase(&client, target, &mut families, requests).await;
                 let slot = &mut totals[target.mode as usize];
+                slot.cpu = match (slot.cpu, cpu_before, cpu_time()) {
+                    (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+                    _ => None,
+                };
+                rates[target.mode as usize] = latencies.len() as f64 / elapsed.as_secs_f64();
                 slot.elapsed += elapsed;
                 slot.latencies.extend(latencies);
             }
+            println!(
+                "round {}: direct {:>6.0}/s  broker {:>6.0}/s  ratio {:.1}%",
+                round + 1,
+                rates[0],
+                rates[1],
+                rates[1] / rates[0] * 100.0
+            );
         }
 
         let [direct_totals, broker_totals] = &mut totals;
@@ -240,6 +272,12 @@ fn main() {
             ms(b_p99),
             broker_totals.latencies.len()
         );
+        if let (Some(d), Some(b)) = (direct_totals.cpu_us_per_grant(), broker_totals.cpu_us_per_grant()) {
+            println!(
+                "CPU per grant (whole process: load generator + fake [+ broker]): direct {d:.0} us, through broker {b:.0} us (CPU-bound capacity ratio {:.1}%)",
+                d / b * 100.0
+            );
+        }
         println!("ratio broker/direct:     {:.1}%   (budget >= 70%: {})", ratio * 100.0, verdict(ratio >= 0.70));
         println!("added median latency:    {added_median_ms:.3} ms   (budget < 1 ms: {})", verdict(added_median_ms < 1.0));
     });
