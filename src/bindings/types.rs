@@ -34,7 +34,7 @@ impl From<crate::error::SiteChoice> for Site {
     }
 }
 
-/// Where the sign-in stands; read from storage without any network request.
+/// Where the sign-in stands; read from storage, with no network request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Tsify)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Status {
