@@ -95,6 +95,10 @@ async fn main() -> ExitCode {
     };
     let fake = match fake_atlassian::spawn(config).await {
         Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            eprintln!("fake-atlassian: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("fake-atlassian: cannot start: {e}");
             return ExitCode::from(1);

@@ -568,15 +568,7 @@ async fn jql_subset_filters_correctly() {
     let t = env.sign_in(SCOPES).await;
     let fields = "summary,status,assignee,project,labels";
     let (plat, _) = walk(&env, &t.access, "project = PLAT", 100, fields, true).await;
-    let (everything, _) = walk(
-        &env,
-        &t.access,
-        "project is not EMPTY",
-        100,
-        fields,
-        true,
-    )
-    .await;
+    let (everything, _) = walk(&env, &t.access, "project is not EMPTY", 100, fields, true).await;
     let alice = fake_atlassian::ids::ALICE_ACCOUNT_ID;
     let is_mine = |i: &Value| i["fields"]["assignee"]["accountId"] == alice;
     let category = |i: &Value| {
