@@ -236,3 +236,31 @@ test('rate limited and unreachable: plain-language errors with a way to retry', 
   assert.match(await noticeText(popup), /Can't reach 127\.0\.0\.1:\d+/);
   await closeAll();
 });
+
+test('options page: a broker override is used by the service worker and the popup; Reset to defaults restores it', async () => {
+  await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
+  await signOutExtension(ctx, id);
+  const options = await ctx.newPage();
+  await options.goto(`chrome-extension://${id}/www/options.html`);
+  assert.equal(await options.locator('#brokerUrl').getAttribute('placeholder'), env.broker, 'the default comes from config.json');
+  assert.equal(await options.inputValue('#redirectUrl'), `https://${id}.chromiumapp.org/`);
+  // A broker nobody listens on (port 9, discard) stands for a mistyped address.
+  await options.fill('#brokerUrl', 'http://127.0.0.1:9');
+  await options.click('#save');
+  await options.locator('#saved', { hasText: 'Saved' }).waitFor();
+
+  const popup = await openPopup(ctx, id);
+  await popup.click('#connect');
+  await popup.locator('#notice[data-code="network"]').waitFor();
+  assert.match(await noticeText(popup), /Can't reach 127\.0\.0\.1:9\b.*broker address in Options/);
+
+  const reloaded = popup.waitForEvent('load'); // the popup reloads itself when the options change
+  await options.click('#reset');
+  await options.locator('#saved', { hasText: 'Defaults restored' }).waitFor();
+  assert.equal(await options.inputValue('#brokerUrl'), '');
+  await reloaded;
+  await popup.locator('#connect').waitFor();
+  await popup.click('#connect');
+  await waitForIssues(popup);
+  await closeAll();
+});
