@@ -114,7 +114,7 @@ impl ClientConfig {
                 .find(|s| s.is_empty() || s.contains(char::is_whitespace))
             {
                 return Err(config_error(format!(
-                    "scope {bad:?} is empty or contains whitespace"
+                    "scope \"{bad}\" is empty or contains whitespace"
                 )));
             }
             if !scopes.is_empty() {
