@@ -327,12 +327,13 @@ export class JiraApp {
   }
 
   onKeyDown(e) {
+    const menu = this.root.querySelector('details.menu[open]');
+    if (e.key === 'Escape' && menu) {
+      menu.open = false;
+      menu.querySelector('summary')?.focus();
+      return;
+    }
     if (e.key === 'Escape' && (this.view === 'issue' || this.view === 'create')) {
-      const menu = this.root.querySelector('details.menu[open]');
-      if (menu) {
-        menu.open = false;
-        return;
-      }
       e.preventDefault();
       this.showIssues({ keepList: true });
     }
@@ -398,6 +399,7 @@ export class JiraApp {
     else if (status.state === 'siteSelectionRequired') this.renderSitePicker(status.sites ?? []);
     else if (status.state === 'signedIn') {
       if (this.notice?.action === 'reconnect') this.clearNotice();
+      this.issues = []; // another site (or a new sign-in): the old list does not apply
       this.showIssues();
     }
   }

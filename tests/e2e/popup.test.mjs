@@ -147,6 +147,20 @@ test('a user with two sites gets the picker; the choice survives a reopen', asyn
   const afterReopen = await stats();
   assert.equal(count(afterReopen, RESOURCES), count(afterChoice, RESOURCES));
   assert.equal(count(afterReopen, TOKEN), count(afterChoice, TOKEN));
+
+  // Switch site from the account menu, then sign out from it.
+  await reopened.click('.menu summary');
+  await reopened.click('#switch-site');
+  await reopened.locator('#site-picker').waitFor();
+  const first = reopened.locator('#site-picker .site-row').first();
+  const firstName = (await first.locator('.site-name').textContent()).trim();
+  await first.click();
+  await reopened.locator('#site-name', { hasText: firstName }).waitFor();
+  await waitForIssues(reopened);
+  await reopened.click('.menu summary');
+  await reopened.click('#sign-out');
+  await reopened.locator('#connect').waitFor();
+  assert.equal((await reopened.evaluate(() => globalThis.__jira3lo.client.status())).state, 'signedOut');
   await closeAll();
 });
 
