@@ -483,37 +483,44 @@ async fn transitions_list_and_perform() {
 #[tokio::test(flavor = "current_thread")]
 async fn project_search_pages_by_offset() {
     let (_env, session) = acme().await;
-    let first = session
+    let everything = session
         .search_projects(&ProjectSearch {
-            max_results: Some(2),
+            max_results: Some(100),
             ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(first.values.len(), 2);
-    assert_eq!(
-        (first.start_at, first.max_results, first.total),
-        (0, 2, Some(3))
-    );
-    assert!(!first.is_last);
-    let rest = session
-        .search_projects(&ProjectSearch {
-            start_at: Some(2),
-            max_results: Some(2),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(rest.values.len(), 1);
-    assert!(rest.is_last);
-    let mut keys: Vec<String> = first
-        .values
-        .iter()
-        .chain(&rest.values)
-        .map(|p| p.key.clone())
-        .collect();
-    keys.sort();
-    assert_eq!(keys, ["OPS", "PLAT", "WEB"]);
+    let total = everything.total.expect("total") as usize;
+    assert!(everything.is_last && everything.values.len() == total && total >= 3);
+
+    // Pages of two, by startAt, until isLast: the same projects, each once.
+    let mut walked = Vec::new();
+    for start in (0..).step_by(2).take(10) {
+        let page = session
+            .search_projects(&ProjectSearch {
+                start_at: Some(start),
+                max_results: Some(2),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!((page.start_at, page.max_results), (start, 2));
+        assert_eq!(page.total, Some(total as u64));
+        walked.extend(page.values.iter().map(|p| p.key.clone()));
+        assert_eq!(
+            page.is_last,
+            walked.len() == total,
+            "isLast only on the last page"
+        );
+        if page.is_last {
+            break;
+        }
+    }
+    let all: Vec<String> = everything.values.iter().map(|p| p.key.clone()).collect();
+    assert_eq!(walked, all);
+    for key in ["PLAT", "WEB", "OPS"] {
+        assert!(all.iter().any(|k| k == key), "{all:?}");
+    }
 
     let web = session
         .search_projects(&ProjectSearch {
@@ -530,4 +537,5 @@ async fn project_search_pages_by_offset() {
         ["WEB"]
     );
     assert_eq!(web.values[0].name, "Web Storefront");
+    assert_eq!(web.values[0].project_type_key.as_deref(), Some("software"));
 }

@@ -102,6 +102,16 @@ async fn a_missing_field_on_create_names_the_field() {
     assert_eq!(status, 400);
     assert!(errors.contains_key("issuetype"), "{errors:?}");
 
+    // A project the user may browse but not create in: 403 with Jira's reason.
+    let (status, messages, errors) = jira(
+        session
+            .create_issue(&CreateIssue::new("SEC", "Task", "s"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403);
+    assert!(!messages.is_empty() || !errors.is_empty());
+
     // A raw field override that removes the summary is refused the same way.
     let mut raw = CreateIssue::new("PLAT", "Task", "s");
     raw.fields = Some(json!({ "summary": null }).as_object().unwrap().clone());

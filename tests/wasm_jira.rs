@@ -78,6 +78,11 @@ fn is_plain_object(value: &JsValue) -> bool {
     value.is_object() && !value.is_instance_of::<js_sys::Map>() && !js_sys::Array::is_array(value)
 }
 
+/// Awaits a method's promise.
+async fn p(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
 async fn call(function: &JsValue, this: &JsValue) -> JsValue {
     let promise: Promise = function
         .unchecked_ref::<Function>()
@@ -140,16 +145,14 @@ fn jira_error(error: JsValue) -> (String, JsValue) {
 async fn search_pages_iterate_and_count_from_javascript() {
     let client = signed_in("wasm-jira-read").await;
 
-    let me: JsValue = client.myself().await.expect("myself").into();
+    let me: JsValue = p(client.myself()).await.expect("myself");
     assert_eq!(string(&me, "displayName"), "Alice Anderson");
 
-    let page: JsValue = client
-        .search(ts(
-            r#"{"jql":"project = PLAT ORDER BY key ASC","maxResults":10}"#,
-        ))
-        .await
-        .expect("search")
-        .into();
+    let page: JsValue = p(client.search(ts(
+        r#"{"jql":"project = PLAT ORDER BY key ASC","maxResults":10}"#,
+    )))
+    .await
+    .expect("search");
     assert_eq!(len(&get(&page, "issues")), 10);
     assert_eq!(get(&page, "isLast"), JsValue::FALSE);
     let token = string(&page, "nextPageToken");
@@ -169,11 +172,11 @@ async fn search_pages_iterate_and_count_from_javascript() {
         "not requested in lists: null, like Jira's JSON"
     );
 
-    let next: JsValue = client
-        .search(ts(&format!(r#"{{"jql":"project = PLAT ORDER BY key ASC","maxResults":10,"nextPageToken":"{token}"}}"#)))
-        .await
-        .expect("second page")
-        .into();
+    let next: JsValue = p(client.search(ts(&format!(
+        r#"{{"jql":"project = PLAT ORDER BY key ASC","maxResults":10,"nextPageToken":"{token}"}}"#
+    ))))
+    .await
+    .expect("second page");
     assert_eq!(string(&next, "issues.0.key"), "PLAT-11");
 
     // The async iterator, driven exactly as `for await` drives it, stops at the limit.
@@ -230,19 +233,18 @@ async fn search_pages_iterate_and_count_from_javascript() {
         .await
         .expect("searchAll");
     assert_eq!(all.len(), 264);
-    let count = client
-        .approximate_count("project = PLAT".into())
+    let count = p(client.approximate_count("project = PLAT".into()))
         .await
         .expect("approximateCount");
     assert_eq!(count, 264.0);
 
-    let projects: JsValue = client
-        .search_projects(Some(ts(r#"{"maxResults":2}"#)))
+    let projects: JsValue = p(client.search_projects(Some(ts(r#"{"maxResults":2}"#))))
         .await
         .expect("searchProjects");
     assert_eq!(len(&get(&projects, "values")), 2);
-    assert_eq!(get(&projects, "total").as_f64(), Some(3.0));
+    assert!(get(&projects, "total").as_f64().is_some_and(|t| t >= 3.0));
     assert_eq!(get(&projects, "isLast"), JsValue::FALSE);
+    assert!(!string(&projects, "values.0.key").is_empty());
 }
 
 #[wasm_bindgen_test]
@@ -255,22 +257,19 @@ async fn create_get_edit_comment_and_transition_from_javascript() {
         .find(|t| string(t, "name") == "Bug")
         .expect("Bug");
 
-    let created: JsValue = client
+    let created: JsValue = p(client
         .create_issue(ts(&format!(
             r#"{{"projectKey":"PLAT","issueType":{{"id":"{}"}},"summary":"Created from wasm","description":"first line\nsecond line\n\nnext paragraph","priority":"High","labels":["wasm"]}}"#,
             string(&bug, "id")
-        )))
+        ))))
         .await
-        .expect("createIssue")
-        .into();
+        .expect("createIssue");
     let key = string(&created, "key");
     assert!(key.starts_with("PLAT-"), "{key}");
 
-    let issue: JsValue = client
-        .get_issue(key.clone(), None)
+    let issue: JsValue = p(client.get_issue(key.clone(), None))
         .await
-        .expect("getIssue")
-        .into();
+        .expect("getIssue");
     assert_eq!(string(&issue, "fields.summary"), "Created from wasm");
     assert_eq!(string(&issue, "fields.issuetype.name"), "Bug");
     assert_eq!(string(&issue, "fields.priority.name"), "High");
@@ -283,55 +282,48 @@ async fn create_get_edit_comment_and_transition_from_javascript() {
         "first line\nsecond line\n\nnext paragraph"
     );
 
-    client
-        .edit_issue(
-            key.clone(),
-            ts(r#"{"summary":"Edited from wasm","fields":{"assignee":null}}"#),
-        )
-        .await
-        .expect("editIssue");
-    let narrow = client
-        .get_issue(
-            key.clone(),
-            Some(ts(r#"{"fields":["summary","assignee"]}"#)),
-        )
-        .await
-        .expect("getIssue");
-    let narrow: JsValue = narrow.into();
+    p(client.edit_issue(
+        key.clone(),
+        ts(r#"{"summary":"Edited from wasm","fields":{"assignee":null}}"#),
+    ))
+    .await
+    .expect("editIssue");
+    let narrow = p(client.get_issue(
+        key.clone(),
+        Some(ts(r#"{"fields":["summary","assignee"]}"#)),
+    ))
+    .await
+    .expect("getIssue");
     assert_eq!(string(&narrow, "fields.summary"), "Edited from wasm");
     assert!(get(&narrow, "fields.assignee").is_null());
 
-    let comment: JsValue = client
-        .add_comment(key.clone(), "Hello from the browser.\nSecond line.".into())
-        .await
-        .expect("addComment")
-        .into();
+    let comment: JsValue =
+        p(client.add_comment(key.clone(), "Hello from the browser.\nSecond line.".into()))
+            .await
+            .expect("addComment");
     assert_eq!(string(&comment, "body.type"), "doc");
     assert_eq!(string(&comment, "author.displayName"), "Alice Anderson");
-    let comments: JsValue = client
-        .comments(key.clone(), None)
+    let comments: JsValue = p(client.comments(key.clone(), None))
         .await
-        .expect("comments")
-        .into();
+        .expect("comments");
     assert_eq!(get(&comments, "total").as_f64(), Some(1.0));
     assert_eq!(string(&comments, "comments.0.id"), string(&comment, "id"));
 
-    let transitions = client.transitions(key.clone()).await.expect("transitions");
-    let start = transitions
-        .into_iter()
-        .map(JsValue::from)
+    let transitions = p(client.transitions(key.clone()))
+        .await
+        .expect("transitions");
+    assert!(js_sys::Array::is_array(&transitions));
+    let start = js_sys::Array::from(&transitions)
+        .iter()
         .find(|t| string(t, "name") == "Start Progress")
         .expect("Start Progress");
     assert_eq!(string(&start, "to.statusCategory.key"), "indeterminate");
-    client
-        .transition(key.clone(), string(&start, "id"))
+    p(client.transition(key.clone(), string(&start, "id")))
         .await
         .expect("transition");
-    let moved: JsValue = client
-        .get_issue(key.clone(), None)
+    let moved: JsValue = p(client.get_issue(key.clone(), None))
         .await
-        .expect("getIssue")
-        .into();
+        .expect("getIssue");
     assert_eq!(string(&moved, "fields.status.name"), "In Progress");
 }
 
@@ -340,8 +332,7 @@ async fn jira_refusals_reject_with_a_typed_jira_error() {
     let client = signed_in("wasm-jira-errors").await;
 
     let (code, details) = jira_error(
-        client
-            .get_issue("PLAT-99999".into(), None)
+        p(client.get_issue("PLAT-99999".into(), None))
             .await
             .unwrap_err(),
     );
@@ -350,8 +341,7 @@ async fn jira_refusals_reject_with_a_typed_jira_error() {
     assert!(len(&get(&details, "errorMessages")) >= 1);
 
     let (code, details) = jira_error(
-        client
-            .search(ts(r#"{"jql":"project = "}"#))
+        p(client.search(ts(r#"{"jql":"project = "}"#)))
             .await
             .unwrap_err(),
     );
@@ -360,28 +350,30 @@ async fn jira_refusals_reject_with_a_typed_jira_error() {
     assert!(len(&get(&details, "errorMessages")) >= 1);
 
     let (code, details) = jira_error(
-        client
-            .create_issue(ts(
-                r#"{"projectKey":"PLAT","issueType":"Task","summary":""}"#,
-            ))
-            .await
-            .unwrap_err(),
+        p(client.create_issue(ts(
+            r#"{"projectKey":"PLAT","issueType":"Task","summary":""}"#,
+        )))
+        .await
+        .unwrap_err(),
     );
     assert_eq!(code, "jira");
     assert!(!string(&details, "errors.summary").is_empty());
 
     let (code, _) = jira_error(
-        client
-            .transition("PLAT-99999".into(), "21".into())
+        p(client.transition("PLAT-99999".into(), "21".into()))
             .await
             .unwrap_err(),
     );
     assert_eq!(code, "jira");
 
     // Input JavaScript got wrong is refused before any request, with a clear code.
-    let (code, _) = jira_error(client.search(ts(r#"{"maxResults":5}"#)).await.unwrap_err());
+    let (code, _) = jira_error(
+        p(client.search(ts(r#"{"maxResults":5}"#)))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(code, "config");
-    let (code, _) = jira_error(client.get_issue("..".into(), None).await.unwrap_err());
+    let (code, _) = jira_error(p(client.get_issue("..".into(), None)).await.unwrap_err());
     assert_eq!(code, "config");
 }
 

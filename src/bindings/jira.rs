@@ -7,18 +7,21 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::client::JiraClient;
 use super::error::to_js;
+use crate::core::api_request::JiraRequest;
 use crate::jira::models::{
     Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions, Issue,
-    IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, Transition, User,
+    IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, User,
 };
-use crate::jira::{adf, SearchWalk};
+use crate::jira::{adf, calls, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
+use crate::session::ports::HttpResponse;
 use crate::session::Session;
 use crate::Error;
 
@@ -73,51 +76,84 @@ struct Step<'a> {
     value: Option<&'a Issue>,
 }
 
-fn input<T>(value: Ts<T>, what: &str) -> Result<T, JsValue>
+/// JavaScript input as a model; a wrong shape is a `config` error naming what was wrong.
+fn input<T>(value: Ts<T>, what: &str) -> Result<T, Error>
 where
-    T: Tsify + serde::de::DeserializeOwned,
+    T: Tsify + DeserializeOwned,
     T::JsType: Clone,
 {
-    value.to_rust().map_err(|e| {
-        to_js(Error::Config {
-            message: format!("invalid {what}: {e}"),
-        })
+    value.to_rust().map_err(|e| Error::Config {
+        message: format!("invalid {what}: {e}"),
     })
 }
 
-fn output<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsValue> {
-    super::types::to_ts(value)
-}
-
 fn outputs<T: Tsify + Serialize>(values: &[T]) -> Result<Vec<Ts<T>>, JsValue> {
-    values.iter().map(output).collect()
+    values.iter().map(super::types::to_ts).collect()
 }
 
-/// Values with JSON objects inside (fields, ADF): plain objects, `null` for `None`.
-fn json_compatible<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+/// A value as JavaScript receives it: plain objects, `null` for `None` (what the tsify types,
+/// declared with `missing_as_null, hashmap_as_object`, describe).
+fn json_value<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| {
-            to_js(Error::InvalidResponse {
-                status: 0,
-                detail: format!("could not convert a value for JavaScript: {e}"),
-            })
+        .map_err(|e| Error::InvalidResponse {
+            status: 0,
+            detail: format!("could not convert a value for JavaScript: {e}"),
         })
+}
+
+fn json_compatible<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    json_value(value).map_err(to_js)
+}
+
+/// Turns a 2xx response into what JavaScript receives.
+type Convert = fn(&HttpResponse) -> Result<JsValue, Error>;
+
+/// A parsed model, as JavaScript sees it.
+fn model<T: DeserializeOwned + Serialize>(response: &HttpResponse) -> Result<JsValue, Error> {
+    json_value(&calls::parse::<T>(response)?)
+}
+
+/// 204 No Content.
+fn nothing(_: &HttpResponse) -> Result<JsValue, Error> {
+    Ok(JsValue::UNDEFINED)
+}
+
+fn transition_list(response: &HttpResponse) -> Result<JsValue, Error> {
+    json_value(&calls::parse_transitions(response)?)
+}
+
+fn count(response: &HttpResponse) -> Result<JsValue, Error> {
+    calls::parse_count(response).map(|n| JsValue::from_f64(n as f64))
+}
+
+impl JiraClient {
+    /// One request, one conversion. Every single-request call goes through this one future
+    /// type (instead of one async state machine per method), which keeps the wasm small.
+    fn call(&self, request: Result<JiraRequest, Error>, convert: Convert) -> js_sys::Promise {
+        let session = self.session.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let response = session.send(request.map_err(to_js)?).await.map_err(to_js)?;
+            convert(&response).map_err(to_js)
+        })
+    }
 }
 
 #[wasm_bindgen]
 impl JiraClient {
     /// The signed-in user.
-    pub async fn myself(&self) -> Result<Ts<User>, JsValue> {
-        output(&self.session.myself().await.map_err(to_js)?)
+    #[wasm_bindgen(unchecked_return_type = "Promise<User>")]
+    pub fn myself(&self) -> js_sys::Promise {
+        self.call(Ok(requests::myself()), model::<User>)
     }
 
     /// One page of a JQL search (`/rest/api/3/search/jql`). Pass the page's `nextPageToken`
     /// back for the next page; `isLast` is true on the last one. Without `fields`, the common
     /// typed fields are returned (not Jira's `id` only).
-    pub async fn search(&self, params: Ts<SearchParams>) -> Result<Ts<SearchPage>, JsValue> {
-        let params = input(params, "search parameters")?;
-        output(&self.session.search(&params).await.map_err(to_js)?)
+    #[wasm_bindgen(unchecked_return_type = "Promise<SearchPage>")]
+    pub fn search(&self, params: Ts<SearchParams>) -> js_sys::Promise {
+        let request = input(params, "search parameters").map(|p| requests::search(&p));
+        self.call(request, model::<SearchPage>)
     }
 
     /// Every issue of a search up to `limit`, walking the pages.
@@ -127,7 +163,7 @@ impl JiraClient {
         params: Ts<SearchParams>,
         limit: u32,
     ) -> Result<Vec<Ts<Issue>>, JsValue> {
-        let params = input(params, "search parameters")?;
+        let params = input(params, "search parameters").map_err(to_js)?;
         outputs(
             &self
                 .session
@@ -146,53 +182,41 @@ impl JiraClient {
         params: Ts<SearchParams>,
         limit: Option<u32>,
     ) -> Result<JsValue, JsValue> {
-        let params = input(params, "search parameters")?;
+        let params = input(params, "search parameters").map_err(to_js)?;
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         IssueIterator::create(self.session.clone(), SearchWalk::new(params, limit))
     }
 
     /// Jira's approximate count of the issues matching `jql`.
-    #[wasm_bindgen(js_name = approximateCount)]
-    pub async fn approximate_count(&self, jql: String) -> Result<f64, JsValue> {
-        self.session
-            .approximate_count(&jql)
-            .await
-            .map(|n| n as f64)
-            .map_err(to_js)
+    #[wasm_bindgen(js_name = approximateCount, unchecked_return_type = "Promise<number>")]
+    pub fn approximate_count(&self, jql: String) -> js_sys::Promise {
+        self.call(Ok(requests::approximate_count(&jql)), count)
     }
 
     /// One issue by key or id (all fields unless `options.fields` says otherwise).
-    #[wasm_bindgen(js_name = getIssue)]
-    pub async fn get_issue(
-        &self,
-        key: String,
-        options: Option<Ts<GetIssueOptions>>,
-    ) -> Result<Ts<Issue>, JsValue> {
-        let options = match options {
-            Some(options) => input(options, "issue options")?,
-            None => GetIssueOptions::default(),
-        };
-        output(
-            &self
-                .session
-                .get_issue_with(&key, &options)
-                .await
-                .map_err(to_js)?,
+    #[wasm_bindgen(js_name = getIssue, unchecked_return_type = "Promise<Issue>")]
+    pub fn get_issue(&self, key: String, options: Option<Ts<GetIssueOptions>>) -> js_sys::Promise {
+        let options = options.map_or(Ok(GetIssueOptions::default()), |o| {
+            input(o, "issue options")
+        });
+        self.call(
+            options.and_then(|o| requests::get_issue(&key, &o)),
+            model::<Issue>,
         )
     }
 
     /// Creates an issue; `description` is plain text (sent as ADF).
-    #[wasm_bindgen(js_name = createIssue)]
-    pub async fn create_issue(&self, issue: Ts<CreateIssue>) -> Result<Ts<CreatedIssue>, JsValue> {
-        let issue = input(issue, "issue")?;
-        output(&self.session.create_issue(&issue).await.map_err(to_js)?)
+    #[wasm_bindgen(js_name = createIssue, unchecked_return_type = "Promise<CreatedIssue>")]
+    pub fn create_issue(&self, issue: Ts<CreateIssue>) -> js_sys::Promise {
+        let request = input(issue, "issue").map(|i| requests::create_issue(&i));
+        self.call(request, model::<CreatedIssue>)
     }
 
     /// Edits an issue; only the given fields change.
-    #[wasm_bindgen(js_name = editIssue)]
-    pub async fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> Result<(), JsValue> {
-        let edit = input(edit, "issue changes")?;
-        self.session.edit_issue(&key, &edit).await.map_err(to_js)
+    #[wasm_bindgen(js_name = editIssue, unchecked_return_type = "Promise<void>")]
+    pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
+        let request = input(edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
+        self.call(request, nothing)
     }
 
     /// The issue types that can be created in a project (for a create form).
@@ -211,62 +235,45 @@ impl JiraClient {
     }
 
     /// A page of an issue's comments, oldest first.
-    pub async fn comments(
-        &self,
-        key: String,
-        options: Option<Ts<PageOptions>>,
-    ) -> Result<Ts<CommentPage>, JsValue> {
-        let options = match options {
-            Some(options) => input(options, "page options")?,
-            None => PageOptions::default(),
-        };
-        let page = self
-            .session
-            .comments_page(
-                &key,
-                u64::from(options.start_at.unwrap_or(0)),
-                options.max_results,
-            )
-            .await
-            .map_err(to_js)?;
-        output(&page)
+    #[wasm_bindgen(unchecked_return_type = "Promise<CommentPage>")]
+    pub fn comments(&self, key: String, options: Option<Ts<PageOptions>>) -> js_sys::Promise {
+        let options = options.map_or(Ok(PageOptions::default()), |o| input(o, "page options"));
+        let request = options.and_then(|o| {
+            requests::comments(&key, u64::from(o.start_at.unwrap_or(0)), o.max_results)
+        });
+        self.call(request, model::<CommentPage>)
     }
 
     /// Adds a comment made of plain `text` (blank lines separate paragraphs).
-    #[wasm_bindgen(js_name = addComment)]
-    pub async fn add_comment(&self, key: String, text: String) -> Result<Ts<Comment>, JsValue> {
-        output(&self.session.add_comment(&key, &text).await.map_err(to_js)?)
+    #[wasm_bindgen(js_name = addComment, unchecked_return_type = "Promise<Comment>")]
+    pub fn add_comment(&self, key: String, text: String) -> js_sys::Promise {
+        self.call(requests::add_comment(&key, &text), model::<Comment>)
     }
 
     /// The transitions available on an issue now.
-    pub async fn transitions(&self, key: String) -> Result<Vec<Ts<Transition>>, JsValue> {
-        outputs(&self.session.transitions(&key).await.map_err(to_js)?)
+    #[wasm_bindgen(unchecked_return_type = "Promise<Transition[]>")]
+    pub fn transitions(&self, key: String) -> js_sys::Promise {
+        self.call(requests::transitions(&key), transition_list)
     }
 
     /// Performs a transition (an id from `transitions(key)`).
-    pub async fn transition(
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn transition(
         &self,
         key: String,
         #[wasm_bindgen(js_name = transitionId)] transition_id: String,
-    ) -> Result<(), JsValue> {
-        self.session
-            .transition_issue(&key, &transition_id)
-            .await
-            .map_err(to_js)
+    ) -> js_sys::Promise {
+        self.call(requests::transition_issue(&key, &transition_id), nothing)
     }
 
     /// A page of the projects the user can see (`startAt` / `maxResults` offset paging).
-    #[wasm_bindgen(js_name = searchProjects, unchecked_return_type = "ProjectPage")]
-    pub async fn search_projects(
-        &self,
-        search: Option<Ts<ProjectSearch>>,
-    ) -> Result<JsValue, JsValue> {
-        let search = match search {
-            Some(search) => input(search, "project search")?,
-            None => ProjectSearch::default(),
-        };
-        let page: PageBean<Project> = self.session.search_projects(&search).await.map_err(to_js)?;
-        json_compatible(&page)
+    #[wasm_bindgen(js_name = searchProjects, unchecked_return_type = "Promise<ProjectPage>")]
+    pub fn search_projects(&self, search: Option<Ts<ProjectSearch>>) -> js_sys::Promise {
+        let search = search.map_or(Ok(ProjectSearch::default()), |s| input(s, "project search"));
+        self.call(
+            search.map(|s| requests::search_projects(&s)),
+            model::<PageBean<Project>>,
+        )
     }
 }
 

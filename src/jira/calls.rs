@@ -1,5 +1,6 @@
 //! The Jira calls as async methods of [`Session`]: each builds its request with
-//! [`super::requests`] and sends it through the session (auth, site, refresh, retries).
+//! [`super::requests`], sends it through the session (auth, site, refresh, retries) and reads
+//! the answer with one of the parsers below (shared with the JavaScript bindings).
 //! Jira's `ErrorCollection` answers come back as [`Error::Jira`] with `errorMessages` and `errors`.
 
 use super::models::{
@@ -7,8 +8,12 @@ use super::models::{
     Issue, IssueTypeMeta, IssueTypeMetaPage, PageBean, Project, ProjectSearch, SearchPage,
     SearchParams, Transition, User,
 };
+use serde::de::DeserializeOwned;
+
 use super::paging::SearchWalk;
 use super::requests;
+use crate::core::api_request::JiraRequest;
+use crate::session::ports::HttpResponse;
 use crate::session::{Platform, Session};
 use crate::Error;
 
@@ -22,25 +27,50 @@ struct Transitions {
     transitions: Vec<Transition>,
 }
 
+/// Reads a 2xx JSON body as `T`; a body of another shape is [`Error::InvalidResponse`].
+pub(crate) fn parse<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
+    let body = response.body.trim();
+    serde_json::from_str(if body.is_empty() { "null" } else { body }).map_err(|e| {
+        Error::InvalidResponse {
+            status: response.status,
+            detail: format!("the response does not match the expected shape: {e}"),
+        }
+    })
+}
+
+/// `{"transitions": [...]}` → the list.
+pub(crate) fn parse_transitions(response: &HttpResponse) -> Result<Vec<Transition>, Error> {
+    parse::<Transitions>(response).map(|t| t.transitions)
+}
+
+/// `{"count": n}` → n.
+pub(crate) fn parse_count(response: &HttpResponse) -> Result<u64, Error> {
+    parse::<ApproximateCount>(response).map(|c| c.count)
+}
+
 impl<P: Platform> Session<P> {
+    async fn fetch<T: DeserializeOwned>(&self, request: JiraRequest) -> Result<T, Error> {
+        parse(&self.send(request).await?)
+    }
+
     /// The signed-in user (`GET /rest/api/3/myself`).
     pub async fn myself(&self) -> Result<User, Error> {
-        self.send_json(requests::myself()).await
+        self.fetch(requests::myself()).await
     }
 
     /// One page of a JQL search: GET, or POST when the JQL is long (see [`requests::search`]).
     pub async fn search(&self, params: &SearchParams) -> Result<SearchPage, Error> {
-        self.send_json(requests::search(params)).await
+        self.fetch(requests::search(params)).await
     }
 
     /// One page of a JQL search with `GET /rest/api/3/search/jql`.
     pub async fn search_get(&self, params: &SearchParams) -> Result<SearchPage, Error> {
-        self.send_json(requests::search_get(params)).await
+        self.fetch(requests::search_get(params)).await
     }
 
     /// One page of a JQL search with `POST /rest/api/3/search/jql`.
     pub async fn search_post(&self, params: &SearchParams) -> Result<SearchPage, Error> {
-        self.send_json(requests::search_post(params)).await
+        self.fetch(requests::search_post(params)).await
     }
 
     /// Walks the pages of a search and returns at most `limit` issues; pages are requested
@@ -61,9 +91,7 @@ impl<P: Platform> Session<P> {
 
     /// Jira's approximate number of issues matching `jql` (the search API has no totals).
     pub async fn approximate_count(&self, jql: &str) -> Result<u64, Error> {
-        self.send_json::<ApproximateCount>(requests::approximate_count(jql))
-            .await
-            .map(|c| c.count)
+        parse_count(&self.send(requests::approximate_count(jql)).await?)
     }
 
     /// One issue with all its fields.
@@ -77,12 +105,12 @@ impl<P: Platform> Session<P> {
         key: &str,
         options: &GetIssueOptions,
     ) -> Result<Issue, Error> {
-        self.send_json(requests::get_issue(key, options)?).await
+        self.fetch(requests::get_issue(key, options)?).await
     }
 
     /// Creates an issue; a missing or invalid field is an [`Error::Jira`] whose `errors` name it.
     pub async fn create_issue(&self, issue: &CreateIssue) -> Result<CreatedIssue, Error> {
-        self.send_json(requests::create_issue(issue)).await
+        self.fetch(requests::create_issue(issue)).await
     }
 
     /// Edits an issue (Jira answers 204 No Content).
@@ -95,7 +123,7 @@ impl<P: Platform> Session<P> {
         let mut types = Vec::new();
         for _ in 0..MAX_ISSUE_TYPE_PAGES {
             let page: IssueTypeMetaPage = self
-                .send_json(requests::issue_types(project, types.len() as u64, None)?)
+                .fetch(requests::issue_types(project, types.len() as u64, None)?)
                 .await?;
             let received = page.issue_types.len();
             types.extend(page.issue_types);
@@ -118,20 +146,18 @@ impl<P: Platform> Session<P> {
         start_at: u64,
         max_results: Option<u32>,
     ) -> Result<CommentPage, Error> {
-        self.send_json(requests::comments(key, start_at, max_results)?)
+        self.fetch(requests::comments(key, start_at, max_results)?)
             .await
     }
 
     /// Adds a comment whose ADF body is made of `text` (paragraphs and line breaks kept).
     pub async fn add_comment(&self, key: &str, text: &str) -> Result<Comment, Error> {
-        self.send_json(requests::add_comment(key, text)?).await
+        self.fetch(requests::add_comment(key, text)?).await
     }
 
     /// The transitions the user can perform on the issue now.
     pub async fn transitions(&self, key: &str) -> Result<Vec<Transition>, Error> {
-        self.send_json::<Transitions>(requests::transitions(key)?)
-            .await
-            .map(|t| t.transitions)
+        parse_transitions(&self.send(requests::transitions(key)?).await?)
     }
 
     /// Performs a transition (Jira answers 204); one that is not allowed is an [`Error::Jira`].
@@ -146,6 +172,6 @@ impl<P: Platform> Session<P> {
         &self,
         search: &ProjectSearch,
     ) -> Result<PageBean<Project>, Error> {
-        self.send_json(requests::search_projects(search)).await
+        self.fetch(requests::search_projects(search)).await
     }
 }

@@ -7,7 +7,7 @@
 //! - [`paging`]: the `nextPageToken` walk shared by Rust and JavaScript.
 //! - `calls`: the async methods on [`crate::session::Session`] that send them.
 pub mod adf;
-mod calls;
+pub(crate) mod calls;
 pub mod models;
 pub mod paging;
 pub mod requests;
