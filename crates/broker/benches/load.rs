@@ -3,12 +3,14 @@
 //!
 //! `cargo bench -p jira-3lo-broker --bench load` (or `cargo xtask bench broker`).
 //! Knobs (environment): BENCH_CLIENTS (concurrent virtual clients, default 8),
-//! BENCH_REQUESTS (refreshes per mode per round, default 2000), BENCH_ROUNDS (default 4).
+//! BENCH_REQUESTS (refreshes per path per round, default 2000), BENCH_ROUNDS (default 4),
+//! BENCH_UPSTREAM_DELAY_MS (the supplementary run's upstream delay, default 2).
 //! Budget: the broker keeps >= 70% of the direct throughput and adds < 1 ms at the median.
 
 use fake_atlassian::FakeConfig;
 use jira_3lo_broker::BrokerConfig;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CLIENT_ID: &str = "demo-client";
@@ -111,7 +113,7 @@ async fn new_family(client: &reqwest::Client, fake_url: &str) -> String {
 /// Runs `total` refreshes spread over the clients concurrently; returns (elapsed, latencies).
 async fn phase(
     client: &reqwest::Client,
-    target: &std::sync::Arc<Target>,
+    target: &Arc<Target>,
     families: &mut [String],
     total: usize,
 ) -> (Duration, Vec<Duration>) {
@@ -179,11 +181,107 @@ impl Totals {
     }
 }
 
+struct Setup {
+    client: reqwest::Client,
+    direct: Arc<Target>,
+    brokered: Arc<Target>,
+    families: Vec<String>,
+    requests: usize,
+    rounds: usize,
+}
+
+/// Warm-up, then `rounds` alternating phases per path; prints the per-round and total figures.
+/// Returns (throughput ratio, added median ms).
+async fn scenario(setup: &mut Setup, title: &str) -> (f64, f64) {
+    let Setup {
+        client,
+        direct,
+        brokered,
+        families,
+        requests,
+        rounds,
+    } = setup;
+    println!("\n== {title}");
+    // Warm-up: connections, pools and allocator for both paths; not measured.
+    let warmup = (*requests / 10).max(families.len());
+    phase(client, direct, families, warmup).await;
+    phase(client, brokered, families, warmup).await;
+
+    let empty = || Totals {
+        elapsed: Duration::ZERO,
+        cpu: cpu_time().map(|_| Duration::ZERO),
+        latencies: Vec::new(),
+    };
+    let mut totals = [empty(), empty()];
+    // Alternate which path goes first so drift (other load on the machine) hits both alike.
+    for round in 0..*rounds {
+        let order = if round % 2 == 0 {
+            [&*direct, &*brokered]
+        } else {
+            [&*brokered, &*direct]
+        };
+        let mut rates = [0.0; 2];
+        for target in order {
+            let cpu_before = cpu_time();
+            let (elapsed, latencies) = phase(client, target, families, *requests).await;
+            let slot = &mut totals[target.mode as usize];
+            slot.cpu = match (slot.cpu, cpu_before, cpu_time()) {
+                (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+                _ => None,
+            };
+            rates[target.mode as usize] = latencies.len() as f64 / elapsed.as_secs_f64();
+            slot.elapsed += elapsed;
+            slot.latencies.extend(latencies);
+        }
+        println!(
+            "  round {}: direct {:>6.0}/s  broker {:>6.0}/s  ratio {:.1}%",
+            round + 1,
+            rates[0],
+            rates[1],
+            rates[1] / rates[0] * 100.0
+        );
+    }
+
+    let [direct_totals, broker_totals] = &mut totals;
+    direct_totals.latencies.sort();
+    broker_totals.latencies.sort();
+    let (d_med, b_med) = (
+        percentile(&direct_totals.latencies, 0.5),
+        percentile(&broker_totals.latencies, 0.5),
+    );
+    let (d_p99, b_p99) = (
+        percentile(&direct_totals.latencies, 0.99),
+        percentile(&broker_totals.latencies, 0.99),
+    );
+    let ratio = broker_totals.rate() / direct_totals.rate();
+    let added_median_ms = ms(b_med) - ms(d_med);
+    for (name, totals, med, p99) in [
+        ("direct (fake)", &*direct_totals, d_med, d_p99),
+        ("through broker", &*broker_totals, b_med, b_p99),
+    ] {
+        println!(
+            "  {name:<16} {:>8.0} refreshes/s   median {:.3} ms   p99 {:.3} ms   ({} grants{})",
+            totals.rate(),
+            ms(med),
+            ms(p99),
+            totals.latencies.len(),
+            totals
+                .cpu_us_per_grant()
+                .map(|us| format!(", {us:.0} us CPU/grant"))
+                .unwrap_or_default()
+        );
+    }
+    println!("  ratio broker/direct   {:.1}%", ratio * 100.0);
+    println!("  added median latency  {added_median_ms:.3} ms");
+    (ratio, added_median_ms)
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted.
+    // `cargo bench` passes `--bench`; there are no other arguments.
     let clients = knob("BENCH_CLIENTS", 8);
     let requests = knob("BENCH_REQUESTS", 2000).max(clients);
     let rounds = knob("BENCH_ROUNDS", 4);
+    let upstream_delay_ms = knob("BENCH_UPSTREAM_DELAY_MS", 2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -211,75 +309,42 @@ fn main() {
         for _ in 0..clients {
             families.push(new_family(&client, &fake.base_url).await);
         }
-        let direct = std::sync::Arc::new(Target { token_url: format!("{}/oauth/token", fake.base_url), mode: Mode::Direct });
-        let brokered =
-            std::sync::Arc::new(Target { token_url: format!("{}/oauth/token", broker.base_url), mode: Mode::Broker });
-
-        // Warm-up: connections, pools and allocator for both paths; not measured.
-        let warmup = (requests / 10).max(clients);
-        phase(&client, &direct, &mut families, warmup).await;
-        phase(&client, &brokered, &mut families, warmup).await;
-
-        let empty = || Totals { elapsed: Duration::ZERO, cpu: cpu_time().map(|_| Duration::ZERO), latencies: Vec::new() };
-        let mut totals = [empty(), empty()];
-        // Alternate which path goes first so drift (heat, other load) hits both alike.
-        for round in 0..rounds {
-            let order = if round % 2 == 0 { [&direct, &brokered] } else { [&brokered, &direct] };
-            let mut rates = [0.0; 2];
-            for target in order {
-                let cpu_before = cpu_time();
-                let (elapsed, latencies) = phase(&client, target, &mut families, requests).await;
-                let slot = &mut totals[target.mode as usize];
-                slot.cpu = match (slot.cpu, cpu_before, cpu_time()) {
-                    (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
-                    _ => None,
-                };
-                rates[target.mode as usize] = latencies.len() as f64 / elapsed.as_secs_f64();
-                slot.elapsed += elapsed;
-                slot.latencies.extend(latencies);
-            }
-            println!(
-                "round {}: direct {:>6.0}/s  broker {:>6.0}/s  ratio {:.1}%",
-                round + 1,
-                rates[0],
-                rates[1],
-                rates[1] / rates[0] * 100.0
-            );
-        }
-
-        let [direct_totals, broker_totals] = &mut totals;
-        direct_totals.latencies.sort();
-        broker_totals.latencies.sort();
-        let (d_med, b_med) = (percentile(&direct_totals.latencies, 0.5), percentile(&broker_totals.latencies, 0.5));
-        let (d_p99, b_p99) = (percentile(&direct_totals.latencies, 0.99), percentile(&broker_totals.latencies, 0.99));
-        let ratio = broker_totals.rate() / direct_totals.rate();
-        let added_median_ms = ms(b_med) - ms(d_med);
+        let mut setup = Setup {
+            direct: Arc::new(Target { token_url: format!("{}/oauth/token", fake.base_url), mode: Mode::Direct }),
+            brokered: Arc::new(Target { token_url: format!("{}/oauth/token", broker.base_url), mode: Mode::Broker }),
+            client,
+            families,
+            requests,
+            rounds,
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         println!(
-            "broker load: {clients} concurrent clients, keep-alive, {rounds} rounds x {requests} refresh_token grants per path ({} cores)",
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            "broker load: {clients} concurrent keep-alive clients, {rounds} rounds x {requests} refresh_token grants per path, \
+             load generator + broker + fake in one process on {cores} cores"
         );
-        println!(
-            "direct  (fake):          {:>8.0} refreshes/s   median {:.3} ms   p99 {:.3} ms   ({} grants)",
-            direct_totals.rate(),
-            ms(d_med),
-            ms(d_p99),
-            direct_totals.latencies.len()
-        );
-        println!(
-            "through broker:          {:>8.0} refreshes/s   median {:.3} ms   p99 {:.3} ms   ({} grants)",
-            broker_totals.rate(),
-            ms(b_med),
-            ms(b_p99),
-            broker_totals.latencies.len()
-        );
-        if let (Some(d), Some(b)) = (direct_totals.cpu_us_per_grant(), broker_totals.cpu_us_per_grant()) {
-            println!(
-                "CPU per grant (whole process: load generator + fake [+ broker]): direct {d:.0} us, through broker {b:.0} us (CPU-bound capacity ratio {:.1}%)",
-                d / b * 100.0
-            );
-        }
-        println!("ratio broker/direct:     {:.1}%   (budget >= 70%: {})", ratio * 100.0, verdict(ratio >= 0.70));
-        println!("added median latency:    {added_median_ms:.3} ms   (budget < 1 ms: {})", verdict(added_median_ms < 1.0));
+
+        let (ratio, added) =
+            scenario(&mut setup, "A. loopback upstream, no added latency (the budget run; CPU-bound)").await;
+
+        // The same fake with a fixed delay on its token endpoint, like any upstream across a network.
+        let faults = format!("{}/__admin/faults", fake.base_url);
+        let response = setup
+            .client
+            .post(&faults)
+            .json(&json!({"route": "POST /oauth/token", "count": 1_000_000_000u64, "fault": {"delay_ms": upstream_delay_ms}}))
+            .send()
+            .await
+            .expect("fault");
+        assert!(response.status().is_success(), "delay fault refused: {}", response.status());
+        scenario(
+            &mut setup,
+            &format!("B. supplementary: the fake's token endpoint delayed by {upstream_delay_ms} ms (fault injection)"),
+        )
+        .await;
+        let _ = setup.client.delete(&faults).send().await;
+
+        println!("\nbudget (run A): broker keeps >= 70% of direct throughput: {:.1}% {}", ratio * 100.0, verdict(ratio >= 0.70));
+        println!("budget (run A): added median latency < 1 ms: {added:.3} ms {}", verdict(added < 1.0));
     });
 }
 
