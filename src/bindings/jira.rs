@@ -16,8 +16,9 @@ use super::client::JiraClient;
 use super::error::to_js;
 use crate::core::api_request::JiraRequest;
 use crate::jira::models::{
-    Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions, Issue,
-    IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, User,
+    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
+    Issue, IssueTypeMeta, IssueTypeMetaPage, PageBean, Project, ProjectSearch, SearchPage,
+    SearchParams, User,
 };
 use crate::jira::{adf, calls, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
@@ -109,9 +110,27 @@ fn json_compatible<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue>
 /// Turns a 2xx response into what JavaScript receives.
 type Convert = fn(&HttpResponse) -> Result<JsValue, Error>;
 
+/// Reads a 2xx JSON body as `T` with the browser's `JSON.parse` and serde-wasm-bindgen: the
+/// same models and checks as [`calls::parse`], without a JSON parser compiled into the wasm
+/// for every model.
+fn parse_js<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
+    let invalid = |detail: String| Error::InvalidResponse {
+        status: response.status,
+        detail,
+    };
+    let body = response.body.trim();
+    let js = js_sys::JSON::parse(if body.is_empty() { "null" } else { body })
+        .map_err(|_| invalid("the response is not JSON".into()))?;
+    serde_wasm_bindgen::from_value(js).map_err(|e| {
+        invalid(format!(
+            "the response does not match the expected shape: {e}"
+        ))
+    })
+}
+
 /// A parsed model, as JavaScript sees it.
 fn model<T: DeserializeOwned + Serialize>(response: &HttpResponse) -> Result<JsValue, Error> {
-    json_value(&calls::parse::<T>(response)?)
+    json_value(&parse_js::<T>(response)?)
 }
 
 /// 204 No Content.
@@ -120,11 +139,11 @@ fn nothing(_: &HttpResponse) -> Result<JsValue, Error> {
 }
 
 fn transition_list(response: &HttpResponse) -> Result<JsValue, Error> {
-    json_value(&calls::parse_transitions(response)?)
+    json_value(&parse_js::<calls::Transitions>(response)?.transitions)
 }
 
 fn count(response: &HttpResponse) -> Result<JsValue, Error> {
-    calls::parse_count(response).map(|n| JsValue::from_f64(n as f64))
+    parse_js::<ApproximateCount>(response).map(|c| JsValue::from_f64(c.count as f64))
 }
 
 impl JiraClient {
@@ -167,7 +186,7 @@ impl JiraClient {
         outputs(
             &self
                 .session
-                .search_all(params, limit as usize)
+                .search_all_with(params, limit as usize, parse_js::<SearchPage>)
                 .await
                 .map_err(to_js)?,
         )
@@ -228,7 +247,7 @@ impl JiraClient {
         outputs(
             &self
                 .session
-                .issue_types(&project_key)
+                .issue_types_with(&project_key, parse_js::<IssueTypeMetaPage>)
                 .await
                 .map_err(to_js)?,
         )
@@ -358,7 +377,8 @@ impl IssueIterator {
                         value: None,
                     });
                 };
-                let page = state.session.search(&params).await.map_err(to_js)?;
+                let response = state.session.send(requests::search(&params)).await;
+                let page = parse_js::<SearchPage>(&response.map_err(to_js)?).map_err(to_js)?;
                 let issues = state.walk.borrow_mut().accept(page);
                 state.buffer.borrow_mut().extend(issues);
             }

@@ -21,11 +21,15 @@ use crate::Error;
 /// projects have a handful of issue types).
 const MAX_ISSUE_TYPE_PAGES: usize = 20;
 
+/// The body of `GET .../transitions`.
 #[derive(serde::Deserialize)]
-struct Transitions {
+pub(crate) struct Transitions {
     #[serde(default)]
-    transitions: Vec<Transition>,
+    pub transitions: Vec<Transition>,
 }
+
+/// A response parser: [`parse`] natively, the browser's `JSON.parse` in the bindings.
+pub(crate) type Parse<T> = fn(&HttpResponse) -> Result<T, Error>;
 
 /// Reads a 2xx JSON body as `T`; a body of another shape is [`Error::InvalidResponse`].
 pub(crate) fn parse<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
@@ -80,10 +84,21 @@ impl<P: Platform> Session<P> {
         params: SearchParams,
         limit: usize,
     ) -> Result<Vec<Issue>, Error> {
+        self.search_all_with(params, limit, parse).await
+    }
+
+    /// [`Self::search_all`] with the page parser chosen by the caller (the JavaScript
+    /// bindings parse with the browser's JSON parser, which keeps the wasm small).
+    pub(crate) async fn search_all_with(
+        &self,
+        params: SearchParams,
+        limit: usize,
+        parse: Parse<SearchPage>,
+    ) -> Result<Vec<Issue>, Error> {
         let mut walk = SearchWalk::new(params, limit);
         let mut issues = Vec::new();
         while let Some(params) = walk.next_params() {
-            let page = self.search(&params).await?;
+            let page = parse(&self.send(requests::search(&params)).await?)?;
             issues.extend(walk.accept(page));
         }
         Ok(issues)
@@ -120,11 +135,19 @@ impl<P: Platform> Session<P> {
 
     /// The issue types that can be created in a project, for a create form (all pages).
     pub async fn issue_types(&self, project: &str) -> Result<Vec<IssueTypeMeta>, Error> {
+        self.issue_types_with(project, parse).await
+    }
+
+    /// [`Self::issue_types`] with the page parser chosen by the caller.
+    pub(crate) async fn issue_types_with(
+        &self,
+        project: &str,
+        parse: Parse<IssueTypeMetaPage>,
+    ) -> Result<Vec<IssueTypeMeta>, Error> {
         let mut types = Vec::new();
         for _ in 0..MAX_ISSUE_TYPE_PAGES {
-            let page: IssueTypeMetaPage = self
-                .fetch(requests::issue_types(project, types.len() as u64, None)?)
-                .await?;
+            let request = requests::issue_types(project, types.len() as u64, None)?;
+            let page = parse(&self.send(request).await?)?;
             let received = page.issue_types.len();
             types.extend(page.issue_types);
             if received == 0 || types.len() as u64 >= page.total {
