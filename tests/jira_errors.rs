@@ -267,3 +267,26 @@ async fn jql_is_passed_verbatim() {
     }
     assert_eq!(session.approximate_count(jql).await.unwrap(), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rate_limited_search_is_retried_because_it_goes_by_get() {
+    let (env, session) = acme().await;
+    let route = "GET /ex/jira/{cloudId}/rest/api/3/search/jql";
+    env.fault(route, 1, json!({"status": 429, "retry_after_secs": 1}))
+        .await;
+    let page = session
+        .search(&SearchParams::new("project = PLAT ORDER BY key ASC"))
+        .await
+        .expect("retried after Retry-After");
+    assert_eq!(page.issues[0].key, "PLAT-1");
+    assert_eq!(env.count(route).await, 2, "one 429, one retry");
+
+    // A POST (approximate count) is not replayed: the caller gets the typed wait.
+    let route = "POST /ex/jira/{cloudId}/rest/api/3/search/approximate-count";
+    env.fault(route, 1, json!({"status": 429, "retry_after_secs": 7}))
+        .await;
+    match session.approximate_count("project = PLAT").await {
+        Err(Error::RateLimited { retry_after_ms, .. }) => assert_eq!(retry_after_ms, 7000),
+        other => panic!("{other:?}"),
+    }
+}
