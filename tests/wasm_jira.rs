@@ -24,7 +24,12 @@ extern "C" {
     /// The global `fetch` (follows redirects).
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(url: &str) -> Promise;
+    /// `fetch(url, init)`.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with(url: &str, init: &JsValue) -> Promise;
 }
+
+const SEARCH_GET: &str = "GET /ex/jira/{cloudId}/rest/api/3/search/jql";
 
 /// Set at compile time by `cargo xtask test`, which starts the fake and the broker.
 const FAKE_URL: Option<&str> = option_env!("JIRA3LO_TEST_FAKE_URL");
@@ -92,8 +97,48 @@ async fn call(function: &JsValue, this: &JsValue) -> JsValue {
     JsFuture::from(promise).await.expect("resolves")
 }
 
+/// The fake's admin API (loopback, CORS-enabled): `method {fake}/__admin/{path}` → JSON.
+async fn admin(method: &str, path: &str, body: Option<&str>) -> JsValue {
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
+    if let Some(body) = body {
+        Reflect::set(&init, &"body".into(), &body.into()).unwrap();
+        let headers = js(r#"{"content-type":"application/json"}"#);
+        Reflect::set(&init, &"headers".into(), &headers).unwrap();
+    }
+    let url = format!("{}/__admin/{path}", fake_url());
+    let response: web_sys::Response = JsFuture::from(fetch_with(&url, &init))
+        .await
+        .expect("admin fetch")
+        .unchecked_into();
+    assert!(response.ok(), "{method} {url}: {}", response.status());
+    let text = JsFuture::from(response.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+}
+
+/// Requests the fake served for one route template, e.g. `GET /ex/jira/{cloudId}/rest/api/3/search/jql`.
+async fn served(route: &str) -> f64 {
+    let stats = admin("GET", "stats", None).await;
+    Reflect::get(&get(&stats, "requests"), &route.into())
+        .ok()
+        .and_then(|n| n.as_f64())
+        .unwrap_or(0.0)
+}
+
 /// A `JiraClient` in memory storage, signed in as alice on the acme site (264 PLAT issues).
+/// The fake is shared with other browser tests: put back what this relies on first.
 async fn signed_in(namespace: &str) -> JiraClient {
+    admin("DELETE", "faults", None).await;
+    admin(
+        "POST",
+        "settings",
+        Some(r#"{"consent_mode":"auto","consent_user":"alice","rate_limit_budget":null}"#),
+    )
+    .await;
     let config = format!(
         r#"{{"brokerUrl":"{}","apiBaseUrl":"{fake}","authBaseUrl":"{fake}","storage":"memory","namespace":"{namespace}"}}"#,
         broker_url(),
@@ -179,7 +224,9 @@ async fn search_pages_iterate_and_count_from_javascript() {
     .expect("second page");
     assert_eq!(string(&next, "issues.0.key"), "PLAT-11");
 
-    // The async iterator, driven exactly as `for await` drives it, stops at the limit.
+    // The async iterator, driven exactly as `for await` drives it, stops at the limit and
+    // fetches only the pages it needs (50 + 50 + 20).
+    let searches_before = served(SEARCH_GET).await;
     let iterator = client
         .search_iter(
             ts(r#"{"jql":"project = PLAT ORDER BY key ASC","maxResults":50,"fields":["summary"]}"#),
@@ -207,6 +254,7 @@ async fn search_pages_iterate_and_count_from_javascript() {
         keys.push(string(&step, "value.key"));
     }
     assert_eq!(keys.len(), 120);
+    assert_eq!(served(SEARCH_GET).await - searches_before, 3.0);
     assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 120);
     assert_eq!(keys[0], "PLAT-1");
     assert_eq!(
