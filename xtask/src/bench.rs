@@ -22,7 +22,14 @@ pub fn run(args: &[String]) -> Result {
 /// Refreshes per second through the broker vs directly against the fake, and added latency.
 fn broker() -> Result {
     stage("bench broker (release)", || {
-        sh(Command::new("cargo").args(["bench", "--locked", "-p", "jira-3lo-broker", "--bench", "load"]))
+        sh(Command::new("cargo").args([
+            "bench",
+            "--locked",
+            "-p",
+            "jira-3lo-broker",
+            "--bench",
+            "load",
+        ]))
     })
 }
 
@@ -45,7 +52,11 @@ fn size() -> Result {
 }
 
 fn gzip9_len(path: &std::path::Path) -> Result<usize> {
-    let out = Command::new("gzip").arg("-9").arg("-c").arg(path).output()?;
+    let out = Command::new("gzip")
+        .arg("-9")
+        .arg("-c")
+        .arg(path)
+        .output()?;
     if !out.status.success() {
         return Err("gzip failed".into());
     }
@@ -56,7 +67,10 @@ fn gzip9_len(path: &std::path::Path) -> Result<usize> {
 fn popup() -> Result {
     build_binaries(true)?;
     let (fake_port, broker_port, static_port) = (free_port()?, free_port()?, free_port()?);
-    let config = ExtensionConfig::for_fake(&format!("http://127.0.0.1:{broker_port}"), &format!("http://127.0.0.1:{fake_port}"));
+    let config = ExtensionConfig::for_fake(
+        &format!("http://127.0.0.1:{broker_port}"),
+        &format!("http://127.0.0.1:{fake_port}"),
+    );
     let extension = build_extension(&config)?;
     let stack = start_stack(fake_port, broker_port, static_port, false, true)?;
     stage("bench popup (Playwright, headless Chromium)", || {

@@ -47,24 +47,36 @@ pub fn extension_dir() -> PathBuf {
 
 /// Release wasm build + wasm-bindgen (web target) + wasm-opt -Oz into `target/pkg`.
 pub fn build_pkg() -> Result<PathBuf> {
-    stage("build wasm package (release, wasm-bindgen --target web, wasm-opt -Oz)", || {
-        run(Command::new("cargo").args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "jira-3lo",
-            "--lib",
-        ]))?;
-        let out = pkg_dir();
-        let wasm = root().join("target/wasm32-unknown-unknown/release/jira_3lo.wasm");
-        run(Command::new("wasm-bindgen").arg("--target").arg("web").arg("--out-dir").arg(&out).arg(&wasm))?;
-        let bg = out.join("jira_3lo_bg.wasm");
-        run(Command::new(node_bin().join("wasm-opt")).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
-        Ok(out)
-    })
+    stage(
+        "build wasm package (release, wasm-bindgen --target web, wasm-opt -Oz)",
+        || {
+            run(Command::new("cargo").args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "jira-3lo",
+                "--lib",
+            ]))?;
+            let out = pkg_dir();
+            let wasm = root().join("target/wasm32-unknown-unknown/release/jira_3lo.wasm");
+            run(Command::new("wasm-bindgen")
+                .arg("--target")
+                .arg("web")
+                .arg("--out-dir")
+                .arg(&out)
+                .arg(&wasm))?;
+            let bg = out.join("jira_3lo_bg.wasm");
+            run(Command::new(node_bin().join("wasm-opt"))
+                .arg("-Oz")
+                .arg(&bg)
+                .arg("-o")
+                .arg(&bg))?;
+            Ok(out)
+        },
+    )
 }
 
 /// Builds the package and lays out `target/extension` = manifest.json + www/ + www/pkg + www/config.json.
@@ -84,8 +96,15 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
             "apiBaseUrl": config.api_base_url,
             "authBaseUrl": config.auth_base_url,
         });
-        std::fs::write(dir.join("www/config.json"), serde_json::to_string_pretty(&config_json)?)?;
-        println!("extension folder: {} (id {})", dir.display(), extension_id()?);
+        std::fs::write(
+            dir.join("www/config.json"),
+            serde_json::to_string_pretty(&config_json)?,
+        )?;
+        println!(
+            "extension folder: {} (id {})",
+            dir.display(),
+            extension_id()?
+        );
         Ok(dir)
     })
 }
@@ -110,8 +129,11 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
 pub fn extension_id() -> Result<String> {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("manifest.json"))?)?;
-    let key = manifest["key"].as_str().ok_or("manifest.json has no \"key\"")?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("manifest.json"))?)?;
+    let key = manifest["key"]
+        .as_str()
+        .ok_or("manifest.json has no \"key\"")?;
     let der = base64::engine::general_purpose::STANDARD.decode(key.trim())?;
     let hash = sha2::Sha256::digest(&der);
     Ok(hash

@@ -37,10 +37,11 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
-        "build" => tools::ensure_all()
-            .and_then(|_| build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
+        "build" => tools::ensure_all().and_then(|_| {
+            build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
                 println!("extension folder: {}", p.display());
-            })),
+            })
+        }),
         "setup" => tools::ensure_all(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

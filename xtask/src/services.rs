@@ -35,7 +35,14 @@ impl Drop for Service {
 pub fn build_binaries(release: bool) -> Result {
     stage("build the fake Atlassian and the broker", || {
         let mut cmd = Command::new("cargo");
-        cmd.args(["build", "--locked", "-p", "fake-atlassian", "-p", "jira-3lo-broker"]);
+        cmd.args([
+            "build",
+            "--locked",
+            "-p",
+            "fake-atlassian",
+            "-p",
+            "jira-3lo-broker",
+        ]);
         if release {
             cmd.arg("--release");
         }
@@ -44,7 +51,10 @@ pub fn build_binaries(release: bool) -> Result {
 }
 
 fn binary(name: &str, release: bool) -> PathBuf {
-    root().join("target").join(if release { "release" } else { "debug" }).join(name)
+    root()
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join(name)
 }
 
 /// Logs of the services go to `target/xtask-logs/<name>.log` (never to the test output).
@@ -56,8 +66,12 @@ fn log_file(name: &str) -> Result<std::fs::File> {
 
 /// Spawns a service binary and waits for its first stdout line `listening on http://HOST:PORT`.
 fn spawn(name: &'static str, mut cmd: Command) -> Result<Service> {
-    cmd.stdout(Stdio::piped()).stderr(log_file(name)?).stdin(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
+    cmd.stdout(Stdio::piped())
+        .stderr(log_file(name)?)
+        .stdin(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
@@ -97,7 +111,8 @@ pub struct FakeOptions {
 pub fn start_fake(opts: &FakeOptions) -> Result<Service> {
     let mut cmd = Command::new(binary("fake-atlassian", opts.release));
     cmd.arg("--listen").arg(format!("127.0.0.1:{}", opts.port));
-    cmd.arg("--consent").arg(if opts.consent_page { "page" } else { "auto" });
+    cmd.arg("--consent")
+        .arg(if opts.consent_page { "page" } else { "auto" });
     for uri in &opts.redirect_uris {
         cmd.arg("--demo-redirect-uri").arg(uri);
     }
@@ -171,15 +186,25 @@ fn serve_one(mut stream: TcpStream, dir: &Path) -> std::io::Result<()> {
     let target = parts.next().unwrap_or("/");
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let relative = path.trim_start_matches('/');
-    let safe = !relative.split('/').any(|seg| seg == ".." || seg.starts_with('.'));
-    let mut file = dir.join(if relative.is_empty() { "www/demo.html" } else { relative });
+    let safe = !relative
+        .split('/')
+        .any(|seg| seg == ".." || seg.starts_with('.'));
+    let mut file = dir.join(if relative.is_empty() {
+        "www/demo.html"
+    } else {
+        relative
+    });
     if file.is_dir() {
         file = file.join("index.html");
     }
     let (status, body, content_type) = match (method, safe, std::fs::read(&file)) {
         ("GET" | "HEAD", true, Ok(bytes)) => ("200 OK", bytes, content_type(&file)),
         ("GET" | "HEAD", _, _) => ("404 Not Found", b"not found".to_vec(), "text/plain"),
-        _ => ("405 Method Not Allowed", b"method not allowed".to_vec(), "text/plain"),
+        _ => (
+            "405 Method Not Allowed",
+            b"method not allowed".to_vec(),
+            "text/plain",
+        ),
     };
     write!(
         stream,
@@ -216,13 +241,24 @@ pub struct Stack {
 }
 
 /// Starts fake + broker + static server wired together for the extension and the demo page.
-pub fn start_stack(fake_port: u16, broker_port: u16, static_port: u16, consent_page: bool, release: bool) -> Result<Stack> {
+pub fn start_stack(
+    fake_port: u16,
+    broker_port: u16,
+    static_port: u16,
+    consent_page: bool,
+    release: bool,
+) -> Result<Stack> {
     let extension_id = crate::build::extension_id()?;
     let static_origin = format!("http://127.0.0.1:{static_port}");
     let demo_url = format!("{static_origin}/www/demo.html");
     let extension_redirect = format!("https://{extension_id}.chromiumapp.org/");
     let redirect_uris = vec![extension_redirect, demo_url.clone()];
-    let fake = start_fake(&FakeOptions { port: fake_port, consent_page, redirect_uris: redirect_uris.clone(), release })?;
+    let fake = start_fake(&FakeOptions {
+        port: fake_port,
+        consent_page,
+        redirect_uris: redirect_uris.clone(),
+        release,
+    })?;
     let broker = start_broker(&BrokerOptions {
         port: broker_port,
         auth_base_url: fake.base_url.clone(),
@@ -233,5 +269,11 @@ pub fn start_stack(fake_port: u16, broker_port: u16, static_port: u16, consent_p
         release,
     })?;
     let static_files = serve_static(&crate::build::extension_dir(), static_port)?;
-    Ok(Stack { fake, broker, static_files, extension_id, demo_url })
+    Ok(Stack {
+        fake,
+        broker,
+        static_files,
+        extension_id,
+        demo_url,
+    })
 }

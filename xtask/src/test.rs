@@ -2,8 +2,8 @@
 
 use crate::build::{build_extension, ExtensionConfig};
 use crate::services::{
-    build_binaries, free_port, start_broker, start_fake, start_stack, BrokerOptions, FakeOptions, DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
+    build_binaries, free_port, start_broker, start_fake, start_stack, BrokerOptions, FakeOptions,
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
 use crate::tools::{chromedriver, chromium, ensure_all, root, run as sh, stage};
 use crate::Result;
@@ -12,9 +12,19 @@ use std::time::Instant;
 
 pub fn run_all() -> Result {
     ensure_all()?;
-    stage("cargo fmt --check", || sh(Command::new("cargo").args(["fmt", "--all", "--", "--check"])))?;
+    stage("cargo fmt --check", || {
+        sh(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))
+    })?;
     stage("clippy -D warnings (native)", || {
-        sh(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+        sh(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
     })?;
     stage("clippy -D warnings (wasm32)", || {
         sh(Command::new("cargo").args([
@@ -33,8 +43,14 @@ pub fn run_all() -> Result {
     stage("native tests (cargo test --workspace)", || {
         sh(Command::new("cargo").args(["test", "--workspace", "--locked"]))
     })?;
-    stage("wasm-bindgen tests in headless Chromium (page + service worker)", wasm_tests)?;
-    stage("Playwright end-to-end tests (real extension + demo page)", e2e_tests)?;
+    stage(
+        "wasm-bindgen tests in headless Chromium (page + service worker)",
+        wasm_tests,
+    )?;
+    stage(
+        "Playwright end-to-end tests (real extension + demo page)",
+        e2e_tests,
+    )?;
     Ok(())
 }
 
@@ -44,7 +60,10 @@ pub fn run(args: &[String]) -> Result {
     }
     let started = Instant::now();
     run_all()?;
-    println!("\nall stages passed in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "\nall stages passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -68,7 +87,12 @@ fn wasm_tests() -> Result {
     let page_port = free_port()?;
     let fake_url = format!("http://127.0.0.1:{fake_port}");
     let callback = format!("{fake_url}/__test/callback");
-    let fake = start_fake(&FakeOptions { port: fake_port, consent_page: false, redirect_uris: vec![callback.clone()], release: false })?;
+    let fake = start_fake(&FakeOptions {
+        port: fake_port,
+        consent_page: false,
+        redirect_uris: vec![callback.clone()],
+        release: false,
+    })?;
     let broker = start_broker(&BrokerOptions {
         port: 0,
         auth_base_url: fake.base_url.clone(),
@@ -79,13 +103,26 @@ fn wasm_tests() -> Result {
         release: false,
     })?;
     let mut cmd = Command::new("cargo");
-    cmd.args(["test", "--locked", "-p", "jira-3lo", "--target", "wasm32-unknown-unknown"]);
+    cmd.args([
+        "test",
+        "--locked",
+        "-p",
+        "jira-3lo",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
     for t in wasm_test_targets()? {
         cmd.args(["--test", &t]);
     }
     cmd.env("CHROMEDRIVER", chromedriver())
-        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", root().join("webdriver.json"))
-        .env("WASM_BINDGEN_TEST_ADDRESS", format!("127.0.0.1:{page_port}"))
+        .env(
+            "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+            root().join("webdriver.json"),
+        )
+        .env(
+            "WASM_BINDGEN_TEST_ADDRESS",
+            format!("127.0.0.1:{page_port}"),
+        )
         .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
         .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
         .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
@@ -105,7 +142,8 @@ fn e2e_tests() -> Result {
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "--test-concurrency=1"]).args(e2e_files()?);
+    cmd.args(["--test", "--test-concurrency=1"])
+        .args(e2e_files()?);
     cmd.env("JIRA3LO_FAKE_URL", &stack.fake.base_url)
         .env("JIRA3LO_BROKER_URL", &stack.broker.base_url)
         .env("JIRA3LO_STATIC_URL", &stack.static_files.base_url)

@@ -13,14 +13,20 @@ use std::time::Instant;
 
 /// The workspace root (xtask lives in `<root>/xtask`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs a command in the workspace root, echoing it; fails on a nonzero exit.
 pub fn run(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}").replace('"', "");
     println!("$ {shown}");
-    let status = cmd.current_dir(root()).status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
     if !status.success() {
         return Err(format!("`{shown}` failed with {status}").into());
     }
@@ -30,7 +36,9 @@ pub fn run(cmd: &mut Command) -> Result {
 /// Runs a command and returns its stdout, or None when it cannot run or fails.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.current_dir(root()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs `f` as a named, timed stage.
@@ -84,8 +92,12 @@ pub fn ensure_all() -> Result {
 }
 
 fn ensure_wasm_target() -> Result {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         println!("wasm32-unknown-unknown target: present");
         return Ok(());
     }
@@ -96,12 +108,15 @@ fn ensure_wasm_target() -> Result {
 fn ensure_wasm_bindgen() -> Result {
     let want = locked_wasm_bindgen_version()?;
     let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
-    let runner = output(Command::new("wasm-bindgen-test-runner").arg("--version")).unwrap_or_default();
+    let runner =
+        output(Command::new("wasm-bindgen-test-runner").arg("--version")).unwrap_or_default();
     if have.trim() == format!("wasm-bindgen {want}") && runner.contains(&want) {
         println!("wasm-bindgen-cli {want}: present");
         return Ok(());
     }
-    println!("installing wasm-bindgen-cli {want} (the Cargo.lock version of wasm-bindgen; takes ~3 min)");
+    println!(
+        "installing wasm-bindgen-cli {want} (the Cargo.lock version of wasm-bindgen; takes ~3 min)"
+    );
     // Not --locked: its lockfile pins crates the registry here does not serve.
     run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
 }
@@ -112,7 +127,9 @@ fn ensure_chromium() -> Result {
         return Ok(());
     }
     println!("installing Debian's chromium and chromium-driver");
-    let sudo = output(Command::new("id").arg("-u")).map(|u| u.trim() != "0").unwrap_or(true);
+    let sudo = output(Command::new("id").arg("-u"))
+        .map(|u| u.trim() != "0")
+        .unwrap_or(true);
     let prefix: &[&str] = if sudo { &["sudo"] } else { &[] };
     let apt = |args: &[&str]| {
         let mut all: Vec<&str> = prefix.to_vec();
@@ -122,7 +139,15 @@ fn ensure_chromium() -> Result {
         run(&mut cmd)
     };
     apt(&["apt-get", "update", "-qq"])?;
-    apt(&["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"])
+    apt(&[
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ])
 }
 
 fn ensure_npm_packages() -> Result {
