@@ -291,3 +291,31 @@ fn missing_or_ambiguous_credentials_stop_the_binary_with_a_clear_message() {
     assert_eq!(code, 2);
     assert!(stderr.contains("allowed origin"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_binary_cleanly() {
+    let mut cmd = broker_cmd();
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .env("ATLASSIAN_CLIENT_ID", "i")
+        .env("ATLASSIAN_CLIENT_SECRET", "s");
+    let mut proc = Proc::start(cmd);
+    assert_eq!(
+        get(&http(), &format!("{}/healthz", proc.base_url))
+            .await
+            .status,
+        200
+    );
+    let pid = proc.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = proc.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+    let stderr = proc.stderr.take().unwrap().join().unwrap();
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
