@@ -70,7 +70,8 @@ fn popup() -> Result {
     let config = ExtensionConfig::for_fake(
         &format!("http://127.0.0.1:{broker_port}"),
         &format!("http://127.0.0.1:{fake_port}"),
-    );
+    )
+    .with_test_hooks();
     let extension = build_extension(&config)?;
     let stack = start_stack(fake_port, broker_port, static_port, false, true)?;
     stage("bench popup (Playwright, headless Chromium)", || {

@@ -12,6 +12,8 @@ pub struct ExtensionConfig {
     pub broker_url: String,
     pub api_base_url: String,
     pub auth_base_url: String,
+    /// Exposes `globalThis.__jira3lo` in the pages for the e2e tests and benchmarks; never in the demo.
+    pub test_hooks: bool,
 }
 
 impl ExtensionConfig {
@@ -22,6 +24,7 @@ impl ExtensionConfig {
             broker_url: format!("http://127.0.0.1:{}", crate::services::DEMO_BROKER_PORT),
             api_base_url: fake.clone(),
             auth_base_url: fake,
+            test_hooks: false,
         }
     }
 
@@ -31,7 +34,14 @@ impl ExtensionConfig {
             broker_url: broker_url.to_string(),
             api_base_url: fake_url.to_string(),
             auth_base_url: fake_url.to_string(),
+            test_hooks: false,
         }
+    }
+
+    /// The same, with the test hooks the Playwright tests drive.
+    pub fn with_test_hooks(mut self) -> Self {
+        self.test_hooks = true;
+        self
     }
 }
 
@@ -69,6 +79,7 @@ pub fn build_pkg() -> Result<PathBuf> {
                 .arg(&out)
                 .arg(&wasm))?;
             let bg = out.join("jira_3lo_bg.wasm");
+            write_package_json(&out)?;
             run(Command::new(node_bin().join("wasm-opt"))
                 .arg("-Oz")
                 .arg(&bg)
@@ -95,6 +106,7 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
             "brokerUrl": config.broker_url,
             "apiBaseUrl": config.api_base_url,
             "authBaseUrl": config.auth_base_url,
+            "testHooks": config.test_hooks,
         });
         std::fs::write(
             dir.join("www/config.json"),
@@ -107,6 +119,41 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
         );
         Ok(dir)
     })
+}
+
+/// Makes `target/pkg` an npm package, as `wasm-pack build --target web` would.
+fn write_package_json(out: &Path) -> Result {
+    let cargo_toml = std::fs::read_to_string(root().join("Cargo.toml"))?;
+    let package = cargo_toml
+        .split("[package]")
+        .nth(1)
+        .ok_or("no [package] in Cargo.toml")?;
+    let field = |name: &str| -> Option<String> {
+        package.lines().find_map(|l| {
+            let value = l.strip_prefix(name)?.trim_start().strip_prefix('=')?.trim();
+            Some(value.trim_matches('"').to_string())
+        })
+    };
+    let mut files = vec!["jira_3lo_bg.wasm", "jira_3lo.js", "jira_3lo.d.ts"];
+    if out.join("snippets").exists() {
+        files.push("snippets/");
+    }
+    let json = serde_json::json!({
+        "name": field("name").ok_or("no package name")?,
+        "version": field("version").ok_or("no package version")?,
+        "description": field("description").unwrap_or_default(),
+        "license": "MIT OR Apache-2.0",
+        "type": "module",
+        "main": "jira_3lo.js",
+        "types": "jira_3lo.d.ts",
+        "files": files,
+        "sideEffects": ["./snippets/*"],
+    });
+    std::fs::write(
+        out.join("package.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    Ok(())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result {

@@ -146,6 +146,7 @@ fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result 
         broker_url: broker_url.clone(),
         api_base_url: REAL_API_BASE_URL.into(),
         auth_base_url: REAL_AUTH_BASE_URL.into(),
+        test_hooks: false,
     };
     let extension = build_extension(&config)?;
     let id = extension_id()?;

@@ -136,7 +136,8 @@ fn e2e_tests() -> Result {
     let config = ExtensionConfig::for_fake(
         &format!("http://127.0.0.1:{broker_port}"),
         &format!("http://127.0.0.1:{fake_port}"),
-    );
+    )
+    .with_test_hooks();
     let extension = build_extension(&config)?;
     let stack = start_stack(fake_port, broker_port, static_port, false, false)?;
     let artifacts = root().join("target/e2e-artifacts");
