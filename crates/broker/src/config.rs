@@ -137,7 +137,12 @@ impl BrokerConfig {
     }
 
     /// Checks every setting; the broker refuses to start on any error.
-    pub fn validate(&self) -> Result<Validated, ConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.prepare().map(|_| ())
+    }
+
+    /// Validates and parses what the server needs.
+    pub(crate) fn prepare(&self) -> Result<Validated, ConfigError> {
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::MissingClientId);
         }
@@ -179,7 +184,7 @@ impl BrokerConfig {
 
 /// The parts of a config that needed parsing, ready for the server.
 #[derive(Debug)]
-pub struct Validated {
+pub(crate) struct Validated {
     pub token_url: url::Url,
     pub allowed_origins: HashSet<String>,
     pub allowed_redirect_uris: HashSet<String>,

@@ -57,7 +57,7 @@ impl Server {
 /// Validates the config and binds its listen address. Invalid settings are `InvalidInput`.
 pub async fn bind(config: BrokerConfig) -> std::io::Result<Server> {
     let validated = config
-        .validate()
+        .prepare()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let router = server::router(&config, validated)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
