@@ -9,10 +9,12 @@ use wasm_bindgen::prelude::*;
 
 use super::config::ClientConfig;
 use super::error::to_js;
-use super::types::{to_ts, Site, Status};
+use super::jira::promise;
+use super::types::{site_js, sites_js, status_js, Site, Status};
 use crate::platform::{identity, BrowserPlatform, BrowserStore, FetchClient, Subscription};
 use crate::session::Session;
 use crate::Error;
+use wasm_bindgen_futures::JsFuture;
 
 /// A signed-in (or signing-in) connection to Jira Cloud for one app and one storage.
 ///
@@ -26,13 +28,71 @@ pub struct JiraClient {
     subscriptions: RefCell<Vec<Subscription>>,
 }
 
+/// The Rust API of the client (what `wasm-bindgen` tests call): the same operations as the
+/// JavaScript methods below, which share one boxed future type to keep the wasm small.
+impl JiraClient {
+    /// The current sign-in state, from storage only (no network request).
+    pub async fn status(&self) -> Result<Ts<Status>, JsValue> {
+        let status = self.session.status().await.map_err(to_js)?;
+        Ok(Ts::new_unchecked(status_js(&status)))
+    }
+
+    /// Starts a sign-in and resolves with the authorize URL to open.
+    pub async fn begin_sign_in(&self, redirect_uri: String) -> Result<String, JsValue> {
+        self.session
+            .begin_sign_in(&redirect_uri)
+            .await
+            .map_err(to_js)
+    }
+
+    /// Finishes a sign-in from the URL the provider redirected to.
+    pub async fn complete_sign_in(&self, callback_url: String) -> Result<Ts<Status>, JsValue> {
+        let status = self
+            .session
+            .complete_sign_in(&callback_url)
+            .await
+            .map_err(to_js)?;
+        Ok(Ts::new_unchecked(status_js(&status)))
+    }
+
+    /// Extension only: the whole sign-in through `chrome.identity.launchWebAuthFlow`.
+    pub async fn sign_in_with_extension(
+        &self,
+        interactive: Option<bool>,
+    ) -> Result<Ts<Status>, JsValue> {
+        JsFuture::from(self.sign_in_with_extension_js(interactive))
+            .await
+            .map(Ts::new_unchecked)
+    }
+
+    /// The Jira sites of this sign-in (cached; discovered once if unknown).
+    pub async fn sites(&self) -> Result<Vec<Ts<Site>>, JsValue> {
+        let sites = self.session.sites().await.map_err(to_js)?;
+        Ok(sites
+            .iter()
+            .map(|site| Ts::new_unchecked(site_js(site)))
+            .collect())
+    }
+
+    /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
+    pub async fn choose_site(&self, site_id: String) -> Result<Ts<Status>, JsValue> {
+        let status = self.session.choose_site(&site_id).await.map_err(to_js)?;
+        Ok(Ts::new_unchecked(status_js(&status)))
+    }
+
+    /// Forgets this client's tokens and site in every context sharing the storage.
+    pub async fn sign_out(&self) -> Result<(), JsValue> {
+        self.session.sign_out().await.map_err(to_js)
+    }
+}
+
 #[wasm_bindgen]
 impl JiraClient {
     /// Creates a client; throws a `JiraError` with code `config` or `storage` when the
     /// configuration is unusable here. No network request is made.
     #[wasm_bindgen(constructor)]
     pub fn new(config: Ts<ClientConfig>) -> Result<JiraClient, JsValue> {
-        let config: ClientConfig = config.to_rust().map_err(|e| {
+        let config = ClientConfig::read(&config.js_value()).map_err(|e| {
             to_js(Error::Config {
                 message: format!("invalid JiraClient config: {e}"),
             })
@@ -53,88 +113,86 @@ impl JiraClient {
     }
 
     /// The current sign-in state, from storage only (no network request).
-    pub async fn status(&self) -> Result<Ts<Status>, JsValue> {
-        self.session
-            .status()
-            .await
-            .map_err(to_js)
-            .and_then(|s| to_ts(&Status::from(s)))
+    #[wasm_bindgen(js_name = status, unchecked_return_type = "Promise<Status>")]
+    pub fn status_js(&self) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(
+            async move { Ok(status_js(&session.status().await?)) },
+        ))
     }
 
     /// Starts a sign-in and resolves with the authorize URL to open (a web page does
     /// `location.assign(url)`). `redirectUri` must be registered for the app.
-    #[wasm_bindgen(js_name = beginSignIn)]
-    pub async fn begin_sign_in(
+    #[wasm_bindgen(js_name = beginSignIn, unchecked_return_type = "Promise<string>")]
+    pub fn begin_sign_in_js(
         &self,
         #[wasm_bindgen(js_name = redirectUri)] redirect_uri: String,
-    ) -> Result<String, JsValue> {
-        self.session
-            .begin_sign_in(&redirect_uri)
-            .await
-            .map_err(to_js)
+    ) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            let url = session.begin_sign_in(&redirect_uri).await?;
+            Ok(JsValue::from_str(&url))
+        }))
     }
 
     /// Finishes a sign-in from the URL the provider redirected to (a web page passes
     /// `location.href` on its callback page): validates it, exchanges the code through the
     /// broker and discovers the Jira sites.
-    #[wasm_bindgen(js_name = completeSignIn)]
-    pub async fn complete_sign_in(
+    #[wasm_bindgen(js_name = completeSignIn, unchecked_return_type = "Promise<Status>")]
+    pub fn complete_sign_in_js(
         &self,
         #[wasm_bindgen(js_name = callbackUrl)] callback_url: String,
-    ) -> Result<Ts<Status>, JsValue> {
-        self.session
-            .complete_sign_in(&callback_url)
-            .await
-            .map_err(to_js)
-            .and_then(|s| to_ts(&Status::from(s)))
+    ) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
+        }))
     }
 
     /// Extension only (run it in the service worker): the whole sign-in through
     /// `chrome.identity.launchWebAuthFlow`, redirecting to `chrome.identity.getRedirectURL()`.
     /// `interactive` defaults to true (show the Atlassian window).
-    #[wasm_bindgen(js_name = signInWithExtension)]
-    pub async fn sign_in_with_extension(
-        &self,
-        interactive: Option<bool>,
-    ) -> Result<Ts<Status>, JsValue> {
-        let run = async {
+    #[wasm_bindgen(js_name = signInWithExtension, unchecked_return_type = "Promise<Status>")]
+    pub fn sign_in_with_extension_js(&self, interactive: Option<bool>) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
             let redirect_uri = identity::redirect_url()?;
-            let authorize_url = self.session.begin_sign_in(&redirect_uri).await?;
+            let authorize_url = session.begin_sign_in(&redirect_uri).await?;
             let callback_url =
                 identity::launch_web_auth_flow(&authorize_url, interactive.unwrap_or(true)).await?;
-            self.session.complete_sign_in(&callback_url).await
-        };
-        run.await
-            .map_err(to_js)
-            .and_then(|s| to_ts(&Status::from(s)))
+            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
+        }))
     }
 
     /// The Jira sites of this sign-in (cached; discovered once if unknown).
-    pub async fn sites(&self) -> Result<Vec<Ts<Site>>, JsValue> {
-        let sites = self.session.sites().await.map_err(to_js)?;
-        sites
-            .into_iter()
-            .map(|site| to_ts(&Site::from(site)))
-            .collect()
+    #[wasm_bindgen(js_name = sites, unchecked_return_type = "Promise<Site[]>")]
+    pub fn sites_js(&self) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(
+            async move { Ok(sites_js(&session.sites().await?)) },
+        ))
     }
 
     /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
-    #[wasm_bindgen(js_name = chooseSite)]
-    pub async fn choose_site(
+    #[wasm_bindgen(js_name = chooseSite, unchecked_return_type = "Promise<Status>")]
+    pub fn choose_site_js(
         &self,
         #[wasm_bindgen(js_name = siteId)] site_id: String,
-    ) -> Result<Ts<Status>, JsValue> {
-        self.session
-            .choose_site(&site_id)
-            .await
-            .map_err(to_js)
-            .and_then(|s| to_ts(&Status::from(s)))
+    ) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            Ok(status_js(&session.choose_site(&site_id).await?))
+        }))
     }
 
     /// Forgets this client's tokens and site in every context sharing the storage.
-    #[wasm_bindgen(js_name = signOut)]
-    pub async fn sign_out(&self) -> Result<(), JsValue> {
-        self.session.sign_out().await.map_err(to_js)
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
+    pub fn sign_out_js(&self) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            session.sign_out().await?;
+            Ok(JsValue::UNDEFINED)
+        }))
     }
 
     /// Calls `callback(status)` whenever this client's sign-in records change: a sign-in,
@@ -163,14 +221,9 @@ impl JiraClient {
                 // One macrotask: the other writes of the same sign-in/refresh land first.
                 crate::platform::sleep(0).await;
                 scheduled.set(false);
-                if let Ok(status) = session
-                    .status()
-                    .await
-                    .map_err(to_js)
-                    .and_then(|s| to_ts(&Status::from(s)))
-                {
+                if let Ok(status) = session.status().await {
                     // A throwing listener must not break the others.
-                    let _ = callback.call1(&JsValue::NULL, &status.into());
+                    let _ = callback.call1(&JsValue::NULL, &status_js(&status));
                 }
             });
         });

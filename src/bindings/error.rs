@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::types::Site;
+use super::js::set;
+use super::types::sites_js;
 use crate::Error;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -54,26 +54,55 @@ export interface JiraError extends Error {
 export type StatusChangeCallback = (status: Status) => void;
 "#;
 
-/// `error.details`: only the fields that apply are present.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// `error.details`: only the fields that apply are present, in this order.
+#[derive(Default)]
 struct Details {
-    #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sites: Option<Vec<Site>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    sites: Option<JsValue>,
     site_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error_messages: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error_description: Option<String>,
+}
+
+impl Details {
+    fn to_js(&self) -> JsValue {
+        let out = js_sys::Object::new().into();
+        let str = |s: &String| JsValue::from_str(s);
+        let members: [(&str, Option<JsValue>); 8] = [
+            ("status", self.status.map(|s| JsValue::from_f64(s.into()))),
+            (
+                "retryAfterMs",
+                self.retry_after_ms.map(|ms| JsValue::from_f64(ms as f64)),
+            ),
+            ("sites", self.sites.clone()),
+            ("siteId", self.site_id.as_ref().map(str)),
+            (
+                "errorMessages",
+                self.error_messages.as_deref().map(super::js::strings),
+            ),
+            (
+                "errors",
+                self.errors.as_ref().map(|errors| {
+                    let object = js_sys::Object::new().into();
+                    for (field, message) in errors {
+                        set(&object, field, &JsValue::from_str(message));
+                    }
+                    object
+                }),
+            ),
+            ("error", self.error.as_ref().map(str)),
+            ("errorDescription", self.error_description.as_ref().map(str)),
+        ];
+        for (key, value) in members {
+            if let Some(value) = value {
+                set(&out, key, &value);
+            }
+        }
+        out
+    }
 }
 
 fn details(error: &Error) -> Details {
@@ -100,7 +129,7 @@ fn details(error: &Error) -> Details {
             description,
         } => oauth(Some(*status), error, description),
         Error::SiteSelectionRequired { sites } => Details {
-            sites: Some(sites.iter().cloned().map(Site::from).collect()),
+            sites: Some(sites_js(sites)),
             ..Details::default()
         },
         Error::UnknownSite { site_id } => Details {
@@ -138,22 +167,13 @@ fn details(error: &Error) -> Details {
     }
 }
 
-fn set(target: &JsValue, key: &str, value: &JsValue) {
-    // Setting a data property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), value);
-}
-
 /// Converts a crate error into the `JiraError` a promise rejects with.
 pub(crate) fn to_js(error: Error) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
     js.set_name("JiraError");
     let js: JsValue = js.into();
     set(&js, "code", &JsValue::from_str(error.code().as_str()));
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
-    let details = details(&error)
-        .serialize(&serializer)
-        .unwrap_or_else(|_| js_sys::Object::new().into());
-    set(&js, "details", &details);
+    set(&js, "details", &details(&error).to_js());
     set(
         &js,
         "needsReconnect",

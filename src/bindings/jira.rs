@@ -2,25 +2,29 @@
 //! with a model of [`crate::jira::models`] (dates as ISO strings, ADF as JSON) and rejects with
 //! a `JiraError` (code `jira` with `details.errorMessages` / `details.errors` when Jira refused).
 //! Also the ADF helpers and the async iterator over search results.
+//!
+//! Responses are parsed by the browser's `JSON.parse` and brought into the models' shape by
+//! [`crate::jira::shape`] (the same checks, defaults and members as the serde models), and
+//! inputs are read the same way: no serde format for JavaScript is compiled into the wasm.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::client::JiraClient;
 use super::error::to_js;
+use super::js;
 use crate::core::api_request::JiraRequest;
 use crate::jira::models::{
-    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
-    Issue, IssueTypeMeta, IssueTypeMetaPage, PageBean, Project, ProjectSearch, SearchPage,
-    SearchParams, User,
+    CreateIssue, EditIssue, GetIssueOptions, Issue, IssueTypeMeta, ProjectSearch, SearchParams,
 };
-use crate::jira::{adf, calls, requests, SearchWalk};
+use crate::jira::paging::WalkPage;
+use crate::jira::shape::{self, Json};
+use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
 use crate::session::ports::HttpResponse;
 use crate::session::Session;
@@ -69,93 +73,129 @@ pub struct PageOptions {
     pub max_results: Option<u32>,
 }
 
-/// One step of an async iterator: `{done: false, value}` or `{done: true}`.
-#[derive(Serialize)]
-struct Step<'a> {
-    done: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<&'a Issue>,
-}
-
-/// JavaScript input as a model; a wrong shape is a `config` error naming what was wrong.
-fn input<T>(value: Ts<T>, what: &str) -> Result<T, Error>
+/// JavaScript input read as a model; a wrong shape is a `config` error naming what was wrong.
+fn input<T: Tsify, M>(
+    value: &Ts<T>,
+    what: &str,
+    read: fn(&JsValue) -> Result<M, String>,
+) -> Result<M, Error>
 where
-    T: Tsify + DeserializeOwned,
-    T::JsType: Clone,
+    T::JsType: JsCast,
 {
-    value.to_rust().map_err(|e| Error::Config {
+    read(&value.js_value()).map_err(|e| Error::Config {
         message: format!("invalid {what}: {e}"),
     })
 }
 
-fn outputs<T: Tsify + Serialize>(values: &[T]) -> Result<Vec<Ts<T>>, JsValue> {
-    values.iter().map(super::types::to_ts).collect()
-}
-
-/// A value as JavaScript receives it: plain objects, `null` for `None` (what the tsify types,
-/// declared with `missing_as_null, hashmap_as_object`, describe).
-fn json_value<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| Error::InvalidResponse {
-            status: 0,
-            detail: format!("could not convert a value for JavaScript: {e}"),
-        })
-}
-
-fn json_compatible<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    json_value(value).map_err(to_js)
-}
-
-/// Turns a 2xx response into what JavaScript receives.
-type Convert = fn(&HttpResponse) -> Result<JsValue, Error>;
-
-/// Reads a 2xx JSON body as `T` with the browser's `JSON.parse` and serde-wasm-bindgen: the
-/// same models and checks as [`calls::parse`], without a JSON parser compiled into the wasm
-/// for every model.
-fn parse_js<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
-    let invalid = |detail: String| Error::InvalidResponse {
-        status: response.status,
-        detail,
-    };
-    let body = response.body.trim();
-    let js = js_sys::JSON::parse(if body.is_empty() { "null" } else { body })
-        .map_err(|_| invalid("the response is not JSON".into()))?;
-    serde_wasm_bindgen::from_value(js).map_err(|e| {
-        invalid(format!(
-            "the response does not match the expected shape: {e}"
-        ))
+fn page_options(value: &JsValue) -> Result<PageOptions, String> {
+    let i = shape::Input::new(value, "PageOptions")?;
+    Ok(PageOptions {
+        start_at: i.opt_u32("startAt")?,
+        max_results: i.opt_u32("maxResults")?,
     })
 }
 
-/// A parsed model, as JavaScript sees it.
-fn model<T: DeserializeOwned + Serialize>(response: &HttpResponse) -> Result<JsValue, Error> {
-    json_value(&parse_js::<T>(response)?)
+/// Reads a 2xx body as a model: the browser's `JSON.parse`, then the model's shape.
+type Read = fn(&JsValue) -> Result<JsValue, String>;
+
+fn parse_body(response: &HttpResponse) -> Result<JsValue, Error> {
+    let body = response.body.trim();
+    js_sys::JSON::parse(if body.is_empty() { "null" } else { body }).map_err(|_| {
+        Error::InvalidResponse {
+            status: response.status,
+            detail: "the response is not JSON".into(),
+        }
+    })
 }
 
-/// 204 No Content.
-fn nothing(_: &HttpResponse) -> Result<JsValue, Error> {
-    Ok(JsValue::UNDEFINED)
+fn shape_error(response: &HttpResponse, e: String) -> Error {
+    Error::InvalidResponse {
+        status: response.status,
+        detail: format!("the response does not match the expected shape: {e}"),
+    }
 }
 
-fn transition_list(response: &HttpResponse) -> Result<JsValue, Error> {
-    json_value(&parse_js::<calls::Transitions>(response)?.transitions)
+fn parse<T>(response: &HttpResponse, read: fn(&JsValue) -> Result<T, String>) -> Result<T, Error> {
+    read(&parse_body(response)?).map_err(|e| shape_error(response, e))
 }
 
-fn count(response: &HttpResponse) -> Result<JsValue, Error> {
-    parse_js::<ApproximateCount>(response).map(|c| JsValue::from_f64(c.count as f64))
+fn user(v: &JsValue) -> Result<JsValue, String> {
+    shape::read(&shape::USER, v)
+}
+fn issue(v: &JsValue) -> Result<JsValue, String> {
+    shape::read(&shape::ISSUE, v)
+}
+fn comment(v: &JsValue) -> Result<JsValue, String> {
+    shape::read(&shape::COMMENT, v)
+}
+fn created_issue(v: &JsValue) -> Result<JsValue, String> {
+    shape::read(&shape::CREATED_ISSUE, v)
+}
+
+/// A search page as the walk takes it (issues already in their JavaScript shape).
+fn walk_page(response: &HttpResponse) -> Result<WalkPage<JsValue>, Error> {
+    let page = parse(response, shape::search_page::<JsValue>)?;
+    let (issues, next_page_token, is_last) = shape::search_page_parts(&page);
+    Ok(WalkPage {
+        issues,
+        next_page_token,
+        is_last,
+    })
+}
+
+fn issue_type_page(response: &HttpResponse) -> Result<(Vec<JsValue>, u64), Error> {
+    parse(response, shape::issue_type_page::<JsValue>)
+}
+
+/// A boxed future resolving to what JavaScript receives: one `future_to_promise` for all.
+type JsFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
+
+pub(crate) fn promise(future: JsFuture) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(to_js) })
 }
 
 impl JiraClient {
-    /// One request, one conversion. Every single-request call goes through this one future
-    /// type (instead of one async state machine per method), which keeps the wasm small.
-    fn call(&self, request: Result<JiraRequest, Error>, convert: Convert) -> js_sys::Promise {
+    /// One request, one conversion (`None`: 204 No Content, resolves with `undefined`).
+    fn call(&self, request: Result<JiraRequest, Error>, read: Option<Read>) -> js_sys::Promise {
         let session = self.session.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let response = session.send(request.map_err(to_js)?).await.map_err(to_js)?;
-            convert(&response).map_err(to_js)
-        })
+        promise(Box::pin(async move {
+            let response = session.send(request?).await?;
+            match read {
+                Some(read) => parse(&response, read),
+                None => Ok(JsValue::UNDEFINED),
+            }
+        }))
     }
+}
+
+/// The Rust API of the calls that resolve with lists (what `wasm-bindgen` tests call).
+impl JiraClient {
+    /// Every issue of a search up to `limit`, walking the pages.
+    pub async fn search_all(
+        &self,
+        params: Ts<SearchParams>,
+        limit: u32,
+    ) -> Result<Vec<Ts<Issue>>, JsValue> {
+        list(self.search_all_js(params, limit)).await
+    }
+
+    /// The issue types that can be created in a project (for a create form).
+    pub async fn issue_types(
+        &self,
+        project_key: String,
+    ) -> Result<Vec<Ts<IssueTypeMeta>>, JsValue> {
+        list(self.issue_types_js(project_key)).await
+    }
+}
+
+/// The elements of the array a promise resolves with.
+async fn list<T: Tsify>(promise: js_sys::Promise) -> Result<Vec<Ts<T>>, JsValue> {
+    let array = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    Ok(array
+        .elements()
+        .into_iter()
+        .map(Ts::new_unchecked)
+        .collect())
 }
 
 #[wasm_bindgen]
@@ -163,7 +203,7 @@ impl JiraClient {
     /// The signed-in user.
     #[wasm_bindgen(unchecked_return_type = "Promise<User>")]
     pub fn myself(&self) -> js_sys::Promise {
-        self.call(Ok(requests::myself()), model::<User>)
+        self.call(Ok(requests::myself()), Some(user))
     }
 
     /// One page of a JQL search (`/rest/api/3/search/jql`). Pass the page's `nextPageToken`
@@ -171,25 +211,22 @@ impl JiraClient {
     /// typed fields are returned (not Jira's `id` only).
     #[wasm_bindgen(unchecked_return_type = "Promise<SearchPage>")]
     pub fn search(&self, params: Ts<SearchParams>) -> js_sys::Promise {
-        let request = input(params, "search parameters").map(|p| requests::search(&p));
-        self.call(request, model::<SearchPage>)
+        let request =
+            input(&params, "search parameters", shape::search_params).map(|p| requests::search(&p));
+        self.call(request, Some(shape::search_page))
     }
 
     /// Every issue of a search up to `limit`, walking the pages.
-    #[wasm_bindgen(js_name = searchAll)]
-    pub async fn search_all(
-        &self,
-        params: Ts<SearchParams>,
-        limit: u32,
-    ) -> Result<Vec<Ts<Issue>>, JsValue> {
-        let params = input(params, "search parameters").map_err(to_js)?;
-        outputs(
-            &self
-                .session
-                .search_all_with(params, limit as usize, parse_js::<SearchPage>)
-                .await
-                .map_err(to_js)?,
-        )
+    #[wasm_bindgen(js_name = searchAll, unchecked_return_type = "Promise<Issue[]>")]
+    pub fn search_all_js(&self, params: Ts<SearchParams>, limit: u32) -> js_sys::Promise {
+        let session = self.session.clone();
+        let params = input(&params, "search parameters", shape::search_params);
+        promise(Box::pin(async move {
+            let issues = session
+                .search_all_with(params?, limit as usize, walk_page)
+                .await?;
+            Ok(JsValue::array(issues))
+        }))
     }
 
     /// The issues of a search one by one, fetching pages as they are consumed and stopping
@@ -201,7 +238,7 @@ impl JiraClient {
         params: Ts<SearchParams>,
         limit: Option<u32>,
     ) -> Result<JsValue, JsValue> {
-        let params = input(params, "search parameters").map_err(to_js)?;
+        let params = input(&params, "search parameters", shape::search_params).map_err(to_js)?;
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         IssueIterator::create(self.session.clone(), SearchWalk::new(params, limit))
     }
@@ -209,70 +246,74 @@ impl JiraClient {
     /// Jira's approximate count of the issues matching `jql`.
     #[wasm_bindgen(js_name = approximateCount, unchecked_return_type = "Promise<number>")]
     pub fn approximate_count(&self, jql: String) -> js_sys::Promise {
-        self.call(Ok(requests::approximate_count(&jql)), count)
+        self.call(Ok(requests::approximate_count(&jql)), Some(shape::count))
     }
 
     /// One issue by key or id (all fields unless `options.fields` says otherwise).
     #[wasm_bindgen(js_name = getIssue, unchecked_return_type = "Promise<Issue>")]
     pub fn get_issue(&self, key: String, options: Option<Ts<GetIssueOptions>>) -> js_sys::Promise {
         let options = options.map_or(Ok(GetIssueOptions::default()), |o| {
-            input(o, "issue options")
+            input(&o, "issue options", shape::get_issue_options)
         });
         self.call(
             options.and_then(|o| requests::get_issue(&key, &o)),
-            model::<Issue>,
+            Some(issue),
         )
     }
 
     /// Creates an issue; `description` is plain text (sent as ADF).
     #[wasm_bindgen(js_name = createIssue, unchecked_return_type = "Promise<CreatedIssue>")]
     pub fn create_issue(&self, issue: Ts<CreateIssue>) -> js_sys::Promise {
-        let request = input(issue, "issue").map(|i| requests::create_issue(&i));
-        self.call(request, model::<CreatedIssue>)
+        let request =
+            input(&issue, "issue", shape::create_issue).map(|i| requests::create_issue(&i));
+        self.call(request, Some(created_issue))
     }
 
     /// Edits an issue; only the given fields change.
     #[wasm_bindgen(js_name = editIssue, unchecked_return_type = "Promise<void>")]
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
-        let request = input(edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
-        self.call(request, nothing)
+        let request = input(&edit, "issue changes", shape::edit_issue)
+            .and_then(|e| requests::edit_issue(&key, &e));
+        self.call(request, None)
     }
 
     /// The issue types that can be created in a project (for a create form).
-    #[wasm_bindgen(js_name = issueTypes)]
-    pub async fn issue_types(
+    #[wasm_bindgen(js_name = issueTypes, unchecked_return_type = "Promise<IssueTypeMeta[]>")]
+    pub fn issue_types_js(
         &self,
         #[wasm_bindgen(js_name = projectKey)] project_key: String,
-    ) -> Result<Vec<Ts<IssueTypeMeta>>, JsValue> {
-        outputs(
-            &self
-                .session
-                .issue_types_with(&project_key, parse_js::<IssueTypeMetaPage>)
-                .await
-                .map_err(to_js)?,
-        )
+    ) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            let types = session
+                .issue_types_with(&project_key, issue_type_page)
+                .await?;
+            Ok(JsValue::array(types))
+        }))
     }
 
     /// A page of an issue's comments, oldest first.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommentPage>")]
     pub fn comments(&self, key: String, options: Option<Ts<PageOptions>>) -> js_sys::Promise {
-        let options = options.map_or(Ok(PageOptions::default()), |o| input(o, "page options"));
+        let options = options.map_or(Ok(PageOptions::default()), |o| {
+            input(&o, "page options", page_options)
+        });
         let request = options.and_then(|o| {
             requests::comments(&key, u64::from(o.start_at.unwrap_or(0)), o.max_results)
         });
-        self.call(request, model::<CommentPage>)
+        self.call(request, Some(shape::comment_page))
     }
 
     /// Adds a comment made of plain `text` (blank lines separate paragraphs).
     #[wasm_bindgen(js_name = addComment, unchecked_return_type = "Promise<Comment>")]
     pub fn add_comment(&self, key: String, text: String) -> js_sys::Promise {
-        self.call(requests::add_comment(&key, &text), model::<Comment>)
+        self.call(requests::add_comment(&key, &text), Some(comment))
     }
 
     /// The transitions available on an issue now.
     #[wasm_bindgen(unchecked_return_type = "Promise<Transition[]>")]
     pub fn transitions(&self, key: String) -> js_sys::Promise {
-        self.call(requests::transitions(&key), transition_list)
+        self.call(requests::transitions(&key), Some(shape::transitions))
     }
 
     /// Performs a transition (an id from `transitions(key)`).
@@ -282,16 +323,18 @@ impl JiraClient {
         key: String,
         #[wasm_bindgen(js_name = transitionId)] transition_id: String,
     ) -> js_sys::Promise {
-        self.call(requests::transition_issue(&key, &transition_id), nothing)
+        self.call(requests::transition_issue(&key, &transition_id), None)
     }
 
     /// A page of the projects the user can see (`startAt` / `maxResults` offset paging).
     #[wasm_bindgen(js_name = searchProjects, unchecked_return_type = "Promise<ProjectPage>")]
     pub fn search_projects(&self, search: Option<Ts<ProjectSearch>>) -> js_sys::Promise {
-        let search = search.map_or(Ok(ProjectSearch::default()), |s| input(s, "project search"));
+        let search = search.map_or(Ok(ProjectSearch::default()), |s| {
+            input(&s, "project search", shape::project_search)
+        });
         self.call(
             search.map(|s| requests::search_projects(&s)),
-            model::<PageBean<Project>>,
+            Some(shape::project_page),
         )
     }
 }
@@ -302,21 +345,20 @@ impl JiraClient {
 pub fn adf_to_text(
     #[wasm_bindgen(unchecked_param_type = "AdfDocument | AdfNode | null | undefined")] doc: JsValue,
 ) -> String {
-    let value: serde_json::Value =
-        serde_wasm_bindgen::from_value(doc).unwrap_or(serde_json::Value::Null);
+    let value = shape::to_value(&doc).unwrap_or(serde_json::Value::Null);
     adf::to_plain_text(&value)
 }
 
 /// An ADF document made of plain text: blank lines separate paragraphs, line breaks are kept.
 #[wasm_bindgen(js_name = textToAdf, unchecked_return_type = "AdfDocument")]
 pub fn text_to_adf(text: &str) -> Result<JsValue, JsValue> {
-    json_compatible(&adf::from_plain_text(text))
+    Ok(js::from_value(&adf::from_plain_text(text)))
 }
 
 struct IterState {
     session: Session<BrowserPlatform>,
     walk: RefCell<SearchWalk>,
-    buffer: RefCell<VecDeque<Issue>>,
+    buffer: RefCell<VecDeque<JsValue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     busy: futures_util::lock::Mutex<()>,
     closed: Cell<bool>,
@@ -326,6 +368,14 @@ struct IterState {
 #[wasm_bindgen]
 pub struct IssueIterator {
     state: Rc<IterState>,
+}
+
+/// One step of an async iterator: `{done: false, value}` or `{done: true}`.
+fn step(value: Option<JsValue>) -> JsValue {
+    match value {
+        Some(value) => js::object(&[("done", JsValue::FALSE), ("value", value)]),
+        None => js::object(&[("done", JsValue::TRUE)]),
+    }
 }
 
 impl IssueIterator {
@@ -356,33 +406,23 @@ impl IssueIterator {
     #[wasm_bindgen(unchecked_return_type = "Promise<IteratorResult<Issue, undefined>>")]
     pub fn next(&self) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(Box::pin(async move {
             let _turn = state.busy.lock().await;
             loop {
                 if state.closed.get() {
-                    return json_compatible(&Step {
-                        done: true,
-                        value: None,
-                    });
+                    return Ok(step(None));
                 }
                 if let Some(issue) = state.buffer.borrow_mut().pop_front() {
-                    return json_compatible(&Step {
-                        done: false,
-                        value: Some(&issue),
-                    });
+                    return Ok(step(Some(issue)));
                 }
                 let Some(params) = state.walk.borrow().next_params() else {
-                    return json_compatible(&Step {
-                        done: true,
-                        value: None,
-                    });
+                    return Ok(step(None));
                 };
-                let response = state.session.send(requests::search(&params)).await;
-                let page = parse_js::<SearchPage>(&response.map_err(to_js)?).map_err(to_js)?;
-                let issues = state.walk.borrow_mut().accept(page);
+                let page = walk_page(&state.session.send(requests::search(&params)).await?)?;
+                let issues = state.walk.borrow_mut().accept_page(page);
                 state.buffer.borrow_mut().extend(issues);
             }
-        })
+        }))
     }
 
     /// Ends the iteration early (what `break` in `for await` calls); no further page is fetched.
@@ -393,12 +433,6 @@ impl IssueIterator {
     pub fn finish(&self) -> js_sys::Promise {
         self.state.closed.set(true);
         self.state.buffer.borrow_mut().clear();
-        js_sys::Promise::resolve(
-            &json_compatible(&Step {
-                done: true,
-                value: None,
-            })
-            .unwrap_or(JsValue::UNDEFINED),
-        )
+        js_sys::Promise::resolve(&step(None))
     }
 }

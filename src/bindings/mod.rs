@@ -6,6 +6,7 @@ mod client;
 mod config;
 pub(crate) mod error;
 pub mod jira;
+mod js;
 mod types;
 
 pub use client::JiraClient;
