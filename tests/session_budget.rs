@@ -73,6 +73,7 @@ async fn accessible_resources_is_called_once_per_authorization_even_after_recrea
 async fn fifty_concurrent_calls_with_an_expired_token_refresh_exactly_once() {
     let (env, session) = signed_in_session().await;
     env.advance(3_601).await;
+    let locks_before = env.platform.lock.refreshes();
     let calls = (0..50).map(|_| session.send_json::<serde_json::Value>(myself()));
     let results = join_all(calls).await;
     for r in &results {
@@ -86,7 +87,7 @@ async fn fifty_concurrent_calls_with_an_expired_token_refresh_exactly_once() {
     );
     assert_eq!(env.count(MYSELF).await, 50);
     assert_eq!(
-        env.platform.lock.acquisitions.get(),
+        env.platform.lock.refreshes() - locks_before,
         1,
         "the 50 callers shared one refresh future"
     );
@@ -97,6 +98,7 @@ async fn two_contexts_sharing_store_and_lock_refresh_exactly_once_with_fifty_cal
     let (env, popup) = signed_in_session().await;
     let worker = env.session();
     env.advance(3_601).await;
+    let locks_before = env.platform.lock.refreshes();
     let a = (0..50).map(|_| popup.send(myself()));
     let b = (0..50).map(|_| worker.send(myself()));
     let (ra, rb) = futures_util::future::join(join_all(a), join_all(b)).await;
@@ -106,7 +108,7 @@ async fn two_contexts_sharing_store_and_lock_refresh_exactly_once_with_fifty_cal
     assert_eq!(env.grants("refresh_token").await, 1);
     assert_eq!(env.count(MYSELF).await, 100);
     // One refresh future per context; the second found the token already rotated.
-    assert_eq!(env.platform.lock.acquisitions.get(), 2);
+    assert_eq!(env.platform.lock.refreshes() - locks_before, 2);
     // No re-authorization: both contexts are still signed in and keep working.
     assert!(matches!(
         popup.status().await.unwrap(),

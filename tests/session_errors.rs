@@ -347,3 +347,124 @@ async fn corrupted_records_are_reported_and_discarded_not_fatal() {
         assert!(!r.reason.contains("1,2,3"));
     }
 }
+
+const RESOURCES: &str = "GET /oauth/token/accessible-resources";
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_401_that_mentions_a_resource_is_an_expired_token_not_a_gone_site() {
+    let (env, session) = signed_in_session().await;
+    let body = r#"{"code":401,"message":"Unauthorized: this resource needs a valid site token"}"#;
+    env.fault(MYSELF, 1, json!({ "status": 401, "body": body }))
+        .await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1, "refreshed");
+    assert_eq!(
+        env.count(RESOURCES).await,
+        1,
+        "no rediscovery (sign-in only)"
+    );
+    assert_eq!(env.count(MYSELF).await, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn only_the_gateways_not_found_means_the_site_is_gone() {
+    let (env, session) = signed_in_session().await;
+    // Another 404 in the gateway's shape is an error, not a reason to rediscover.
+    let other = r#"{"code":404,"message":"No route for this endpoint"}"#;
+    env.fault(MYSELF, 1, json!({ "status": 404, "body": other }))
+        .await;
+    let err = session.send(myself()).await.unwrap_err();
+    let Error::Jira {
+        status: 404,
+        error_messages,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(error_messages, &["No route for this endpoint".to_string()]);
+    assert_eq!(env.count(RESOURCES).await, 1, "sign-in only");
+    assert_eq!(env.count(MYSELF).await, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_rediscovery_that_refreshed_the_retry_uses_the_new_token() {
+    let (env, session) = signed_in_session().await;
+    // A rotated token's companion access token dies at once.
+    env.settings(json!({ "refresh_leeway_secs": 0 })).await;
+    // The gateway says "not in this grant" (the exact answer for a foreign cloud id); the
+    // rediscovery's first accessible-resources call finds the access token expired and
+    // refreshes; the site is still listed, so the call is retried there.
+    env.fault(
+        MYSELF,
+        1,
+        json!({ "status": 404, "body": r#"{"code":404,"message":"Not Found"}"# }),
+    )
+    .await;
+    env.fault(RESOURCES, 1, json!({ "status": 401 })).await;
+    let me: Value = session.send_json(myself()).await.unwrap();
+    assert!(me["accountId"].is_string());
+    assert_eq!(env.grants("refresh_token").await, 1);
+    assert_eq!(env.count(RESOURCES).await, 1 + 2, "sign-in + 401 + retry");
+    assert_eq!(
+        env.count(MYSELF).await,
+        2,
+        "the retry carried the refreshed token (no 401 round trip)"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn retry_after_zero_still_waits_a_second_between_retries() {
+    let (env, session) = signed_in_session().await;
+    env.fault(MYSELF, 3, json!({ "status": 429, "retry_after_secs": 0 }))
+        .await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.count(MYSELF).await, 4);
+    assert_eq!(env.platform.clock.slept_ms(), 3_000, "1 s per retry");
+
+    // The 1 s floor counts against the total wait.
+    let bounded = session_with(&env, |c| c.max_retry_wait_ms = 2_000);
+    env.fault(MYSELF, 3, json!({ "status": 503, "retry_after_secs": 0 }))
+        .await;
+    let err = bounded.send(myself()).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::RateLimited {
+            status: 503,
+            retry_after_ms: 1_000
+        }
+    );
+    assert_eq!(env.count(MYSELF).await, 4 + 3);
+    assert_eq!(env.platform.clock.slept_ms(), 3_000 + 2_000);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_rediscovery_without_sites_sites_discovers_again() {
+    let (env, session) = signed_in_session().await;
+    // The chosen site looks gone and, for a moment, accessible-resources lists nothing.
+    env.fault(
+        MYSELF,
+        1,
+        json!({ "status": 404, "body": r#"{"code":404,"message":"Not Found"}"# }),
+    )
+    .await;
+    env.fault(RESOURCES, 1, json!({ "status": 200, "body": "[]" }))
+        .await;
+    assert_eq!(session.send(myself()).await.unwrap_err(), Error::NoJiraSite);
+    assert_eq!(env.count(RESOURCES).await, 2);
+    // Still connected; the empty list means "discovery pending", and sites() discovers.
+    assert_eq!(
+        session.status().await.unwrap(),
+        Status::SiteSelectionRequired { sites: vec![] }
+    );
+    let sites = session.sites().await.unwrap();
+    assert_eq!(sites.len(), 2, "{sites:?}");
+    assert_eq!(env.count(RESOURCES).await, 3);
+    assert!(matches!(
+        session.status().await.unwrap(),
+        Status::SiteSelectionRequired { sites } if sites.len() == 2
+    ));
+    // Cached from now on.
+    session.sites().await.unwrap();
+    assert_eq!(env.count(RESOURCES).await, 3);
+}

@@ -11,7 +11,7 @@ use jira_3lo::session::ports::Area;
 use jira_3lo::session::Status;
 use jira_3lo::{Error, ErrorCode};
 use serde_json::json;
-use support::{signed_in_session, Env};
+use support::{signed_in_session, Env, REDIRECT};
 
 const MYSELF: &str = "GET /ex/jira/{cloudId}/rest/api/3/myself";
 const TOKEN: &str = "POST /oauth/token";
@@ -155,13 +155,11 @@ async fn a_503_on_the_token_endpoint_keeps_the_refresh_token_and_cools_down() {
     let tokens_before = env.count(TOKEN).await;
     let err = session.send(myself()).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
-    assert!(
-        matches!(
-            err.code(),
-            ErrorCode::Oauth | ErrorCode::Broker | ErrorCode::InvalidResponse
-        ),
-        "{err:?}"
-    );
+    // The fake's 503 body (`temporarily_unavailable`) passes through the broker verbatim.
+    let Error::Oauth { status, error, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((*status, error.as_str()), (503, "temporarily_unavailable"));
     assert_eq!(stored_refresh(&env).unwrap(), rt1, "refresh token kept");
     assert!(matches!(
         session.status().await.unwrap(),
@@ -188,16 +186,20 @@ async fn a_dropped_connection_or_garbage_from_the_token_endpoint_is_transient() 
     let (env, session) = signed_in_session().await;
     let rt1 = stored_refresh(&env).unwrap();
     env.advance(3_601).await;
-    for fault in [json!("drop"), json!("html"), json!("malformed_json")] {
+    // The broker stands between us and the fake: what reaches the engine is always the
+    // broker's own 502 refusal, never the raw garbage.
+    for (fault, broker_error) in [
+        (json!("drop"), "upstream_unreachable"),
+        (json!("html"), "upstream_invalid_response"),
+        (json!("malformed_json"), "upstream_invalid_response"),
+    ] {
         env.fault(TOKEN, 1, fault.clone()).await;
         let err = session.send(myself()).await.unwrap_err();
-        assert!(
-            matches!(
-                err.code(),
-                ErrorCode::Network | ErrorCode::Broker | ErrorCode::InvalidResponse
-            ),
-            "{fault}: {err:?}"
-        );
+        let Error::Broker { status, error, .. } = &err else {
+            panic!("{fault}: {err:?}")
+        };
+        assert_eq!((*status, error.as_str()), (502, broker_error), "{fault}");
+        assert!(err.is_transient(), "{fault}: {err:?}");
         assert_eq!(
             stored_refresh(&env).unwrap(),
             rt1,
@@ -276,6 +278,15 @@ async fn a_401_right_after_a_refresh_is_not_retried_again() {
     assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
     assert_eq!(env.count(MYSELF).await, 2, "one retry after one refresh");
     assert_eq!(env.grants("refresh_token").await, 1);
+    // Re-authorization required means what storage says too: no tokens left, signed out.
+    assert!(stored_refresh(&env).is_none());
+    assert!(stored_access(&env).is_none());
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    assert_eq!(
+        env.session().send(myself()).await.unwrap_err(),
+        Error::NotSignedIn,
+        "another context agrees"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -457,5 +468,142 @@ async fn an_expired_access_token_without_a_refresh_token_is_signed_out() {
         env.count(TOKEN).await,
         1,
         "nothing to refresh with: no token request"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn access_denied_from_a_misconfigured_broker_keeps_the_refresh_token() {
+    let (env, _) = signed_in_session().await;
+    let rt1 = stored_refresh(&env).unwrap();
+    env.advance(3_601).await;
+    // A broker deployed with the wrong client secret: Atlassian answers 401 access_denied.
+    // That says nothing about the user's grant.
+    let misconfigured = env.broker_with_secret("not-the-secret").await;
+    let mut config = env.config();
+    config.broker_url = misconfigured.base_url.clone();
+    let session = jira_3lo::session::Session::new(config, env.platform.sibling());
+    let err = session.send(myself()).await.unwrap_err();
+    let Error::Oauth {
+        status,
+        error,
+        description,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*status, error.as_str(), description.as_deref()),
+        (401, "access_denied", Some("Unauthorized"))
+    );
+    assert!(!err.needs_reconnect(), "{err:?}");
+    assert_eq!(stored_refresh(&env).unwrap(), rt1, "refresh token kept");
+    assert!(matches!(
+        session.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+    assert_eq!(env.count(MYSELF).await, 0);
+    // Once the broker is fixed, the same refresh token still works.
+    env.session().send(myself()).await.unwrap();
+    assert_ne!(stored_refresh(&env).unwrap(), rt1, "rotated");
+    assert_eq!(env.stats().await["grants_ok"]["refresh_token"], 1);
+}
+
+/// Waits (bounded, on the real clock) until context A holds the refresh lock, i.e. its
+/// refresh is on the wire.
+async fn until_a_refresh_is_in_flight(env: &Env, acquisitions_before: u64) {
+    for _ in 0..2_000 {
+        if env.platform.lock.refreshes() > acquisitions_before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the refresh never took the lock");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refresh_in_flight_cannot_resurrect_tokens_after_a_sign_out_in_another_context() {
+    let (env, a) = signed_in_session().await;
+    let b = env.session();
+    env.advance(3_601).await;
+    // A's refresh answer takes a while; B signs out meanwhile.
+    env.fault(TOKEN, 1, json!({ "delay_ms": 300 })).await;
+    let before = env.platform.lock.refreshes();
+    let (ra, rb) = futures_util::future::join(a.send(myself()), async {
+        until_a_refresh_is_in_flight(&env, before).await;
+        b.sign_out().await
+    })
+    .await;
+    rb.unwrap();
+    // A's call may finish (it refreshed before the sign-out took effect), but what it stored
+    // must be gone afterwards.
+    assert!(ra.is_ok(), "{ra:?}");
+    assert_eq!(env.stats().await["grants_ok"]["refresh_token"], 1);
+    assert!(stored_refresh(&env).is_none(), "refresh token resurrected");
+    assert!(stored_access(&env).is_none(), "access token resurrected");
+    assert_eq!(a.status().await.unwrap(), Status::SignedOut);
+    assert_eq!(b.status().await.unwrap(), Status::SignedOut);
+    assert_eq!(a.send(myself()).await.unwrap_err(), Error::NotSignedIn);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refresh_in_flight_does_not_overwrite_a_new_sign_in_in_another_context() {
+    let (env, a) = signed_in_session().await;
+    env.advance(3_601).await;
+    // B signs in again as another user (bob) while A's refresh of alice's grant is slow.
+    env.settings(json!({ "consent_user": "bob" })).await;
+    let b = env.session();
+    let url = b.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    env.fault(TOKEN, 1, json!({ "delay_ms": 300 })).await;
+    let before = env.platform.lock.refreshes();
+    let (ra, rb) = futures_util::future::join(a.send(myself()), async {
+        until_a_refresh_is_in_flight(&env, before).await;
+        b.complete_sign_in(&callback).await
+    })
+    .await;
+    assert!(ra.is_ok(), "{ra:?}");
+    let Status::SignedIn { site } = rb.unwrap() else {
+        panic!()
+    };
+    assert_eq!(site.name, "globex");
+    // Storage holds bob's grant, not alice's rotated one: both contexts now act as bob.
+    for s in [&a, &b] {
+        let me: serde_json::Value = s.send_json(myself()).await.unwrap();
+        assert_eq!(me["displayName"], "Bob Brown");
+    }
+    assert_eq!(env.stats().await["grants_ok"]["refresh_token"], 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn debug_of_a_real_token_response_shows_no_body() {
+    let (env, _) = signed_in_session().await;
+    let rt = stored_refresh(&env).unwrap();
+    let platform = env.platform.sibling();
+    let resp = jira_3lo::session::ports::HttpClient::send(
+        &platform,
+        jira_3lo::session::ports::HttpRequest {
+            method: jira_3lo::session::ports::Method::Post,
+            url: format!("{}/oauth/token", env.broker.base_url),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(json!({ "grant_type": "refresh_token", "refresh_token": rt }).to_string()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status, 200);
+    let body: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
+    let (at, new_rt) = (
+        body["access_token"].as_str().unwrap(),
+        body["refresh_token"].as_str().unwrap(),
+    );
+    let debug = format!("{resp:?} {resp:#?}");
+    for secret in [at, new_rt, rt.as_str()] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    assert!(debug.contains("200"), "{debug}");
+    assert!(debug.contains("cache-control"), "header names: {debug}");
+    assert!(
+        debug.contains(&format!("{} bytes", resp.body.len())),
+        "{debug}"
     );
 }

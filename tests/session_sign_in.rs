@@ -428,3 +428,61 @@ async fn a_grant_without_a_jira_site_is_no_jira_site_and_leaves_nothing_stored()
     assert!(env.platform.store.keys(Area::Session).is_empty());
     assert!(env.platform.store.keys(Area::Persistent).is_empty());
 }
+
+const RESOURCES: &str = "GET /oauth/token/accessible-resources";
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_fresh_token_rejected_at_discovery_leaves_nothing_stored() {
+    let env = start().await;
+    let session = env.session();
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    env.fault(RESOURCES, 1, serde_json::json!({ "status": 401 }))
+        .await;
+    let err = session.complete_sign_in(&callback).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
+    // Re-authorization required is what storage says as well.
+    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
+    assert!(env.platform.store.keys(Area::Session).is_empty());
+    assert!(env
+        .platform
+        .store
+        .raw_get(Area::Persistent, "jira3lo:default:refresh")
+        .is_none());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sites_asked_while_another_context_signs_in_waits_for_its_discovery() {
+    let env = start().await;
+    let worker = env.session();
+    let popup = env.session();
+    let url = worker.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    // The worker's discovery is slow; the popup sees the tokens land before the sites.
+    env.fault(RESOURCES, 1, serde_json::json!({ "delay_ms": 300 }))
+        .await;
+    let (signed_in, (pending, sites)) =
+        futures_util::future::join(worker.complete_sign_in(&callback), async {
+            let mut status = Status::SignedOut;
+            for _ in 0..2_000 {
+                status = popup.status().await.unwrap();
+                if status != Status::SignedOut {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            (status, popup.sites().await)
+        })
+        .await;
+    // Tokens stored, sites not yet known: an empty list means "discovery pending".
+    assert_eq!(pending, Status::SiteSelectionRequired { sites: vec![] });
+    let Status::SiteSelectionRequired { sites: listed } = signed_in.unwrap() else {
+        panic!()
+    };
+    assert_eq!(sites.unwrap(), listed);
+    assert_eq!(
+        env.count(RESOURCES).await,
+        1,
+        "the popup waited for the worker's discovery instead of repeating it"
+    );
+}

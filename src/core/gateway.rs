@@ -11,6 +11,10 @@ use crate::Error;
 /// The wait hint for a 429 that carries no usable `Retry-After` (it is not retried automatically).
 pub const DEFAULT_RATE_LIMIT_HINT_MS: u64 = 5_000;
 
+/// The shortest wait between retries: `Retry-After: 0` (or a date in the past) must not turn
+/// into a burst of immediate retries against a server that is shedding load.
+pub const MIN_RETRY_WAIT_MS: u64 = 1_000;
+
 /// What a gateway answer means for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiOutcome {
@@ -20,9 +24,11 @@ pub enum ApiOutcome {
     MissingScope { message: String },
     /// Any other 401: the access token is expired, revoked or garbage. Refresh once.
     TokenRejected,
-    /// The cloud id is not reachable with this grant (gateway 404, or a 401 naming the site).
+    /// The cloud id is not reachable with this grant: the gateway's own
+    /// `404 {"code":404,"message":"Not Found"}` (Jira's 404s are `ErrorCollection`s).
     SiteUnreachable,
     /// 429, or 503 with `Retry-After`: retry after the wait (idempotent requests only).
+    /// `retry_after_ms` is at least [`MIN_RETRY_WAIT_MS`].
     RetryAfter { status: u16, retry_after_ms: u64 },
     /// Anything else, already typed.
     Failed(Error),
@@ -63,7 +69,7 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
             (_, Some(ms)) => {
                 return ApiOutcome::RetryAfter {
                     status,
-                    retry_after_ms: ms,
+                    retry_after_ms: ms.max(MIN_RETRY_WAIT_MS),
                 }
             }
             (429, None) => {
@@ -131,9 +137,9 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
     let lower = message.to_ascii_lowercase();
     match status {
         401 if lower.contains("scope does not match") => ApiOutcome::MissingScope { message },
-        401 if mentions_site(&lower) => ApiOutcome::SiteUnreachable,
+        // Every other 401 is about the token, whatever its wording: refresh, never rediscover.
         401 => ApiOutcome::TokenRejected,
-        404 if is_gateway_shape => ApiOutcome::SiteUnreachable,
+        404 if gateway.as_ref().is_some_and(is_foreign_cloud_id) => ApiOutcome::SiteUnreachable,
         _ if is_gateway_shape && !message.is_empty() => {
             ApiOutcome::Failed(jira_error(status, vec![message], BTreeMap::new()))
         }
@@ -144,10 +150,18 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
     }
 }
 
-fn mentions_site(lower_message: &str) -> bool {
-    ["cloud id", "cloudid", "site", "resource"]
-        .iter()
-        .any(|w| lower_message.contains(w))
+/// The gateway's answer for a cloud id outside the grant, exactly: `{"code":404,"message":"Not
+/// Found"}`. Anything looser would send an ordinary 404 into a rediscovery.
+fn is_foreign_cloud_id(g: &GatewayBody) -> bool {
+    let code_404 = match &g.code {
+        Some(serde_json::Value::Number(n)) => n.as_u64() == Some(404),
+        Some(serde_json::Value::String(s)) => s == "404",
+        _ => false,
+    };
+    code_404
+        && g.message
+            .as_deref()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("not found"))
 }
 
 fn jira_error(status: u16, error_messages: Vec<String>, errors: BTreeMap<String, String>) -> Error {
@@ -306,28 +320,47 @@ mod tests {
             ),
             ApiOutcome::TokenRejected
         );
-        assert_eq!(
-            classify_api_response(
-                &resp(
-                    401,
-                    &[],
-                    r#"{"code":401,"message":"Cloud id not permitted for this grant"}"#
-                ),
-                0
-            ),
-            ApiOutcome::SiteUnreachable
-        );
+        // A 401 that happens to mention a site or resource is still about the token.
+        for body in [
+            r#"{"code":401,"message":"Cloud id not permitted for this grant"}"#,
+            r#"{"code":401,"message":"Unauthorized: resource requires a valid site token"}"#,
+        ] {
+            assert_eq!(
+                classify_api_response(&resp(401, &[], body), 0),
+                ApiOutcome::TokenRejected,
+                "{body}"
+            );
+        }
     }
 
     #[test]
     fn site_gone_vs_issue_not_found() {
+        for body in [
+            r#"{"code":404,"message":"Not Found"}"#,
+            r#"{"code":"404","message":"not found"}"#,
+        ] {
+            assert_eq!(
+                classify_api_response(&resp(404, &[], body), 0),
+                ApiOutcome::SiteUnreachable,
+                "{body}"
+            );
+        }
+        // Other gateway-shaped 404s are errors, not a reason to rediscover.
         assert_eq!(
             classify_api_response(
                 &resp(404, &[], r#"{"code":404,"message":"Site not found"}"#),
                 0
             ),
-            ApiOutcome::SiteUnreachable
+            ApiOutcome::Failed(Error::Jira {
+                status: 404,
+                error_messages: vec!["Site not found".into()],
+                errors: BTreeMap::new()
+            })
         );
+        assert!(matches!(
+            classify_api_response(&resp(404, &[], r#"{"message":"Not Found"}"#), 0),
+            ApiOutcome::Failed(Error::Jira { status: 404, .. })
+        ));
         let o = classify_api_response(
             &resp(
                 404,
@@ -397,6 +430,17 @@ mod tests {
                 retry_after_ms: 2000
             }
         );
+        // Zero (or a date already past) still waits the minimum.
+        for (value, now) in [("0", 0), ("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_778_000)] {
+            assert_eq!(
+                classify_api_response(&resp(429, &[("retry-after", value)], ""), now),
+                ApiOutcome::RetryAfter {
+                    status: 429,
+                    retry_after_ms: MIN_RETRY_WAIT_MS
+                },
+                "{value}"
+            );
+        }
         assert_eq!(
             classify_api_response(&resp(429, &[], ""), 0),
             ApiOutcome::Failed(Error::RateLimited {

@@ -20,13 +20,15 @@ pub const BROKER_ERROR_CODES: &[&str] = &[
 ];
 
 /// OAuth errors that mean "this grant is dead": retrying the same refresh token never helps.
-pub const PERMANENT_REFUSALS: &[&str] = &["invalid_grant", "unauthorized_client", "access_denied"];
+/// `access_denied` is deliberately not one: Atlassian answers it (401) for bad *client*
+/// credentials, i.e. a misconfigured broker, which says nothing about the user's grant.
+pub const PERMANENT_REFUSALS: &[&str] = &["invalid_grant", "unauthorized_client"];
 
 /// What a token-endpoint answer means.
 #[derive(Debug)]
 pub enum TokenOutcome {
     Issued(TokenResponse),
-    /// A permanent refusal (`invalid_grant`, `unauthorized_client`, `access_denied` with 400/401/403).
+    /// A permanent refusal (`invalid_grant` or `unauthorized_client` with 400/401/403).
     Refused {
         status: u16,
         error: String,
@@ -120,10 +122,6 @@ mod tests {
             (
                 403,
                 r#"{"error":"unauthorized_client","error_description":"refresh_token is invalid"}"#,
-            ),
-            (
-                401,
-                r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
             ),
             (400, r#"{"error":"invalid_grant"}"#),
         ] {
@@ -222,6 +220,13 @@ mod tests {
                 r#"{"error":"invalid_grant"}"#,
                 crate::ErrorCode::Oauth,
                 true,
+            ),
+            // Bad client credentials (a misconfigured broker): the grant is fine.
+            (
+                401,
+                r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+                crate::ErrorCode::Oauth,
+                false,
             ),
         ];
         for (status, body, code, transient) in cases {

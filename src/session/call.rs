@@ -1,11 +1,11 @@
 //! Executing Jira requests: `{api_base}/ex/jira/{cloudId}{path}?{query}` with the bearer token;
 //! 401 → refresh once and retry once; scope mismatch → `MissingScope`; 429/503 `Retry-After` →
-//! wait and retry idempotent requests within `max_retry_wait_ms`; site gone → rediscover once.
+//! wait (at least 1 s) and retry idempotent requests within `max_retry_wait_ms`; site gone →
+//! rediscover once.
 
 use serde::de::DeserializeOwned;
 
 use super::ports::{HttpRequest, HttpResponse};
-use super::sites::rejected_after_refresh;
 use super::{Platform, Session, SiteChoice};
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::authorize::encode;
@@ -39,16 +39,21 @@ impl<P: Platform> Session<P> {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token.clone())).await?;
                 }
-                ApiOutcome::TokenRejected => return Err(rejected_after_refresh()),
+                ApiOutcome::TokenRejected => {
+                    return Err(self.reject_grant(&access.access_token).await)
+                }
                 ApiOutcome::SiteUnreachable if !rediscovered => {
                     rediscovered = true;
                     site = self.rediscover_after_site_gone(&site).await?;
+                    // The rediscovery may have refreshed: never retry with the old token.
+                    access = self.access().await?;
                 }
                 ApiOutcome::SiteUnreachable => return Err(Error::UnknownSite { site_id: site.id }),
                 ApiOutcome::RetryAfter {
                     status,
                     retry_after_ms,
                 } => {
+                    // `retry_after_ms` is at least 1 s (see `gateway::MIN_RETRY_WAIT_MS`).
                     let within_budget = waited_ms.saturating_add(retry_after_ms)
                         <= self.inner.config.max_retry_wait_ms;
                     if !request.method.is_idempotent() || !within_budget {

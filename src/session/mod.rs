@@ -24,6 +24,15 @@
 //! `accessible-resources` is called once per authorization (the result is persisted). Concurrent
 //! callers needing a refresh share one refresh per context, and the lock
 //! `jira-3lo:refresh:{namespace}` makes it one across contexts.
+//!
+//! # Locks
+//! - `jira-3lo:refresh:{namespace}` guards every write of the tokens: a refresh round trip,
+//!   storing a new grant, clearing tokens (sign-out, a refused grant). So a refresh in flight
+//!   in one context can neither resurrect tokens another context just cleared nor overwrite a
+//!   newer grant.
+//! - `jira-3lo:sites:{namespace}` guards site discovery: a context that needs the sites while
+//!   another one is discovering them waits for that result instead of asking again.
+//!   Taken before the refresh lock, never inside it.
 
 pub mod ports;
 
@@ -112,8 +121,17 @@ impl SessionConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Status {
+    /// No usable grant: show "Connect".
     SignedOut,
+    /// Signed in, no site chosen yet. A non-empty `sites` is the list to pick from.
+    ///
+    /// An **empty** `sites` means *discovery pending*: tokens are stored but the sites are not
+    /// known yet (a sign-in in some context is still discovering them, or the last discovery
+    /// found none). Call [`Session::sites`]: it waits for a discovery in progress or performs
+    /// one, then the status is `SignedIn` (one site) or `SiteSelectionRequired` with the list;
+    /// a grant that still reaches no Jira site is [`Error::NoJiraSite`].
     SiteSelectionRequired { sites: Vec<SiteChoice> },
+    /// Signed in with a chosen site: Jira calls go there.
     SignedIn { site: SiteChoice },
 }
 
@@ -202,13 +220,35 @@ impl<P: Platform> Session<P> {
                 Some(site) => Status::SignedIn { site: site.clone() },
                 None => Status::SiteSelectionRequired { sites: rec.sites },
             },
+            // Discovery pending (see the variant's docs).
             None => Status::SiteSelectionRequired { sites: Vec::new() },
         })
     }
 
-    /// Forgets this namespace's tokens, sites and pending sign-in (both areas).
+    /// Forgets this namespace's tokens, sites and pending sign-in (both areas). Runs inside
+    /// the refresh lock, so a refresh in flight in any context finishes first and cannot
+    /// store tokens afterwards.
     pub async fn sign_out(&self) -> Result<(), Error> {
-        self.inner.cooldown.borrow_mut().take();
-        self.inner.clear_all().await
+        self.settle_refresh().await;
+        let inner = &self.inner;
+        inner
+            .platform
+            .run_exclusive(&inner.refresh_lock(), async {
+                inner.cooldown.borrow_mut().take();
+                inner.clear_all().await
+            })
+            .await
+    }
+}
+
+impl<P: Platform> Inner<P> {
+    /// Held for every write of the tokens (see the module docs).
+    fn refresh_lock(&self) -> String {
+        format!("jira-3lo:refresh:{}", self.config.namespace)
+    }
+
+    /// Held while discovering sites (see the module docs).
+    fn sites_lock(&self) -> String {
+        format!("jira-3lo:sites:{}", self.config.namespace)
     }
 }

@@ -39,7 +39,7 @@ impl<P: Platform> Session<P> {
         }
         let inner = Rc::clone(&self.inner);
         let flight = async move {
-            let lock = format!("jira-3lo:refresh:{}", inner.config.namespace);
+            let lock = inner.refresh_lock();
             let result = inner
                 .platform
                 .run_exclusive(&lock, inner.refresh_locked(rejected))
@@ -64,6 +64,57 @@ impl<P: Platform> Session<P> {
         .shared();
         *self.inner.refresh_flight.borrow_mut() = Some(flight.clone());
         flight.await
+    }
+
+    /// Waits for this context's refresh in flight, if any, whatever its outcome. Called before
+    /// taking the refresh lock elsewhere: the flight holds that lock, and a flight whose
+    /// callers were all dropped is only driven by whoever awaits it.
+    pub(super) async fn settle_refresh(&self) {
+        let in_flight = self.inner.refresh_flight.borrow().clone();
+        if let Some(flight) = in_flight {
+            let _ = flight.await;
+        }
+    }
+
+    /// Stores the tokens of a new grant, replacing the old grant entirely (never mix two
+    /// refresh-token families), inside the refresh lock.
+    pub(super) async fn store_grant(&self, tokens: TokenSet) -> Result<AccessRecord, Error> {
+        self.settle_refresh().await;
+        let inner = &self.inner;
+        inner
+            .platform
+            .run_exclusive(&inner.refresh_lock(), async {
+                inner.clear_tokens().await?;
+                inner.cooldown.borrow_mut().take();
+                inner.store_tokens(tokens).await
+            })
+            .await
+    }
+
+    /// The gateway refused `rejected`, an access token fresh from the token endpoint: the grant
+    /// is gone in practice. Clears the tokens (inside the refresh lock, and only while storage
+    /// still holds that token: another context may have stored a new grant meanwhile) and
+    /// returns the re-authorization error, as a refused refresh does.
+    pub(super) async fn reject_grant(&self, rejected: &AccessToken) -> Error {
+        self.settle_refresh().await;
+        let inner = &self.inner;
+        let cleared = inner
+            .platform
+            .run_exclusive(&inner.refresh_lock(), async {
+                let stored = inner.load_access().await?;
+                if stored.is_none_or(|a| a.access_token == *rejected) {
+                    inner.clear_tokens().await?;
+                }
+                Ok::<(), Error>(())
+            })
+            .await;
+        match cleared {
+            Ok(()) => Error::ReauthRequired {
+                error: "unauthorized".into(),
+                description: Some("the gateway rejected a freshly issued access token".into()),
+            },
+            Err(storage) => storage,
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use super::ports::{HttpRequest, Method};
-use super::sites::{rejected_after_refresh, Fetched};
-use super::{Platform, Session, Status};
+use super::sites::Fetched;
+use super::{Platform, Session, SiteChoice, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
 use crate::core::callback::{consumes_pending, validate_callback};
 use crate::core::records::{PendingRecord, SiteRecord};
@@ -91,23 +91,44 @@ impl<P: Platform> Session<P> {
             }
             TokenOutcome::Failed(e) => return Err(e),
         };
-        // A new grant replaces the old one entirely (never mix two refresh-token families).
-        self.inner.clear_tokens().await?;
-        self.inner.cooldown.borrow_mut().take();
-        let access = self.inner.store_tokens(tokens).await?;
+        // Sites lock first (a context asking for the sites meanwhile waits for this discovery
+        // instead of repeating it), then the tokens are written under the refresh lock.
+        let inner = &self.inner;
+        inner
+            .platform
+            .run_exclusive(&inner.sites_lock(), async {
+                let access = self.store_grant(tokens).await?;
+                let previous_choice = inner.load_site().await?.and_then(|r| r.chosen);
+                let sites = match self.fetch_jira_sites(&access).await? {
+                    Fetched::Sites(sites) => sites,
+                    Fetched::TokenRejected => {
+                        return Err(self.reject_grant(&access.access_token).await)
+                    }
+                };
+                self.settle_sign_in(sites, previous_choice).await
+            })
+            .await
+    }
 
-        let previous_choice = self.inner.load_site().await?.and_then(|r| r.chosen);
-        let sites = match self.fetch_jira_sites(&access).await? {
-            Fetched::Sites(sites) => sites,
-            Fetched::TokenRejected => return Err(rejected_after_refresh()),
-        };
+    /// The end of a sign-in, once its sites are known: none → everything is cleared and
+    /// [`Error::NoJiraSite`]; one → chosen; several → the previous choice if still listed,
+    /// else the list to choose from.
+    async fn settle_sign_in(
+        &self,
+        sites: Vec<SiteChoice>,
+        previous_choice: Option<String>,
+    ) -> Result<Status, Error> {
+        let inner = &self.inner;
         match select(&sites) {
             Selection::None => {
-                self.inner.clear_all().await?;
+                inner
+                    .platform
+                    .run_exclusive(&inner.refresh_lock(), inner.clear_all())
+                    .await?;
                 Err(Error::NoJiraSite)
             }
             Selection::One(site) => {
-                self.inner
+                inner
                     .save_site(&SiteRecord::new(sites, Some(site.id.clone())))
                     .await?;
                 Ok(Status::SignedIn { site })
@@ -115,7 +136,7 @@ impl<P: Platform> Session<P> {
             Selection::Several(list) => {
                 let chosen = previous_choice.filter(|id| list.iter().any(|s| &s.id == id));
                 let record = SiteRecord::new(list.clone(), chosen);
-                self.inner.save_site(&record).await?;
+                inner.save_site(&record).await?;
                 Ok(match record.chosen_site() {
                     Some(site) => Status::SignedIn { site: site.clone() },
                     None => Status::SiteSelectionRequired { sites: list },

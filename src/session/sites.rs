@@ -8,20 +8,17 @@ use crate::core::sites::{jira_sites, merge, parse_accessible_resources, select, 
 use crate::Error;
 
 impl<P: Platform> Session<P> {
-    /// The Jira sites of this grant: the cached list, or one discovery when none is cached.
+    /// The Jira sites of this grant: the stored list, or one discovery when none is stored
+    /// (status `SiteSelectionRequired` with an empty list: discovery pending). If another
+    /// context is discovering right now (a sign-in), its result is awaited, not repeated.
+    /// A grant that reaches no Jira site is [`Error::NoJiraSite`].
     pub async fn sites(&self) -> Result<Vec<SiteChoice>, Error> {
-        if let Some(rec) = self.inner.load_site().await? {
-            return Ok(rec.sites);
-        }
-        Ok(self.discover().await?.sites)
+        Ok(self.site_record().await?.sites)
     }
 
     /// Persists the user's choice among [`Session::sites`].
     pub async fn choose_site(&self, site_id: &str) -> Result<Status, Error> {
-        let rec = match self.inner.load_site().await? {
-            Some(rec) => rec,
-            None => self.discover().await?,
-        };
+        let rec = self.site_record().await?;
         let Some(site) = rec.sites.iter().find(|s| s.id == site_id).cloned() else {
             return Err(Error::UnknownSite {
                 site_id: site_id.to_string(),
@@ -35,10 +32,7 @@ impl<P: Platform> Session<P> {
 
     /// The site a Jira call goes to.
     pub(super) async fn current_site(&self) -> Result<SiteChoice, Error> {
-        let rec = match self.inner.load_site().await? {
-            Some(rec) => rec,
-            None => self.discover().await?,
-        };
+        let rec = self.site_record().await?;
         if let Some(site) = rec.chosen_site() {
             return Ok(site.clone());
         }
@@ -54,9 +48,40 @@ impl<P: Platform> Session<P> {
         }
     }
 
+    /// The stored site record (with at least one site), or one discovery. The discovery runs
+    /// inside the sites lock after re-reading storage, so it is skipped when another context
+    /// (a sign-in) stored the sites while we waited.
+    async fn site_record(&self) -> Result<SiteRecord, Error> {
+        let known = |rec: Option<SiteRecord>| rec.filter(|r| !r.sites.is_empty());
+        if let Some(rec) = known(self.inner.load_site().await?) {
+            return Ok(rec);
+        }
+        let inner = &self.inner;
+        inner
+            .platform
+            .run_exclusive(&inner.sites_lock(), async {
+                match known(inner.load_site().await?) {
+                    Some(rec) => Ok(rec),
+                    None => self.discover_locked().await,
+                }
+            })
+            .await
+    }
+
+    /// Calls accessible-resources (see [`Session::discover_locked`]) inside the sites lock.
+    pub(super) async fn discover(&self) -> Result<SiteRecord, Error> {
+        let inner = &self.inner;
+        inner
+            .platform
+            .run_exclusive(&inner.sites_lock(), self.discover_locked())
+            .await
+    }
+
     /// Calls accessible-resources (refreshing once on a 401) and stores the list, keeping the
     /// previous choice when it is still listed and choosing automatically when only one is.
-    pub(super) async fn discover(&self) -> Result<SiteRecord, Error> {
+    /// No Jira site at all: the stored list is dropped (status: discovery pending, so a later
+    /// [`Session::sites`] asks again; the tokens stay) and the result is [`Error::NoJiraSite`].
+    async fn discover_locked(&self) -> Result<SiteRecord, Error> {
         let mut access = self.access().await?;
         let mut refreshed = false;
         let sites = loop {
@@ -66,13 +91,19 @@ impl<P: Platform> Session<P> {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token)).await?;
                 }
-                Fetched::TokenRejected => return Err(rejected_after_refresh()),
+                Fetched::TokenRejected => {
+                    return Err(self.reject_grant(&access.access_token).await)
+                }
             }
         };
         let previous = self.inner.load_site().await?.and_then(|r| r.chosen);
         let chosen = match select(&sites) {
+            Selection::None => {
+                self.inner.remove_site().await?;
+                return Err(Error::NoJiraSite);
+            }
             Selection::One(site) => Some(site.id),
-            _ => previous.filter(|id| sites.iter().any(|s| &s.id == id)),
+            Selection::Several(_) => previous.filter(|id| sites.iter().any(|s| &s.id == id)),
         };
         let rec = SiteRecord::new(sites, chosen);
         self.inner.save_site(&rec).await?;
@@ -123,12 +154,4 @@ pub(super) enum Fetched {
     Sites(Vec<SiteChoice>),
     /// 401: refresh and try once more.
     TokenRejected,
-}
-
-/// The gateway refused a token that was just refreshed: the grant is gone in practice.
-pub(super) fn rejected_after_refresh() -> Error {
-    Error::ReauthRequired {
-        error: "unauthorized".into(),
-        description: Some("the gateway rejected a freshly refreshed access token".into()),
-    }
 }

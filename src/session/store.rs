@@ -65,6 +65,13 @@ impl<P: Platform> Inner<P> {
         self.save(Area::Persistent, keys::site(self.ns()), r).await
     }
 
+    pub(super) async fn remove_site(&self) -> Result<(), Error> {
+        Ok(self
+            .platform
+            .remove(Area::Persistent, &keys::site(self.ns()))
+            .await?)
+    }
+
     pub(super) async fn load_pending(&self) -> Result<Option<PendingRecord>, Error> {
         self.load(Area::Persistent, keys::pending(self.ns())).await
     }
@@ -94,9 +101,7 @@ impl<P: Platform> Inner<P> {
 
     pub(super) async fn clear_all(&self) -> Result<(), Error> {
         self.clear_tokens().await?;
-        self.platform
-            .remove(Area::Persistent, &keys::site(self.ns()))
-            .await?;
+        self.remove_site().await?;
         self.remove_pending().await
     }
 }

@@ -98,8 +98,22 @@ impl MemoryStore {
 #[derive(Clone, Default)]
 pub struct TestLock {
     locks: Rc<RefCell<HashMap<String, Rc<tokio::sync::Mutex<()>>>>>,
-    /// How many times a critical section started (= refresh attempts across contexts).
+    /// How many times a critical section started, over every lock name.
     pub acquisitions: Rc<Cell<u64>>,
+    by_name: Rc<RefCell<HashMap<String, u64>>>,
+}
+
+impl TestLock {
+    /// How many times the critical section of lock `name` started.
+    pub fn acquisitions_of(&self, name: &str) -> u64 {
+        self.by_name.borrow().get(name).copied().unwrap_or(0)
+    }
+
+    /// Refresh-lock acquisitions of the `default` namespace: refreshes across contexts, plus
+    /// one per stored grant and per sign-out.
+    pub fn refreshes(&self) -> u64 {
+        self.acquisitions_of("jira-3lo:refresh:default")
+    }
 }
 
 /// A clock at real time plus an offset that tests move forward; `sleep_ms` does not sleep, it
@@ -297,9 +311,12 @@ impl CrossContextLock for TestPlatform {
             .or_default()
             .clone();
         let acquisitions = self.lock.acquisitions.clone();
+        let by_name = self.lock.by_name.clone();
+        let name = name.to_string();
         async move {
             let _guard = mutex.lock().await;
             acquisitions.set(acquisitions.get() + 1);
+            *by_name.borrow_mut().entry(name).or_default() += 1;
             critical.await
         }
     }
@@ -517,6 +534,18 @@ impl Env {
             None => json!({}),
         };
         self.admin_post("revoke", body).await;
+    }
+
+    /// Another broker in front of the same fake, with a given client secret (a wrong one
+    /// plays a misconfigured deploy). Dropping it stops it.
+    pub async fn broker_with_secret(&self, secret: &str) -> jira_3lo_broker::RunningBroker {
+        jira_3lo_broker::spawn(
+            jira_3lo_broker::BrokerConfig::new(&self.fake.base_url, CLIENT_ID, secret)
+                .allow_redirect_uri(REDIRECT)
+                .rate_limit_per_minute(100_000),
+        )
+        .await
+        .expect("broker starts")
     }
 
     pub async fn reset(&self) {
