@@ -468,3 +468,26 @@ async fn after_a_rediscovery_without_sites_sites_discovers_again() {
     session.sites().await.unwrap();
     assert_eq!(env.count(RESOURCES).await, 3);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_404_from_accessible_resources_is_an_error_not_a_dead_grant() {
+    let (env, session) = signed_in_session().await;
+    let rec = site_record(&env);
+    env.platform
+        .store
+        .raw_remove(Area::Persistent, "jira3lo:default:site");
+    env.fault(RESOURCES, 1, json!({ "status": 404 })).await;
+    let err = session.sites().await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidResponse { status: 404, .. }),
+        "{err:?}"
+    );
+    assert_eq!(env.grants("refresh_token").await, 0, "no refresh");
+    assert_eq!(
+        session.status().await.unwrap(),
+        Status::SiteSelectionRequired { sites: vec![] },
+        "tokens kept, discovery still pending"
+    );
+    let sites = session.sites().await.unwrap();
+    assert_eq!(serde_json::to_value(&sites).unwrap(), rec["sites"]);
+}

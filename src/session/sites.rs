@@ -135,7 +135,13 @@ impl<P: Platform> Session<P> {
             ApiOutcome::Success => Ok(Fetched::Sites(jira_sites(&merge(
                 parse_accessible_resources(&resp)?,
             )))),
-            ApiOutcome::TokenRejected | ApiOutcome::SiteUnreachable => Ok(Fetched::TokenRejected),
+            ApiOutcome::TokenRejected => Ok(Fetched::TokenRejected),
+            // Not about a site here: the endpoint itself is missing (a wrong API base URL).
+            // Neither a refresh nor clearing the grant would help.
+            ApiOutcome::SiteUnreachable => Err(Error::InvalidResponse {
+                status: resp.status,
+                detail: "accessible-resources answered 404 Not Found".into(),
+            }),
             ApiOutcome::MissingScope { message } => Err(Error::MissingScope { message }),
             ApiOutcome::RetryAfter {
                 status,
