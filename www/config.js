@@ -40,8 +40,14 @@ export async function loadOverrides() {
 /** The effective configuration: defaults, then the options page's overrides (empty fields mean "default"). */
 export async function loadConfig() {
   const [defaults, overrides] = await Promise.all([loadDefaults(), loadOverrides()]);
+  return mergeConfig(defaults, overrides);
+}
+
+/** Defaults with the options page's values over them (what loadConfig returns for those overrides). */
+export function mergeConfig(defaults, overrides) {
   const merged = { ...defaults };
   for (const [k, v] of Object.entries(overrides)) {
+    if (k === 'testHooks') continue; // only the build decides (config.json)
     if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) continue;
     merged[k] = v;
   }
@@ -61,6 +67,58 @@ export function onOverridesChanged(callback) {
   if (!hasExtensionStorage()) return;
   chrome.storage.onChanged.addListener((changes, area) => {
     if (area === 'local' && OPTIONS_KEY in changes) callback();
+  });
+}
+
+/**
+ * Exposes `value` as `globalThis.__jira3lo` when this build asked for test hooks (`"testHooks": true` in
+ * config.json, written by the e2e and bench builds only), so the end-to-end tests can drive a context's client.
+ * Release and demo builds never expose the client to other scripts of the page.
+ */
+export function exposeTestHook(cfg, value) {
+  if (cfg?.testHooks === true) globalThis.__jira3lo = value;
+}
+
+// ---- the scopes the current grant was asked with ------------------------------------------------
+// The module does not tell which scopes a session was granted, and reconnecting asks for the configured
+// scopes again; so whoever completes a sign-in records them, and the UI compares them with the current
+// configuration to tell "add the scope in Options" from "you changed the scopes: reconnect".
+
+export const GRANT_SCOPES_KEY = 'jira3lo.grantScopes';
+
+/** The scopes a client built from `cfg` asks for (the module always adds offline_access), as one comparable string. */
+export function scopesKey(cfg) {
+  const list = Array.isArray(cfg?.scopes) && cfg.scopes.length ? cfg.scopes : SUGGESTED_SCOPES;
+  return [...new Set([...list, 'offline_access'])].sort().join(' ');
+}
+
+/** Where the record lives: next to the tokens (chrome.storage.local, or this tab's sessionStorage). */
+function grantArea(storage) {
+  return storage === 'extension' && hasExtensionStorage() ? 'extension' : 'session';
+}
+
+export async function saveGrantScopes(cfg, storage) {
+  const value = scopesKey(cfg);
+  if (grantArea(storage) === 'extension') await chrome.storage.local.set({ [GRANT_SCOPES_KEY]: value });
+  else sessionStorage.setItem(GRANT_SCOPES_KEY, value);
+}
+
+/** The recorded scopes of the current grant, or null when unknown. */
+export async function loadGrantScopes(storage) {
+  if (grantArea(storage) === 'extension') return (await chrome.storage.local.get(GRANT_SCOPES_KEY))[GRANT_SCOPES_KEY] ?? null;
+  return sessionStorage.getItem(GRANT_SCOPES_KEY);
+}
+
+export async function clearGrantScopes(storage) {
+  if (grantArea(storage) === 'extension') await chrome.storage.local.remove(GRANT_SCOPES_KEY);
+  else sessionStorage.removeItem(GRANT_SCOPES_KEY);
+}
+
+/** Calls `callback(value)` when another context records or forgets the grant's scopes (extension only). */
+export function onGrantScopesChanged(storage, callback) {
+  if (grantArea(storage) !== 'extension') return;
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === 'local' && GRANT_SCOPES_KEY in changes) callback(changes[GRANT_SCOPES_KEY].newValue ?? null);
   });
 }
 

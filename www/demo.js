@@ -2,7 +2,7 @@
 // Connect → location.assign(authorize URL); back here with ?code&state (or ?error&state) → completeSignIn,
 // then the code is dropped from the address bar so a reload or a shared link never carries it.
 import init, { JiraClient, version } from './pkg/jira_3lo.js';
-import { loadConfig, clientConfig } from './config.js';
+import { loadConfig, clientConfig, saveGrantScopes, exposeTestHook } from './config.js';
 import { JiraApp } from './ui.js';
 
 const CALLBACK_PARAMS = ['code', 'state', 'error', 'error_description', 'error_uri'];
@@ -16,6 +16,7 @@ const params = new URLSearchParams(location.search);
 if ((params.has('code') || params.has('error')) && params.has('state')) {
   try {
     await client.completeSignIn(location.href);
+    await saveGrantScopes(config, 'session');
   } catch (err) {
     initialError = err;
   }
@@ -35,5 +36,5 @@ const app = new JiraApp({
     return new Promise(() => {}); // the page is navigating away
   },
 });
-globalThis.__jira3lo = { client, app, config };
+exposeTestHook(config, { client, app, config }); // e2e builds only
 await app.start({ initialError });

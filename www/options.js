@@ -1,19 +1,36 @@
 // Options page: broker URL, API/auth base URLs and scopes, saved to chrome.storage.local (config.js reads them).
-import { loadDefaults, loadOverrides, saveOverrides, clearOverrides, parseScopes, SUGGESTED_SCOPES } from './config.js';
+//
+// The stored tokens belong to the servers they came from: saving other addresses while signed in would
+// send the refresh token to the new broker (and the access token to the new API host). So that asks
+// first and signs out; new scopes only need a reconnect, which the popup then offers.
+import init, { JiraClient } from './pkg/jira_3lo.js';
+import {
+  loadDefaults, loadOverrides, loadConfig, mergeConfig, saveOverrides, clearOverrides, parseScopes, clientConfig,
+  scopesKey, clearGrantScopes, SUGGESTED_SCOPES,
+} from './config.js';
 
 const form = document.getElementById('options-form');
 const fields = ['brokerUrl', 'apiBaseUrl', 'authBaseUrl'];
+const labels = { brokerUrl: 'The broker URL', apiBaseUrl: 'The API base URL', authBaseUrl: 'The authorization base URL' };
+const names = { brokerUrl: 'token broker', apiBaseUrl: 'Jira API', authBaseUrl: 'authorization' };
 const $ = (id) => document.getElementById(id);
 const errorEl = $('options-error');
 const savedEl = $('saved');
+const confirmEl = $('confirm-signout');
+
+// The module is only needed to read and clear the session; the page renders without waiting for it.
+const wasmReady = init();
 
 function showError(text) {
   errorEl.textContent = text;
   errorEl.hidden = !text;
 }
 
-function flash(text) {
+/** A short confirmation that fades, or (sticky) one that stays because it asks the user to do something. */
+function flash(text, { sticky = false } = {}) {
   savedEl.textContent = text;
+  savedEl.classList.toggle('saved-sticky', sticky);
+  if (sticky) return;
   setTimeout(() => {
     if (savedEl.textContent === text) savedEl.textContent = '';
   }, 3000);
@@ -45,24 +62,102 @@ function checkUrl(label, value) {
   return null;
 }
 
-form.addEventListener('submit', async (e) => {
-  e.preventDefault();
-  showError('');
+/** The form's values, or null after pointing at the first invalid field. */
+function readForm() {
   const values = {};
-  const labels = { brokerUrl: 'The broker URL', apiBaseUrl: 'The API base URL', authBaseUrl: 'The authorization base URL' };
   for (const k of fields) {
     const v = $(k).value.trim().replace(/\/+$/, '');
     const problem = checkUrl(labels[k], v);
     if (problem) {
       showError(problem);
       $(k).focus();
-      return;
+      return null;
     }
     if (v) values[k] = v;
   }
   const scopes = parseScopes($('scopes').value);
   if (scopes.length) values.scopes = scopes;
-  // An https broker or API host other than the built-in ones needs a host permission; asking needs this click.
+  return values;
+}
+
+/**
+ * The session of the settings in force now: whether it is signed in, and its client (to sign out).
+ * Settings that cannot build a client (e.g. no broker yet) cannot have signed anyone in.
+ */
+async function currentSession() {
+  const config = await loadConfig();
+  try {
+    await wasmReady;
+    const client = new JiraClient(clientConfig(config, 'extension'));
+    const status = await client.status();
+    return { config, client, signedIn: status.state !== 'signedOut' };
+  } catch {
+    return { config, client: null, signedIn: false };
+  }
+}
+
+/** What saving `values` changes for a signed-in user: the servers that move, and whether the scopes do. */
+async function impact(values) {
+  const [session, defaults] = await Promise.all([currentSession(), loadDefaults()]);
+  const next = mergeConfig(defaults, values);
+  const moved = fields.filter((k) => (session.config[k] ?? '') !== (next[k] ?? ''));
+  return { session, moved, scopesChanged: scopesKey(session.config) !== scopesKey(next) };
+}
+
+let pending = null; // the save waiting for the sign-out confirmation
+
+function askToSignOut(moved, save) {
+  pending = save;
+  const what = moved.map((k) => names[k]).join(' and ');
+  $('confirm-text').textContent = `You are connected to Jira. Your sign-in belongs to the current servers, so saving a new ${what} address signs you out first (your tokens are never sent to the new one). Connect again from the toolbar popup afterwards.`;
+  confirmEl.hidden = false;
+  $('form-buttons').hidden = true;
+  $('confirm-save').focus();
+}
+
+function closeConfirm({ focus } = {}) {
+  pending = null;
+  confirmEl.hidden = true;
+  $('form-buttons').hidden = false;
+  if (focus) $(focus).focus();
+}
+
+/** Saves (or, for Reset, clears) after signing out when the servers move, then says what the user must do. */
+async function apply({ values, reset }, { session, moved, scopesChanged }) {
+  const signOut = session.signedIn && moved.length > 0;
+  if (signOut && session.client) {
+    await session.client.signOut();
+    await clearGrantScopes('extension');
+  }
+  if (reset) await clearOverrides();
+  else await saveOverrides(values);
+  const done = reset ? 'Defaults restored.' : 'Saved.';
+  if (signOut) flash(`${done} You were signed out: connect again from the toolbar popup.`, { sticky: true });
+  else if (session.signedIn && scopesChanged) flash(`${done} Reconnect from the toolbar popup so Atlassian grants the new scopes.`, { sticky: true });
+  else flash(done);
+}
+
+async function submit(change) {
+  try {
+    const effect = await impact(change.reset ? {} : change.values);
+    if (effect.session.signedIn && effect.moved.length) {
+      askToSignOut(effect.moved, () => apply(change, effect));
+      return;
+    }
+    await apply(change, effect);
+  } catch (err) {
+    showError(`Nothing was saved: ${err?.message ?? err}`);
+  }
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  showError('');
+  closeConfirm();
+  const values = readForm();
+  if (!values) return;
+  // An https broker or API host other than the built-in ones needs a host permission; asking needs this click,
+  // so it comes before anything else is awaited.
   const origins = [values.brokerUrl, values.apiBaseUrl]
     .filter((u) => u && u.startsWith('https://') && !u.startsWith('https://api.atlassian.com'))
     .map((u) => `${new URL(u).origin}/*`);
@@ -73,15 +168,35 @@ form.addEventListener('submit', async (e) => {
       return;
     }
   }
-  await saveOverrides(values);
-  flash('Saved.');
+  await submit({ values });
 });
 
 $('reset').addEventListener('click', async () => {
   showError('');
-  await clearOverrides();
+  closeConfirm();
+  await submit({ reset: true });
   await render();
-  flash('Defaults restored.');
+});
+
+$('confirm-save').addEventListener('click', async () => {
+  const save = pending;
+  closeConfirm({ focus: 'save' });
+  if (!save) return;
+  try {
+    await save();
+  } catch (err) {
+    showError(`Nothing was saved: ${err?.message ?? err}`);
+  }
+  await render();
+});
+
+$('confirm-cancel').addEventListener('click', () => {
+  closeConfirm({ focus: 'save' });
+  flash('Nothing was saved.');
+});
+
+confirmEl.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') $('confirm-cancel').click();
 });
 
 await render();

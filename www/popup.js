@@ -1,6 +1,6 @@
 // The toolbar popup: the shared JiraApp with an extension-storage client; sign-in runs in the service worker.
 import init, { JiraClient, version } from './pkg/jira_3lo.js';
-import { loadConfig, clientConfig, onOverridesChanged } from './config.js';
+import { loadConfig, clientConfig, onOverridesChanged, exposeTestHook } from './config.js';
 import { requestSignIn } from './messages.js';
 import { JiraApp, describeError, h } from './ui.js';
 
@@ -32,6 +32,6 @@ try {
 }
 
 const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions });
-// Test and debugging hook: lets end-to-end tests drive this context's client.
-globalThis.__jira3lo = { client, app, config };
+// Test hook (e2e and bench builds only): lets end-to-end tests drive this context's client.
+exposeTestHook(config, { client, app, config });
 await app.start();

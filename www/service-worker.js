@@ -3,29 +3,38 @@
 // Listeners are registered synchronously at the top level (MV3 wakes the worker for them); the wasm
 // module and the client are created lazily on first use (module workers forbid top-level await).
 import init, { JiraClient } from './pkg/jira_3lo.js';
-import { loadConfig, clientConfig, onOverridesChanged } from './config.js';
+import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook } from './config.js';
 import { serializeError } from './messages.js';
 
-let clientPromise = null;
+let setupPromise = null;
 let signInPromise = null;
 
-/** The worker's JiraClient (same chrome.storage as the popup's, so both see one session). */
-function getClient() {
-  clientPromise ??= (async () => {
+/** The worker's JiraClient (same chrome.storage as the popup's, so both see one session) and its config. */
+function getSetup() {
+  setupPromise ??= (async () => {
     await init();
     const config = await loadConfig();
-    return new JiraClient(clientConfig(config, 'extension'));
+    return { client: new JiraClient(clientConfig(config, 'extension')), config };
   })().catch((err) => {
-    clientPromise = null; // let the next message retry (e.g. after the options page fixed the config)
+    setupPromise = null; // let the next message retry (e.g. after the options page fixed the config)
     throw err;
   });
-  return clientPromise;
+  return setupPromise;
 }
 
-/** One sign-in at a time: a second Connect click while the Atlassian window is open joins the first. */
+const getClient = () => getSetup().then((s) => s.client);
+
+/**
+ * One sign-in at a time: a second Connect click while the Atlassian window is open joins the first.
+ * On success the scopes asked for are recorded, so the popup can tell when Options asks for others.
+ */
 function signIn(interactive) {
-  signInPromise ??= getClient()
-    .then((client) => client.signInWithExtension(interactive))
+  signInPromise ??= getSetup()
+    .then(async ({ client, config }) => {
+      const status = await client.signInWithExtension(interactive);
+      await saveGrantScopes(config, 'extension').catch(() => {}); // a hint for the UI, never worth failing the sign-in
+      return status;
+    })
     .finally(() => {
       signInPromise = null;
     });
@@ -43,8 +52,8 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 
 // The options page changed the broker or scopes: the next use builds a client with them.
 onOverridesChanged(() => {
-  clientPromise = null;
+  setupPromise = null;
 });
 
-// Test and debugging hook (end-to-end tests call Jira from this context too).
-globalThis.__jira3lo = { getClient };
+// Test hook, only in builds whose config.json asks for it: the end-to-end tests call Jira from this context too.
+loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient }));

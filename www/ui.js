@@ -6,6 +6,7 @@
 // All text from Jira goes into the DOM through `textContent` (never innerHTML), so it cannot inject markup.
 // The module must be initialised (`await init()`) before a JiraApp renders; ADF → text is the module's own.
 import { adfToText } from './pkg/jira_3lo.js';
+import { scopesKey, loadGrantScopes, clearGrantScopes, onGrantScopesChanged } from './config.js';
 
 export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
 const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
@@ -102,9 +103,10 @@ function hostOf(url) {
 
 /**
  * Plain-language text and the one action that fixes it, from a JiraError (or a serialized one sent by
- * the service worker). `during` is 'signIn' or 'jira': it decides which server a network error names.
+ * the service worker). `during` is 'signIn' or 'jira'; `hasOptions` says whether an options page can fix
+ * settings; `scopesChanged` says whether the configured scopes differ from those the grant was asked with.
  */
-export function describeError(err, { during = 'jira', config = {} } = {}) {
+export function describeError(err, { during = 'jira', config = {}, hasOptions = false, scopesChanged = false } = {}) {
   const code = err?.code ?? 'unknown';
   const d = err?.details ?? {};
   switch (code) {
@@ -113,14 +115,24 @@ export function describeError(err, { during = 'jira', config = {} } = {}) {
     case 'not_signed_in':
       return { code, text: 'You are not connected to Jira any more. Reconnect to keep going.', action: 'reconnect' };
     case 'missing_scope':
-      return { code, text: 'Jira needs a permission this connection does not have. Reconnect and accept the requested access.', action: 'reconnect' };
+      // Reconnecting asks for the same scopes again, so it only helps once the scopes were changed.
+      if (scopesChanged) {
+        return { code, text: 'Jira needs a permission this connection was not granted. The scopes changed since you connected: reconnect so Atlassian can grant them.', action: 'rescope' };
+      }
+      if (hasOptions) {
+        return { code, text: 'Jira needs a permission (scope) this connection was not granted, and reconnecting would ask for the same ones. Add the missing scope under Scopes in Options, then reconnect.', action: 'options' };
+      }
+      return { code, text: 'Jira needs a permission (scope) this page does not ask for, so reconnecting would not help. The page\'s scopes are set in its config.json.', action: null };
     case 'rate_limited': {
       const secs = Math.max(1, Math.ceil((d.retryAfterMs ?? 5000) / 1000));
       return { code, text: `Jira is busy right now. Try again in ${secs} s.`, action: 'retry', waitSecs: secs };
     }
     case 'network': {
-      const host = during === 'signIn' ? hostOf(config.brokerUrl) : hostOf(config.apiBaseUrl || 'https://api.atlassian.com');
-      return { code, text: `Can't reach ${host}. Check your connection${during === 'signIn' ? ' and the broker address in Options' : ''}, then try again.`, action: 'retry' };
+      // A Jira call may have failed at the broker (refreshing the token) and a sign-in at Jira (site
+      // discovery): name a host only when the error says which one failed.
+      const where = d.origin ? `Can't reach ${hostOf(d.origin)}.` : "Can't reach Jira or the sign-in broker.";
+      const check = during === 'signIn' && hasOptions ? 'your connection and the broker address in Options' : 'your connection';
+      return { code, text: `${where} Check ${check}, then try again.`, action: 'retry' };
     }
     case 'timeout':
       return { code, text: 'Jira took too long to answer. Try again in a moment.', action: 'retry' };
@@ -140,8 +152,16 @@ export function describeError(err, { during = 'jira', config = {} } = {}) {
       return { code, text: 'That Jira site is no longer available to this connection. Choose another one.', action: null };
     case 'site_selection_required':
       return { code, text: 'Choose which Jira site to use.', action: null };
-    case 'broker':
-      return { code, text: `The sign-in service at ${hostOf(config.brokerUrl)} refused the request${d.error ? ` (${d.error})` : ''}. Check the broker address in Options.`, action: 'retry' };
+    case 'broker': {
+      if (d.status === 429 || d.error === 'rate_limited') {
+        const secs = d.retryAfterMs ? Math.max(1, Math.ceil(d.retryAfterMs / 1000)) : null;
+        return secs
+          ? { code, text: `Too many sign-in attempts. Try again in ${secs} s.`, action: 'retry', waitSecs: secs }
+          : { code, text: 'Too many sign-in attempts. Try again in a minute.', action: 'retry' };
+      }
+      const check = hasOptions ? ' Check the broker address in Options.' : '';
+      return { code, text: `The sign-in service at ${hostOf(config.brokerUrl)} refused the request${d.error ? ` (${d.error})` : ''}.${check}`, action: 'retry' };
+    }
     case 'oauth':
       return { code, text: `Atlassian's sign-in service failed${d.error ? ` (${d.error})` : ''}. Try again in a moment.`, action: 'retry' };
     case 'jira': {
@@ -184,6 +204,12 @@ export class JiraApp {
    */
   constructor({ root, client, signIn, kind, config, version, openOptions }) {
     Object.assign(this, { root, client, signIn, kind, config, openOptions });
+    this.storageKind = kind === 'extension' ? 'extension' : 'session';
+    this.grantScopes = null; // the scopes the stored grant was asked with, when known
+    this.drafts = new Map(); // issue key → unsent comment text
+    this.createDraft = null; // a started create form: {project, type, summary, description}
+    this.draftSite = null; // the site the drafts belong to
+    this.discovering = null;
     this.status = null;
     this.notice = null;
     this.view = 'loading';
@@ -302,7 +328,10 @@ export class JiraApp {
       }
       children.push(btn);
     } else if (n.action === 'options' && this.openOptions) {
-      children.push(h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.openOptions() }, 'Open Options'));
+      children.push(h('button', { type: 'button', class: 'btn btn-small', id: 'open-options', onclick: () => this.openOptions() }, 'Open Options'));
+    } else if (n.action === 'rescope') {
+      // Signed in, but with other scopes than the configured ones: a new consent is what helps.
+      children.push(h('button', { type: 'button', class: 'btn btn-small', id: 'reconnect', onclick: () => this.connect() }, 'Reconnect'));
     }
     if (n.kind !== 'error' || n.dismissible) {
       children.push(h('button', { type: 'button', class: 'icon-btn dismiss', 'aria-label': 'Dismiss', title: 'Dismiss', onclick: () => this.clearNotice() }, '×'));
@@ -316,14 +345,33 @@ export class JiraApp {
       this.applyStatus({ state: 'siteSelectionRequired', sites: err.details.sites });
       return;
     }
-    const d = describeError(err, { during, config: this.config });
-    const reconnect = d.action === 'reconnect' || err?.needsReconnect;
+    const d = describeError(err, { during, config: this.config, hasOptions: !!this.openOptions, scopesChanged: this.scopesChanged() });
+    // missing_scope also says needsReconnect, but a reconnect asks for the same scopes: describeError decides.
+    const reconnect = d.action === 'reconnect' || (err?.needsReconnect && d.code !== 'missing_scope');
     this.setNotice({ kind: d.code === 'access_denied' ? 'info' : 'error', text: d.text, code: d.code, action: reconnect ? 'reconnect' : d.action, waitSecs: d.waitSecs, retry, dismissible: true });
     if (reconnect) {
       this.status = { state: 'signedOut' };
       this.renderHeader();
       this.renderSignedOut();
     }
+  }
+
+  /** True when the configured scopes differ from those the stored grant was asked with (a reconnect applies them). */
+  scopesChanged() {
+    return this.grantScopes != null && this.grantScopes !== scopesKey(this.config);
+  }
+
+  /** Back to the list. An unsent comment or a started create form is kept as a draft, and the notice says so. */
+  backToList() {
+    let kept = null;
+    if (this.view === 'issue') {
+      const key = this.main.querySelector('#issue-view')?.dataset.key;
+      if (key && this.drafts.has(key)) kept = `Your unsent comment on ${key} is kept: open ${key} again to finish it.`;
+    } else if (this.view === 'create' && (this.createDraft?.summary?.trim() || this.createDraft?.description?.trim())) {
+      kept = 'Your new issue is kept as a draft: press + (Create issue) to finish it.';
+    }
+    this.showIssues({ keepList: true });
+    if (kept) this.setNotice({ kind: 'info', code: 'draft_kept', text: kept, dismissible: true });
   }
 
   onKeyDown(e) {
@@ -335,7 +383,7 @@ export class JiraApp {
     }
     if (e.key === 'Escape' && (this.view === 'issue' || this.view === 'create')) {
       e.preventDefault();
-      this.showIssues({ keepList: true });
+      this.backToList();
     }
     // Arrow keys move between issues in the list.
     if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && e.target?.classList?.contains('issue-row')) {
@@ -356,9 +404,13 @@ export class JiraApp {
     // events can arrive after a newer outcome this context already saw (e.g. a "signed in" written just
     // before a refresh was refused and the tokens were cleared).
     this.client.onStatusChange(() => this.reloadStatus());
+    onGrantScopesChanged(this.storageKind, (value) => {
+      this.grantScopes = value;
+      if (this.notice?.action === 'rescope' && !this.scopesChanged()) this.clearNotice();
+    });
     let status;
     try {
-      status = await this.client.status();
+      [status, this.grantScopes] = await Promise.all([this.client.status(), loadGrantScopes(this.storageKind).catch(() => null)]);
     } catch (err) {
       this.showError(err);
       status = { state: 'signedOut' };
@@ -384,8 +436,15 @@ export class JiraApp {
     const prev = this.status;
     // While our own sign-in runs, intermediate "signed out" events (pending state written) change nothing.
     if (this.signingIn && status.state === 'signedOut') return;
-    // Tokens stored but the sites not discovered yet (a sign-in in progress somewhere): nothing to pick from.
-    if (status.state === 'siteSelectionRequired' && !status.sites?.length) return;
+    // Tokens stored but no site list: a sign-in elsewhere is still discovering the sites, or its discovery
+    // failed. Nothing may ever announce the sites, so discover them here (our own sign-in brings its own).
+    if (status.state === 'siteSelectionRequired' && !status.sites?.length) {
+      if (this.signingIn) return;
+      this.status = status;
+      this.renderHeader();
+      this.discoverSites();
+      return;
+    }
     this.status = status;
     const sameSignedIn = prev?.state === 'signedIn' && status.state === 'signedIn' && prev.site?.id === status.site?.id;
     if (sameSignedIn) {
@@ -400,8 +459,59 @@ export class JiraApp {
     else if (status.state === 'signedIn') {
       if (this.notice?.action === 'reconnect') this.clearNotice();
       this.issues = []; // another site (or a new sign-in): the old list does not apply
+      if (this.draftSite !== status.site?.id) {
+        this.drafts.clear(); // drafts name issues of the previous site
+        this.createDraft = null;
+        this.draftSite = status.site?.id ?? null;
+      }
       this.showIssues();
+      if (!this.notice && this.scopesChanged()) {
+        this.setNotice({ kind: 'info', code: 'scopes_changed', text: 'The requested scopes changed since you connected. Reconnect so Atlassian can grant them.', action: 'rescope', dismissible: true });
+      }
     }
+  }
+
+  // --- site discovery ----------------------------------------------------------------------------
+
+  /** Finds the Jira sites of a stored sign-in, then shows the picker or the issues (or why not, with Try again). */
+  discoverSites() {
+    this.discovering ??= this.runDiscovery().finally(() => {
+      this.discovering = null;
+    });
+    return this.discovering;
+  }
+
+  async runDiscovery() {
+    this.view = 'discovering';
+    this.setMain(h('div', { class: 'center muted', id: 'discovering', 'aria-busy': 'true' }, h('span', { class: 'spinner' }), 'Finding your Jira sites…'));
+    let status;
+    try {
+      const sites = await this.client.sites();
+      status = await this.client.status();
+      if (status.state === 'siteSelectionRequired' && !status.sites?.length) {
+        if (!sites.length) throw Object.assign(new Error('This sign-in reaches no Jira site.'), { code: 'no_jira_site', details: {} });
+        status = { state: 'siteSelectionRequired', sites };
+      }
+    } catch (err) {
+      if (this.view !== 'discovering') return; // signed out or signed in again meanwhile
+      this.showError(err);
+      if (this.view === 'discovering') this.renderDiscoveryFailed();
+      return;
+    }
+    // A status event may have rendered the picker or the issues already.
+    if (this.view === 'discovering') this.applyStatus(status);
+  }
+
+  renderDiscoveryFailed() {
+    this.view = 'sitesFailed';
+    this.setMain(
+      h('section', { class: 'hero', id: 'sites-failed', 'aria-labelledby': 'sites-failed-title' },
+        h('h1', { id: 'sites-failed-title' }, 'Your Jira sites did not load'),
+        h('p', { class: 'muted' }, 'You are signed in, but the list of Jira sites this connection reaches could not be fetched.'),
+        h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'retry-sites', 'data-autofocus': 'always', onclick: () => { this.clearNotice(); this.discoverSites(); } }, 'Try again'),
+        h('button', { type: 'button', class: 'btn btn-quiet btn-block', id: 'sign-out-sites', onclick: () => this.doSignOut() }, 'Sign out'),
+      ),
+    );
   }
 
   // --- signed out / connecting -------------------------------------------------------------------
@@ -436,7 +546,7 @@ export class JiraApp {
         h('h1', { 'data-autofocus': true, tabindex: '-1' }, 'Waiting for Atlassian…'),
         h('p', { class: 'muted' },
           this.kind === 'extension'
-            ? 'Approve access in the Atlassian window that just opened. This view updates by itself when you are done.'
+            ? 'Approve access in the Atlassian window. If this popup closes meanwhile, click the Jira icon in the toolbar again when you are done.'
             : 'Taking you to Atlassian to approve access…'),
       ),
     );
@@ -445,14 +555,20 @@ export class JiraApp {
       status = await this.signIn();
     } catch (err) {
       this.signingIn = false;
-      this.status = { state: 'signedOut' };
+      // A failed or cancelled sign-in leaves an earlier session as it was (e.g. a reconnect for new scopes).
+      const current = await this.client.status().catch(() => ({ state: 'signedOut' }));
       this.showError(err, { during: 'signIn', retry: () => this.connect() });
-      this.renderHeader();
-      this.renderSignedOut();
+      if (this.view !== 'connecting') return; // showError switched to the signed-out view already
+      this.status = null;
+      this.applyStatus(current);
       return;
     }
     this.signingIn = false;
+    this.grantScopes = await loadGrantScopes(this.storageKind).catch(() => this.grantScopes);
+    // Render the outcome even when it is the site we had (a reconnect), unless an event already did.
+    if (this.view === 'connecting') this.status = null;
     if (status) this.applyStatus(status);
+    else this.reloadStatus();
   }
 
   // --- sites ---------------------------------------------------------------------------------
@@ -502,11 +618,14 @@ export class JiraApp {
     this.clearNotice();
     try {
       await this.client.signOut();
+      await clearGrantScopes(this.storageKind).catch(() => {});
     } catch (err) {
       this.showError(err);
       return;
     }
     this.issues = [];
+    this.drafts.clear();
+    this.createDraft = null;
     this.status = { state: 'signedOut' };
     this.renderHeader();
     this.renderSignedOut();
@@ -631,7 +750,7 @@ export class JiraApp {
   }
 
   backButton() {
-    return h('button', { type: 'button', class: 'back', id: 'back', onclick: () => this.showIssues({ keepList: true }) }, icon('back'), 'My issues');
+    return h('button', { type: 'button', class: 'back', id: 'back', onclick: () => this.backToList() }, icon('back'), 'My issues');
   }
 
   renderIssue(issue, transitions, comments) {
@@ -639,6 +758,12 @@ export class JiraApp {
     const site = this.status?.state === 'signedIn' ? this.status.site : null;
     const description = adfToText(f.description);
     const commentBox = h('textarea', { id: 'comment-text', rows: 3, placeholder: 'Add a comment…', 'aria-label': 'Comment', required: true });
+    // A comment left unsent (Escape, back) is kept per issue until it is sent.
+    commentBox.value = this.drafts.get(issue.key) ?? '';
+    commentBox.addEventListener('input', () => {
+      if (commentBox.value.trim()) this.drafts.set(issue.key, commentBox.value);
+      else this.drafts.delete(issue.key);
+    });
     const commentForm = h('form', { class: 'comment-form', id: 'comment-form', onsubmit: (e) => { e.preventDefault(); this.addComment(issue.key, commentBox, e.currentTarget); } },
       commentBox,
       h('div', { class: 'form-row' },
@@ -706,6 +831,7 @@ export class JiraApp {
     textarea.disabled = true;
     try {
       await this.client.addComment(key, text);
+      this.drafts.delete(key);
       await this.showIssue(key, { notice: { kind: 'success', text: 'Comment added.', dismissible: true } });
       this.main.querySelector('#comment-text')?.focus();
     } catch (err) {
@@ -737,6 +863,10 @@ export class JiraApp {
     const type = h('select', { id: 'create-type', required: true, disabled: true }, h('option', { value: '' }, 'Choose a project first'));
     const summary = h('input', { id: 'create-summary', type: 'text', required: true, maxlength: 255, autocomplete: 'off', placeholder: 'What needs to be done?' });
     const description = h('textarea', { id: 'create-description', rows: 4, placeholder: 'Details (optional)' });
+    // A form left half-filled (Escape, back) comes back as it was; Cancel discards it.
+    const draft = this.createDraft;
+    summary.value = draft?.summary ?? '';
+    description.value = draft?.description ?? '';
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'create-submit' }, 'Create issue');
     const form = h('form', { class: 'create-form', id: 'create-form', onsubmit: (e) => { e.preventDefault(); this.createIssue({ project, type, summary, description, submit }); } },
       field('Project', project),
@@ -745,9 +875,14 @@ export class JiraApp {
       field('Description', description),
       h('div', { class: 'form-row' },
         h('span', { class: 'hint muted', id: 'create-hint' }, 'Enter to create'),
-        h('div', {}, h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => this.showIssues({ keepList: true }) }, 'Cancel'), submit),
+        h('div', {}, h('button', { type: 'button', class: 'btn btn-quiet', id: 'create-cancel', onclick: () => { this.createDraft = null; this.showIssues({ keepList: true }); } }, 'Cancel'), submit),
       ),
     );
+    const remember = () => {
+      this.createDraft = { project: project.value || draft?.project, type: type.value || draft?.type, summary: summary.value, description: description.value };
+    };
+    form.addEventListener('input', remember);
+    form.addEventListener('change', remember);
     submitOnCtrlEnter(description, form);
     this.setMain(h('section', { class: 'create', 'aria-labelledby': 'create-title' }, this.backButton(), h('h1', { id: 'create-title' }, 'Create issue'), form));
     project.focus();
@@ -759,11 +894,11 @@ export class JiraApp {
         h('option', { value: '' }, projects.length ? 'Choose a project' : 'No projects you can see'),
         ...projects.map((p) => h('option', { value: p.key }, `${p.name} (${p.key})`)),
       );
-      // Preselect the project of the first listed issue: it is most likely where the next one goes.
-      const guess = this.issues[0]?.fields?.project?.key ?? (projects.length === 1 ? projects[0].key : '');
+      // Preselect the draft's project, else the first listed issue's: most likely where the next one goes.
+      const guess = draft?.project ?? this.issues[0]?.fields?.project?.key ?? (projects.length === 1 ? projects[0].key : '');
       if (guess && projects.some((p) => p.key === guess)) {
         project.value = guess;
-        await this.loadIssueTypes(guess, type);
+        await this.loadIssueTypes(guess, type, draft?.project === guess ? draft?.type : undefined);
       }
     } catch (err) {
       project.replaceChildren(h('option', { value: '' }, 'Projects could not be loaded'));
@@ -771,15 +906,15 @@ export class JiraApp {
     }
   }
 
-  async loadIssueTypes(projectKey, select) {
+  async loadIssueTypes(projectKey, select, preferredType) {
     select.disabled = true;
     select.replaceChildren(h('option', { value: '' }, projectKey ? 'Loading issue types…' : 'Choose a project first'));
     if (!projectKey) return;
     try {
       const types = itemsOf(await this.client.issueTypes(projectKey), 'issueTypes').filter((t) => !t.subtask);
       select.replaceChildren(...types.map((t) => h('option', { value: t.id }, t.name)));
-      const task = types.find((t) => /^task$/i.test(t.name));
-      if (task) select.value = task.id;
+      const preferred = types.find((t) => t.id === preferredType) ?? types.find((t) => /^task$/i.test(t.name));
+      if (preferred) select.value = preferred.id;
       select.disabled = types.length === 0;
     } catch (err) {
       select.replaceChildren(h('option', { value: '' }, 'Issue types could not be loaded'));
@@ -802,6 +937,7 @@ export class JiraApp {
         description: description.value.trim() || undefined,
       });
       this.issues = []; // the list changed; reload it on the way back
+      this.createDraft = null;
       await this.showIssue(created.key, { notice: { kind: 'success', text: `Created ${created.key}.`, dismissible: true } });
     } catch (err) {
       submit.disabled = false;

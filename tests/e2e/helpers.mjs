@@ -106,7 +106,8 @@ export async function signOutExtension(ctx, id) {
   await page.evaluate(async () => {
     await chrome.storage.session.clear();
     const all = await chrome.storage.local.get(null);
-    await chrome.storage.local.remove(Object.keys(all).filter((k) => k.startsWith('jira3lo:')));
+    // The module's keys, and the UI's note of the scopes the grant was asked with.
+    await chrome.storage.local.remove(Object.keys(all).filter((k) => k.startsWith('jira3lo:') || k === 'jira3lo.grantScopes'));
   });
   await page.close();
 }
