@@ -5,6 +5,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
+use crate::core::urls::WebUrl;
 use crate::jira::shape::{Input, Json};
 
 use crate::platform::StorageKind;
@@ -80,17 +81,17 @@ fn config_error(message: impl Into<String>) -> Error {
 /// An absolute http(s) URL without query or fragment, returned without trailing slashes so
 /// the engine can append paths.
 fn base_url(field: &str, value: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(value.trim())
+    let parsed = WebUrl::parse(value.trim())
         .map_err(|e| config_error(format!("{field} is not a valid URL ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+    if !matches!(parsed.scheme.as_str(), "http" | "https") || parsed.host.is_none() {
         return Err(config_error(format!("{field} must be an http(s) URL")));
     }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
+    if parsed.query.is_some() || parsed.fragment.is_some() {
         return Err(config_error(format!(
             "{field} must not have a query or fragment"
         )));
     }
-    Ok(parsed.as_str().trim_end_matches('/').to_string())
+    Ok(parsed.href.trim_end_matches('/').to_string())
 }
 
 impl StorageChoice {

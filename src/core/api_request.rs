@@ -54,7 +54,5 @@ impl JiraRequest {
 /// Percent-encodes one path segment (an issue key, a project key, an id) so that nothing
 /// user-supplied can change the path.
 pub fn encode_segment(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    super::urls::encode(segment)
 }

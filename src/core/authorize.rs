@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::secrets::State;
+use super::urls::WebUrl;
 use crate::Error;
 
 /// A pending sign-in is valid this long (a code is short-lived anyway; a stale tab must restart).
@@ -56,10 +57,10 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
 /// Builds `{auth_base}/authorize?audience=api.atlassian.com&client_id=..&scope=..&redirect_uri=..&state=..&response_type=code&prompt=consent`.
 /// Values are percent-encoded with `%20` for spaces (as Atlassian documents the scope list).
 pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
-    let base = url::Url::parse(p.auth_base_url).map_err(|e| Error::Config {
+    let base = WebUrl::parse(p.auth_base_url).map_err(|e| Error::Config {
         message: format!("auth base URL is not a URL: {e}"),
     })?;
-    if !matches!(base.scheme(), "http" | "https") {
+    if !matches!(base.scheme.as_str(), "http" | "https") {
         return Err(Error::Config {
             message: "auth base URL must be http(s)".into(),
         });
@@ -92,11 +93,11 @@ pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
 }
 
 /// A redirect URI must be an absolute http(s) URL without a fragment (OAuth 2.0 §3.1.2).
-pub fn check_redirect_uri(uri: &str) -> Result<url::Url, Error> {
-    let parsed = url::Url::parse(uri).map_err(|e| Error::Config {
+pub fn check_redirect_uri(uri: &str) -> Result<WebUrl, Error> {
+    let parsed = WebUrl::parse(uri).map_err(|e| Error::Config {
         message: format!("redirect URI is not an absolute URL: {e}"),
     })?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
+    if !matches!(parsed.scheme.as_str(), "http" | "https") || parsed.fragment.is_some() {
         return Err(Error::Config {
             message: "redirect URI must be an http(s) URL without a fragment".into(),
         });
@@ -106,9 +107,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<url::Url, Error> {
 
 /// Percent-encodes a query value; spaces become `%20`, not `+`.
 pub fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    super::urls::encode(value)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::authorize::PendingSignIn;
 use super::secrets::{AuthorizationCode, State};
+use super::urls::WebUrl;
 use crate::Error;
 
 /// Checks `callback_url` against the pending sign-in and returns the authorization code.
@@ -17,17 +18,17 @@ pub fn validate_callback(
     pending: Option<&PendingSignIn>,
     now_ms: u64,
 ) -> Result<AuthorizationCode, Error> {
-    let url = url::Url::parse(callback_url).map_err(|_| Error::NotACallback)?;
+    let url = WebUrl::parse(callback_url).map_err(|_| Error::NotACallback)?;
     let mut code = None;
     let mut state = None;
     let mut error = None;
     let mut description = None;
     for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "code" => code = Some(v.into_owned()),
-            "state" => state = Some(v.into_owned()),
-            "error" => error = Some(v.into_owned()),
-            "error_description" => description = Some(v.into_owned()),
+        match k.as_str() {
+            "code" => code = Some(v),
+            "state" => state = Some(v),
+            "error" => error = Some(v),
+            "error_description" => description = Some(v),
             _ => {}
         }
     }
@@ -76,14 +77,14 @@ pub fn consumes_pending(outcome: &Result<AuthorizationCode, Error>) -> bool {
 
 /// Same scheme, host, port and path as the registered redirect URI ("starts with" done on
 /// parsed parts, so `http://127.0.0.1:80` does not match `http://127.0.0.1:8080`).
-fn same_endpoint(url: &url::Url, redirect_uri: &str) -> bool {
-    let Ok(expected) = url::Url::parse(redirect_uri) else {
+fn same_endpoint(url: &WebUrl, redirect_uri: &str) -> bool {
+    let Ok(expected) = WebUrl::parse(redirect_uri) else {
         return false;
     };
-    url.scheme() == expected.scheme()
-        && url.host_str() == expected.host_str()
-        && url.port_or_known_default() == expected.port_or_known_default()
-        && url.path().trim_end_matches('/') == expected.path().trim_end_matches('/')
+    url.scheme == expected.scheme
+        && url.host == expected.host
+        && url.port == expected.port
+        && url.path.trim_end_matches('/') == expected.path.trim_end_matches('/')
 }
 
 #[cfg(test)]

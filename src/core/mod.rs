@@ -13,3 +13,4 @@ pub mod secrets;
 pub mod sites;
 pub mod token_response;
 pub mod tokens;
+pub mod urls;

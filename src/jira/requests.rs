@@ -116,10 +116,7 @@ pub fn search_post(params: &SearchParams) -> JiraRequest {
 
 /// GET (retry-safe) unless the JQL is long, then POST.
 pub fn search(params: &SearchParams) -> JiraRequest {
-    let encoded_len: usize = url::form_urlencoded::byte_serialize(params.jql.as_bytes())
-        .map(str::len)
-        .sum();
-    if encoded_len > MAX_GET_JQL_BYTES {
+    if crate::core::urls::form_encoded_len(&params.jql) > MAX_GET_JQL_BYTES {
         search_post(params)
     } else {
         search_get(params)
