@@ -16,6 +16,11 @@ pub use types::{Site, Status};
 
 use wasm_bindgen::prelude::*;
 
+/// Talc instead of the default dlmalloc: the same job in a few KB less wasm (and faster).
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The crate version; the popup renders it to prove the module initialised.
 #[wasm_bindgen]
 pub fn version() -> String {
