@@ -5,7 +5,9 @@
 //!
 //! Reference: <https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/>.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+use super::requests::object;
 
 /// An ADF document (`{"type":"doc","version":1,"content":[...]}`), kept as JSON.
 ///
@@ -60,18 +62,28 @@ pub fn from_plain_text(text: &str) -> Value {
     if !lines.is_empty() {
         paragraphs.push(paragraph(&lines));
     }
-    json!({ "type": "doc", "version": 1, "content": paragraphs })
+    object(vec![
+        ("type", Value::from("doc")),
+        ("version", Value::from(1)),
+        ("content", Value::Array(paragraphs)),
+    ])
 }
 
 fn paragraph(lines: &[&str]) -> Value {
     let mut content = Vec::with_capacity(lines.len() * 2);
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
-            content.push(json!({ "type": "hardBreak" }));
+            content.push(object(vec![("type", Value::from("hardBreak"))]));
         }
-        content.push(json!({ "type": "text", "text": line }));
+        content.push(object(vec![
+            ("type", Value::from("text")),
+            ("text", Value::from(*line)),
+        ]));
     }
-    json!({ "type": "paragraph", "content": content })
+    object(vec![
+        ("type", Value::from("paragraph")),
+        ("content", Value::Array(content)),
+    ])
 }
 
 /// Renders an ADF tree as plain text for display.
@@ -342,6 +354,7 @@ fn iso_date(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn plain_text_becomes_paragraphs_and_hard_breaks() {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::adf::AdfDocument;
+use super::requests::object;
 
 /// A Jira user (`/rest/api/3/myself`, assignee, reporter, comment author).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -565,10 +566,10 @@ impl IdOrName {
     /// The Jira body object: `{"id": ..}` or `{"name": ..}`.
     pub fn to_json(&self) -> Value {
         match self {
-            IdOrName::Id { id } => serde_json::json!({ "id": id }),
-            IdOrName::Name { name } => serde_json::json!({ "name": name }),
-            IdOrName::Text(t) if is_numeric_id(t) => serde_json::json!({ "id": t }),
-            IdOrName::Text(t) => serde_json::json!({ "name": t }),
+            IdOrName::Id { id } => object(vec![("id", Value::from(id.as_str()))]),
+            IdOrName::Name { name } => object(vec![("name", Value::from(name.as_str()))]),
+            IdOrName::Text(t) if is_numeric_id(t) => object(vec![("id", Value::from(t.as_str()))]),
+            IdOrName::Text(t) => object(vec![("name", Value::from(t.as_str()))]),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! when encoded: a key like `ABC-1/../x` or `A B` can never change which endpoint is called.
 //! JQL is never put into a path: it travels verbatim as a query value or in a JSON body.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::adf;
 use super::models::{
@@ -53,6 +53,16 @@ pub fn segment(value: &str, what: &str) -> Result<String, Error> {
     Ok(encode_segment(value))
 }
 
+/// A JSON object from `(key, value)` pairs: the `json!` macro without its generic
+/// `to_value` calls (which bring serde's serializer into the wasm).
+pub(crate) fn object(members: Vec<(&str, Value)>) -> Value {
+    let mut map = Map::new();
+    for (key, value) in members {
+        map.insert(key.to_string(), value);
+    }
+    Value::Object(map)
+}
+
 fn issue_path(key: &str, rest: &str) -> Result<String, Error> {
     Ok(format!(
         "/rest/api/3/issue/{}{rest}",
@@ -97,19 +107,19 @@ pub fn search_get(params: &SearchParams) -> JiraRequest {
 /// `POST /rest/api/3/search/jql`: no URL length limit for long JQL.
 pub fn search_post(params: &SearchParams) -> JiraRequest {
     let mut body = Map::new();
-    body.insert("jql".into(), json!(params.jql));
+    body.insert("jql".into(), Value::from(params.jql.as_str()));
     let fields = fields_of(params);
     if !fields.is_empty() {
-        body.insert("fields".into(), json!(fields));
+        body.insert("fields".into(), Value::from(fields));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        body.insert("expand".into(), json!(expand.join(",")));
+        body.insert("expand".into(), Value::from(expand.join(",")));
     }
     if let Some(max) = params.max_results {
-        body.insert("maxResults".into(), json!(max));
+        body.insert("maxResults".into(), Value::from(max));
     }
     if let Some(token) = params.next_page_token.as_ref().filter(|t| !t.is_empty()) {
-        body.insert("nextPageToken".into(), json!(token));
+        body.insert("nextPageToken".into(), Value::from(token.as_str()));
     }
     JiraRequest::post("/rest/api/3/search/jql", Value::Object(body))
 }
@@ -127,7 +137,7 @@ pub fn search(params: &SearchParams) -> JiraRequest {
 pub fn approximate_count(jql: &str) -> JiraRequest {
     JiraRequest::post(
         "/rest/api/3/search/approximate-count",
-        json!({ "jql": jql }),
+        object(vec![("jql", Value::from(jql))]),
     )
 }
 
@@ -143,11 +153,16 @@ pub fn get_issue(key: &str, options: &GetIssueOptions) -> Result<JiraRequest, Er
     Ok(req)
 }
 
+/// `{"accountId": ...}`.
+fn account_id(account: &str) -> Value {
+    object(vec![("accountId", Value::from(account))])
+}
+
 fn key_or_id(value: &str) -> Value {
     if is_numeric_id(value) {
-        json!({ "id": value })
+        object(vec![("id", Value::from(value))])
     } else {
-        json!({ "key": value })
+        object(vec![("key", Value::from(value))])
     }
 }
 
@@ -156,7 +171,7 @@ pub fn create_issue(issue: &CreateIssue) -> JiraRequest {
     let mut fields = Map::new();
     fields.insert("project".into(), key_or_id(&issue.project_key));
     fields.insert("issuetype".into(), issue.issue_type.to_json());
-    fields.insert("summary".into(), json!(issue.summary));
+    fields.insert("summary".into(), Value::from(issue.summary.as_str()));
     if let Some(text) = issue.description.as_ref().filter(|t| !t.trim().is_empty()) {
         fields.insert("description".into(), adf::from_plain_text(text));
     }
@@ -164,10 +179,10 @@ pub fn create_issue(issue: &CreateIssue) -> JiraRequest {
         fields.insert("priority".into(), priority.to_json());
     }
     if let Some(account) = &issue.assignee_account_id {
-        fields.insert("assignee".into(), json!({ "accountId": account }));
+        fields.insert("assignee".into(), account_id(account));
     }
     if let Some(labels) = &issue.labels {
-        fields.insert("labels".into(), json!(labels));
+        fields.insert("labels".into(), Value::from(labels.clone()));
     }
     if let Some(parent) = &issue.parent {
         fields.insert("parent".into(), key_or_id(parent));
@@ -175,14 +190,17 @@ pub fn create_issue(issue: &CreateIssue) -> JiraRequest {
     if let Some(extra) = &issue.fields {
         fields.extend(extra.clone());
     }
-    JiraRequest::post("/rest/api/3/issue", json!({ "fields": fields }))
+    JiraRequest::post(
+        "/rest/api/3/issue",
+        object(vec![("fields", Value::Object(fields))]),
+    )
 }
 
 /// `PUT /rest/api/3/issue/{issueIdOrKey}` with `{"fields": {...}}` (Jira answers 204).
 pub fn edit_issue(key: &str, edit: &EditIssue) -> Result<JiraRequest, Error> {
     let mut fields = Map::new();
     if let Some(summary) = &edit.summary {
-        fields.insert("summary".into(), json!(summary));
+        fields.insert("summary".into(), Value::from(summary.as_str()));
     }
     if let Some(text) = &edit.description {
         let value = if text.trim().is_empty() {
@@ -196,17 +214,17 @@ pub fn edit_issue(key: &str, edit: &EditIssue) -> Result<JiraRequest, Error> {
         fields.insert("priority".into(), priority.to_json());
     }
     if let Some(account) = &edit.assignee_account_id {
-        fields.insert("assignee".into(), json!({ "accountId": account }));
+        fields.insert("assignee".into(), account_id(account));
     }
     if let Some(labels) = &edit.labels {
-        fields.insert("labels".into(), json!(labels));
+        fields.insert("labels".into(), Value::from(labels.clone()));
     }
     if let Some(extra) = &edit.fields {
         fields.extend(extra.clone());
     }
     Ok(JiraRequest::put(
         issue_path(key, "")?,
-        json!({ "fields": fields }),
+        object(vec![("fields", Value::Object(fields))]),
     ))
 }
 
@@ -246,7 +264,7 @@ pub fn comments(key: &str, start_at: u64, max_results: Option<u32>) -> Result<Ji
 pub fn add_comment(key: &str, text: &str) -> Result<JiraRequest, Error> {
     Ok(JiraRequest::post(
         issue_path(key, "/comment")?,
-        json!({ "body": adf::from_plain_text(text) }),
+        object(vec![("body", adf::from_plain_text(text))]),
     ))
 }
 
@@ -259,7 +277,10 @@ pub fn transitions(key: &str) -> Result<JiraRequest, Error> {
 pub fn transition_issue(key: &str, transition_id: &str) -> Result<JiraRequest, Error> {
     Ok(JiraRequest::post(
         issue_path(key, "/transitions")?,
-        json!({ "transition": { "id": transition_id } }),
+        object(vec![(
+            "transition",
+            object(vec![("id", Value::from(transition_id))]),
+        )]),
     ))
 }
 
@@ -289,6 +310,7 @@ mod tests {
     use super::*;
     use crate::jira::models::IdOrName;
     use crate::session::ports::Method;
+    use serde_json::json;
 
     fn q(req: &JiraRequest) -> Vec<(&str, &str)> {
         req.query
