@@ -112,6 +112,39 @@ export async function signOutExtension(ctx, id) {
   await page.close();
 }
 
+/** Runs `fn` in an extension page that makes no Jira call itself (the options page), then closes it. */
+export async function inExtensionPage(ctx, id, fn, arg) {
+  const page = await ctx.newPage();
+  await page.goto(`chrome-extension://${id}/www/options.html`);
+  const out = await page.evaluate(fn, arg);
+  await page.close();
+  return out;
+}
+
+/**
+ * Writes the options page's stored overrides directly (null removes them), bypassing the page's own
+ * checks: stands for a setting that changed behind a session's back (e.g. a broker that went away).
+ */
+export function setOverrides(ctx, id, values) {
+  return inExtensionPage(ctx, id, async (v) => {
+    if (v === null) await chrome.storage.local.remove('jira3lo.options');
+    else await chrome.storage.local.set({ 'jira3lo.options': v });
+  }, values);
+}
+
+/** True when the extension holds a refresh token (read from storage, the value is not returned). */
+export function hasStoredRefreshToken(ctx, id) {
+  return inExtensionPage(ctx, id, async () => Object.keys(await chrome.storage.local.get(null)).some((k) => /^jira3lo:.*:refresh$/.test(k)));
+}
+
+/** Opens the options page and waits until it has rendered the stored values. */
+export async function openOptionsPage(ctx, id) {
+  const page = await ctx.newPage();
+  await page.goto(`chrome-extension://${id}/www/options.html`);
+  await page.waitForFunction(() => document.querySelector('#redirectUrl')?.value);
+  return page;
+}
+
 /**
  * Clicks Connect (or Reconnect) in the popup and answers the fake's consent page that opens as a new
  * page of the context: `accept` (optionally choosing a site) or `cancel`.
