@@ -1,6 +1,7 @@
 // The demo web page (same wasm module, redirect flow, sessionStorage) against the real broker and fake:
 // Connect → the fake's consent page in the same tab → Accept → back with ?code&state → issues shown,
-// the code dropped from the address bar; a reload stays signed in without a token request.
+// the code dropped from the address bar; a reload stays signed in without a token request. Also: the page
+// sends no Referer carrying the callback's code, and exposes no test hook unless config.json asks for one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { count, env, launch, noticeText, requireEnv, resetFake, shot, stats, TOKEN, waitForIssues } from './helpers.mjs';
@@ -60,5 +61,47 @@ test('demo page: Cancel on the consent page shows a clear message', async () => 
   assert.match(await noticeText(page), /cancelled/i);
   assert.equal(new URL(page.url()).searchParams.get('error'), null, 'the error parameters are removed too');
   await page.locator('#connect').waitFor();
+  await page.close();
+});
+
+test('demo page: with ?code= in the address, no request carries it as Referer (the page says no-referrer itself)', async () => {
+  const page = await browser.ctx.newPage();
+  // Take away the static server's Referrer-Policy header, so only the page's own <meta> can hold the code back.
+  await page.route((url) => url.pathname.endsWith('/www/demo.html'), async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['referrer-policy'];
+    await route.fulfill({ response, headers });
+  });
+  const referers = [];
+  page.on('request', (req) => {
+    if (req.isNavigationRequest()) return;
+    referers.push(req.headerValue('referer').then((r) => ({ url: req.url(), referer: r })));
+  });
+  await page.goto(`${env.demoUrl}?code=leak-check-code&state=leak-check-state`);
+  await page.locator('#notice').waitFor(); // the unknown state is refused; the code is dropped from the address
+  const seen = await Promise.all(referers);
+  const sameOrigin = seen.filter((r) => r.url.startsWith(new URL(env.demoUrl).origin));
+  assert.ok(sameOrigin.length >= 4, `the page loaded its scripts, styles and wasm (${sameOrigin.length} requests)`);
+  const leaks = seen.filter((r) => r.referer?.includes('leak-check'));
+  assert.deepEqual(leaks, [], 'no Referer with the code');
+  await page.close();
+});
+
+test('demo page: the test hook exists only when config.json sets testHooks', async () => {
+  const withHooks = await openDemo();
+  assert.equal(await withHooks.evaluate(() => typeof globalThis.__jira3lo?.client), 'object', 'this e2e build sets testHooks');
+  await withHooks.close();
+
+  const page = await browser.ctx.newPage();
+  await page.route((url) => url.pathname.endsWith('/www/config.json'), async (route) => {
+    const response = await route.fetch();
+    const config = await response.json();
+    delete config.testHooks; // what a demo or release build ships
+    await route.fulfill({ response, json: config });
+  });
+  await page.goto(env.demoUrl);
+  await page.locator('#connect').waitFor();
+  assert.equal(await page.evaluate(() => typeof globalThis.__jira3lo), 'undefined');
   await page.close();
 });

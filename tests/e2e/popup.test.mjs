@@ -49,7 +49,10 @@ test('Connect → Accept on the consent page → my open issues; reopening the p
   await popup.keyboard.press('Enter');
   const consent = await consentPromise;
   await popup.locator('#connecting').waitFor();
-  assert.match(await popup.locator('#connecting').textContent(), /Waiting for Atlassian/);
+  const waiting = await popup.locator('#connecting').textContent();
+  assert.match(waiting, /Waiting for Atlassian/);
+  // A real popup closes when the Atlassian window opens: the text must not promise it updates by itself.
+  assert.match(waiting, /If this popup closes meanwhile, click the Jira icon in the toolbar again/);
   await shot(popup, 'popup-waiting');
   await consent.locator('#accept').click();
 
