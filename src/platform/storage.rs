@@ -233,11 +233,7 @@ impl KeyValueStore for BrowserStore {
     async fn get(&self, area: Area, key: &str) -> Result<Option<String>, StoreError> {
         match &self.backend {
             Backend::Extension { session, local, .. } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    local
-                };
+                let storage = pick(area, session, local);
                 let promise = storage
                     .get(key)
                     .map_err(|e| store_error("chrome.storage get", &e))?;
@@ -262,11 +258,7 @@ impl KeyValueStore for BrowserStore {
                 session,
                 persistent,
             } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    persistent
-                };
+                let storage = pick(area, session, persistent);
                 storage
                     .get_item(key)
                     .map_err(|e| store_error("Web Storage getItem", &e))
@@ -278,11 +270,7 @@ impl KeyValueStore for BrowserStore {
     async fn set(&self, area: Area, key: &str, value: &str) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Extension { session, local, .. } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    local
-                };
+                let storage = pick(area, session, local);
                 let items = js_sys::Object::new();
                 js_sys::Reflect::set(&items, &JsValue::from_str(key), &JsValue::from_str(value))
                     .map_err(|e| store_error("chrome.storage set", &e))?;
@@ -298,11 +286,7 @@ impl KeyValueStore for BrowserStore {
                 session,
                 persistent,
             } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    persistent
-                };
+                let storage = pick(area, session, persistent);
                 storage
                     .set_item(key, value)
                     .map_err(|e| store_error("Web Storage setItem", &e))?;
@@ -319,11 +303,7 @@ impl KeyValueStore for BrowserStore {
     async fn remove(&self, area: Area, key: &str) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Extension { session, local, .. } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    local
-                };
+                let storage = pick(area, session, local);
                 let promise = storage
                     .remove(key)
                     .map_err(|e| store_error("chrome.storage remove", &e))?;
@@ -336,11 +316,7 @@ impl KeyValueStore for BrowserStore {
                 session,
                 persistent,
             } => {
-                let storage = if area == Area::Session {
-                    session
-                } else {
-                    persistent
-                };
+                let storage = pick(area, session, persistent);
                 storage
                     .remove_item(key)
                     .map_err(|e| store_error("Web Storage removeItem", &e))?;
@@ -495,5 +471,14 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("parts", &self.parts.len())
             .finish()
+    }
+}
+
+/// The backing store of an area: the short-lived one for [`Area::Session`], else the persistent one.
+fn pick<'a, T>(area: Area, session: &'a T, persistent: &'a T) -> &'a T {
+    if area == Area::Session {
+        session
+    } else {
+        persistent
     }
 }

@@ -1,9 +1,9 @@
 //! `cargo xtask bench [broker|size|popup|all]`: measurements, not timed tests. Every figure
 //! is reported next to a baseline measured in the same run.
 
-use crate::build::{build_extension, build_pkg, ExtensionConfig};
-use crate::services::{build_binaries, free_port, start_stack};
-use crate::tools::{chromium, ensure_all, root, run as sh, stage};
+use crate::build::build_pkg;
+use crate::services::start_test_stack;
+use crate::tools::{ensure_all, root, run as sh, stage};
 use crate::Result;
 use std::process::Command;
 
@@ -65,29 +65,15 @@ fn gzip9_len(path: &std::path::Path) -> Result<usize> {
 
 /// Popup open → first issues rendered (cached tokens) vs a plain-JS page doing the same fetch.
 fn popup() -> Result {
-    build_binaries(true)?;
-    let (fake_port, broker_port, static_port) = (free_port()?, free_port()?, free_port()?);
-    let config = ExtensionConfig::for_fake(
-        &format!("http://127.0.0.1:{broker_port}"),
-        &format!("http://127.0.0.1:{fake_port}"),
-    )
-    .with_test_hooks();
-    let extension = build_extension(&config)?;
-    let stack = start_stack(fake_port, broker_port, static_port, false, true)?;
+    let stack = start_test_stack(true)?;
     stage("bench popup (Playwright, headless Chromium)", || {
         let script = root().join("tests/e2e/bench-popup.mjs");
         if !script.exists() {
             return Err("tests/e2e/bench-popup.mjs is missing".into());
         }
         let mut cmd = Command::new("node");
-        cmd.arg(script)
-            .env("JIRA3LO_FAKE_URL", &stack.fake.base_url)
-            .env("JIRA3LO_BROKER_URL", &stack.broker.base_url)
-            .env("JIRA3LO_STATIC_URL", &stack.static_files.base_url)
-            .env("JIRA3LO_DEMO_URL", &stack.demo_url)
-            .env("JIRA3LO_EXTENSION_DIR", &extension)
-            .env("JIRA3LO_EXTENSION_ID", &stack.extension_id)
-            .env("CHROMIUM", chromium());
+        cmd.arg(script);
+        stack.export_env(&mut cmd);
         sh(&mut cmd)
     })
 }

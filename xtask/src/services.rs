@@ -277,3 +277,30 @@ pub fn start_stack(
         demo_url,
     })
 }
+
+impl Stack {
+    /// The environment the Playwright scripts read: service URLs, the extension, the browser.
+    pub fn export_env(&self, cmd: &mut Command) {
+        cmd.env("JIRA3LO_FAKE_URL", &self.fake.base_url)
+            .env("JIRA3LO_BROKER_URL", &self.broker.base_url)
+            .env("JIRA3LO_STATIC_URL", &self.static_files.base_url)
+            .env("JIRA3LO_DEMO_URL", &self.demo_url)
+            .env("JIRA3LO_EXTENSION_DIR", crate::build::extension_dir())
+            .env("JIRA3LO_EXTENSION_ID", &self.extension_id)
+            .env("CHROMIUM", crate::tools::chromium());
+    }
+}
+
+/// For the e2e tests and the popup benchmark: builds the extension (test hooks on) against
+/// services on free loopback ports, then starts those services (auto-consent by default).
+pub fn start_test_stack(release: bool) -> Result<Stack> {
+    build_binaries(release)?;
+    let (fake_port, broker_port, static_port) = (free_port()?, free_port()?, free_port()?);
+    let config = crate::build::ExtensionConfig::for_fake(
+        &format!("http://127.0.0.1:{broker_port}"),
+        &format!("http://127.0.0.1:{fake_port}"),
+    )
+    .with_test_hooks();
+    crate::build::build_extension(&config)?;
+    start_stack(fake_port, broker_port, static_port, false, release)
+}

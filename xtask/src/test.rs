@@ -1,11 +1,10 @@
 //! `cargo xtask test`: every check and every test level, each stage named and timed.
 
-use crate::build::{build_extension, ExtensionConfig};
 use crate::services::{
-    build_binaries, free_port, start_broker, start_fake, start_stack, BrokerOptions, FakeOptions,
-    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+    build_binaries, free_port, start_broker, start_fake, start_test_stack, BrokerOptions,
+    FakeOptions, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
-use crate::tools::{chromedriver, chromium, ensure_all, root, run as sh, stage};
+use crate::tools::{chromedriver, ensure_all, root, run as sh, stage};
 use crate::Result;
 use std::process::Command;
 use std::time::Instant;
@@ -131,28 +130,14 @@ fn wasm_tests() -> Result {
 
 /// Builds the extension against freshly started services and runs `node --test tests/e2e/`.
 fn e2e_tests() -> Result {
-    build_binaries(false)?;
-    let (fake_port, broker_port, static_port) = (free_port()?, free_port()?, free_port()?);
-    let config = ExtensionConfig::for_fake(
-        &format!("http://127.0.0.1:{broker_port}"),
-        &format!("http://127.0.0.1:{fake_port}"),
-    )
-    .with_test_hooks();
-    let extension = build_extension(&config)?;
-    let stack = start_stack(fake_port, broker_port, static_port, false, false)?;
+    let stack = start_test_stack(false)?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let mut cmd = Command::new("node");
     cmd.args(["--test", "--test-concurrency=1"])
-        .args(e2e_files()?);
-    cmd.env("JIRA3LO_FAKE_URL", &stack.fake.base_url)
-        .env("JIRA3LO_BROKER_URL", &stack.broker.base_url)
-        .env("JIRA3LO_STATIC_URL", &stack.static_files.base_url)
-        .env("JIRA3LO_DEMO_URL", &stack.demo_url)
-        .env("JIRA3LO_EXTENSION_DIR", &extension)
-        .env("JIRA3LO_EXTENSION_ID", &stack.extension_id)
-        .env("JIRA3LO_ARTIFACTS", &artifacts)
-        .env("CHROMIUM", chromium());
+        .args(e2e_files()?)
+        .env("JIRA3LO_ARTIFACTS", &artifacts);
+    stack.export_env(&mut cmd);
     sh(&mut cmd)
 }
 
