@@ -4,9 +4,10 @@ use crate::services::{
     build_binaries, free_port, start_broker, start_fake, start_test_stack, BrokerOptions,
     FakeOptions, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
-use crate::tools::{chromedriver, ensure_all, root, run as sh, stage};
+use crate::tools::{chromedriver, ensure_all, root, run as sh, run_with_deadline, stage};
 use crate::Result;
 use std::process::Command;
+use std::time::Duration;
 use std::time::Instant;
 
 pub fn run_all() -> Result {
@@ -125,7 +126,7 @@ fn wasm_tests() -> Result {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
         .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
         .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
-    sh(&mut cmd)
+    run_with_deadline(&mut cmd, Duration::from_secs(20 * 60))
 }
 
 /// Builds the extension against freshly started services and runs `node --test tests/e2e/`.
@@ -134,11 +135,12 @@ fn e2e_tests() -> Result {
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "--test-concurrency=1"])
+    // One test may take at most 3 minutes; the whole stage at most 15.
+    cmd.args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
         .args(e2e_files()?)
         .env("JIRA3LO_ARTIFACTS", &artifacts);
     stack.export_env(&mut cmd);
-    sh(&mut cmd)
+    run_with_deadline(&mut cmd, Duration::from_secs(15 * 60))
 }
 
 /// `tests/e2e/*.test.mjs`, sorted.

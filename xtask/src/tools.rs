@@ -33,6 +33,42 @@ pub fn run(cmd: &mut Command) -> Result {
     Ok(())
 }
 
+/// Like [`run`], but kills the command's whole process group (a browser and its helpers
+/// included) when it outlives `limit`, so a hung browser test fails the stage instead of
+/// keeping CI silent until its own time limit.
+pub fn run_with_deadline(cmd: &mut Command, limit: std::time::Duration) -> Result {
+    use std::os::unix::process::CommandExt as _;
+    let shown = format!("{cmd:?}").replace('"', "");
+    println!("$ {shown}");
+    let mut child = cmd
+        .current_dir(root())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                return Err(format!("`{shown}` failed with {status}").into());
+            }
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            // A negative pid addresses the process group the child leads.
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            return Err(format!(
+                "`{shown}` did not finish within {} s and was killed",
+                limit.as_secs()
+            )
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Runs a command and returns its stdout, or None when it cannot run or fails.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.current_dir(root()).output().ok()?;
