@@ -133,8 +133,8 @@ test('missing scope: the popup points to Options instead of a Reconnect that ask
     await popup.locator('#notice', { hasText: 'Comment added' }).waitFor();
     assert.deepEqual(popup.errors, []);
   } finally {
+    await closeAll(); // before the reset, which would reload an open popup while it closes
     await setOverrides(ctx, id, null);
-    await closeAll();
   }
 });
 
@@ -158,8 +158,8 @@ test('broker unreachable during a refresh: the message names no host it cannot k
     assert.equal(await popup.locator('#retry').count(), 1, 'Try again is offered');
     assert.equal(await hasStoredRefreshToken(ctx, id), true, 'still signed in');
   } finally {
+    await closeAll(); // before the reset, which would reload an open popup while it closes
     await setOverrides(ctx, id, null);
-    await closeAll();
   }
 });
 
@@ -228,9 +228,10 @@ test('options: a new broker address while signed in asks first, then signs out; 
     await options.locator('#saved', { hasText: 'Defaults restored' }).waitFor();
     assert.equal(await options.locator('#confirm-signout').isHidden(), true);
   } finally {
+    standIn.closeAllConnections();
     standIn.close();
+    await closeAll(); // before the reset, which would reload an open popup while it closes
     await setOverrides(ctx, id, null);
-    await closeAll();
   }
 });
 
