@@ -120,7 +120,7 @@ export function describeError(err, { during = 'jira', config = {}, hasOptions = 
         return { code, text: 'Jira needs a permission this connection was not granted. The scopes changed since you connected: reconnect so Atlassian can grant them.', action: 'rescope' };
       }
       if (hasOptions) {
-        return { code, text: 'Jira needs a permission (scope) this connection was not granted, and reconnecting would ask for the same ones. Add the missing scope under Scopes in Options, then reconnect.', action: 'options' };
+        return { code, text: 'Jira needs a permission (scope) this connection lacks, and reconnecting would ask for the same ones. Add the missing scope in Options, then reconnect.', action: 'options' };
       }
       return { code, text: 'Jira needs a permission (scope) this page does not ask for, so reconnecting would not help. The page\'s scopes are set in its config.json.', action: null };
     case 'rate_limited': {

@@ -103,7 +103,7 @@ test('missing scope: the popup points to Options instead of a Reconnect that ask
     await popup.fill('#comment-text', 'Needs write access');
     await popup.click('#comment-form button[type=submit]');
     await popup.locator('#notice[data-code="missing_scope"]').waitFor();
-    assert.match(await noticeText(popup), /Add the missing scope under Scopes in Options, then reconnect/);
+    assert.match(await noticeText(popup), /reconnecting would ask for the same ones\. Add the missing scope in Options, then reconnect/);
     assert.equal(await popup.locator('#reconnect, #connect').count(), 0, 'no Reconnect: it would ask for the same scopes');
     assert.equal(await popup.locator('#issue-view').count(), 1, 'still signed in, still on the issue');
     assert.equal(await popup.inputValue('#comment-text'), 'Needs write access', 'the comment is not lost');
