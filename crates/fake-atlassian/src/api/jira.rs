@@ -305,6 +305,19 @@ fn writable(site: &SiteData, project: usize, action: &str) -> Result<(), Respons
     Ok(())
 }
 
+/// The preamble of a write to one issue: finds it (404), checks its project is
+/// writable (403), then parses the body as a JSON object (400), in that order.
+fn writable_issue(
+    site: &SiteData,
+    key: &str,
+    action: &str,
+    body: &[u8],
+) -> Result<(usize, Map<String, Value>), Response> {
+    let idx = find(site, key)?;
+    writable(site, site.issues[idx].project, action)?;
+    Ok((idx, parse_json_object(body)?))
+}
+
 /// `GET /rest/api/3/issue/{issueIdOrKey}` (`fields` default `*all`; `expand=transitions`).
 pub(crate) async fn get_issue(
     State(app): State<AppState>,
@@ -566,16 +579,8 @@ pub(crate) async fn edit_issue(
 ) -> Response {
     let mut st = app.lock();
     let caller = guard!(st, headers, cloud, WRITE);
-    let idx = match find(&st.sites[caller.site], &key) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let project = st.sites[caller.site].issues[idx].project;
-    if let Err(r) = writable(&st.sites[caller.site], project, "edit") {
-        return r;
-    }
-    let b = match parse_json_object(&body) {
-        Ok(b) => b,
+    let (idx, b) = match writable_issue(&st.sites[caller.site], &key, "edit", &body) {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let mut errors = Map::new();
@@ -745,16 +750,8 @@ pub(crate) async fn add_comment(
 ) -> Response {
     let mut st = app.lock();
     let caller = guard!(st, headers, cloud, WRITE);
-    let idx = match find(&st.sites[caller.site], &key) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let project = st.sites[caller.site].issues[idx].project;
-    if let Err(r) = writable(&st.sites[caller.site], project, "comment on") {
-        return r;
-    }
-    let b = match parse_json_object(&body) {
-        Ok(b) => b,
+    let (idx, b) = match writable_issue(&st.sites[caller.site], &key, "comment on", &body) {
+        Ok(found) => found,
         Err(r) => return r,
     };
     // v3 takes ADF only; a plain string body is refused.
@@ -824,16 +821,8 @@ pub(crate) async fn do_transition(
 ) -> Response {
     let mut st = app.lock();
     let caller = guard!(st, headers, cloud, WRITE);
-    let idx = match find(&st.sites[caller.site], &key) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let project = st.sites[caller.site].issues[idx].project;
-    if let Err(r) = writable(&st.sites[caller.site], project, "transition") {
-        return r;
-    }
-    let b = match parse_json_object(&body) {
-        Ok(b) => b,
+    let (idx, b) = match writable_issue(&st.sites[caller.site], &key, "transition", &body) {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let id = b.get("transition").and_then(|t| t.get("id")).map(|x| {
