@@ -19,25 +19,7 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen_test]
-async fn fetch_status_headers_body() {
-    fetch_reads_status_lowercased_headers_and_body().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_post_json() {
-    fetch_posts_a_json_body_with_default_content_type().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_timeout() {
-    fetch_times_out_with_abort_controller().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_dropped_connection() {
-    fetch_reports_a_dropped_connection_as_network_error_without_secrets().await;
-}
+same_checks_in_both_contexts!();
 
 #[wasm_bindgen_test]
 async fn fetch_connection_refused() {
@@ -120,11 +102,6 @@ async fn local_store_keeps_the_access_token_in_session_storage_and_the_rest_in_l
         web_storage("localStorage").get_item("t-local:p").unwrap(),
         None
     );
-}
-
-#[wasm_bindgen_test]
-async fn memory_store() {
-    memory_stores_are_shared_per_context_and_isolated_otherwise().await;
 }
 
 #[wasm_bindgen_test]
@@ -240,21 +217,6 @@ async fn web_lock_excludes_another_context() {
         .unchecked_into();
     terminate.call0(&worker).unwrap();
     sleep(0).await;
-}
-
-#[wasm_bindgen_test]
-async fn clock() {
-    clock_tells_time_and_sleeps().await;
-}
-
-#[wasm_bindgen_test]
-async fn client_config_errors() {
-    config_errors_are_jira_errors().await;
-}
-
-#[wasm_bindgen_test]
-async fn client_signed_out() {
-    signed_out_client_reports_not_signed_in().await;
 }
 
 #[wasm_bindgen_test]

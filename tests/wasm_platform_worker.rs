@@ -29,30 +29,7 @@ fn this_is_a_service_worker_without_window_or_web_storage() {
     assert_eq!(StorageKind::detect(), StorageKind::Memory);
 }
 
-#[wasm_bindgen_test]
-async fn fetch_status_headers_body() {
-    fetch_reads_status_lowercased_headers_and_body().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_post_json() {
-    fetch_posts_a_json_body_with_default_content_type().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_timeout() {
-    fetch_times_out_with_abort_controller().await;
-}
-
-#[wasm_bindgen_test]
-async fn fetch_dropped_connection() {
-    fetch_reports_a_dropped_connection_as_network_error_without_secrets().await;
-}
-
-#[wasm_bindgen_test]
-async fn memory_store() {
-    memory_stores_are_shared_per_context_and_isolated_otherwise().await;
-}
+same_checks_in_both_contexts!();
 
 #[wasm_bindgen_test]
 async fn memory_store_reports_own_writes() {
@@ -77,21 +54,6 @@ async fn web_lock_is_held_while_critical() {
 async fn web_lock_released_on_drop() {
     dropping_the_critical_future_releases_the_lock(WebLock::new(), "jira3lo-test:worker-drop")
         .await;
-}
-
-#[wasm_bindgen_test]
-async fn clock() {
-    clock_tells_time_and_sleeps().await;
-}
-
-#[wasm_bindgen_test]
-async fn client_config_errors() {
-    config_errors_are_jira_errors().await;
-}
-
-#[wasm_bindgen_test]
-async fn client_signed_out() {
-    signed_out_client_reports_not_signed_in().await;
 }
 
 #[wasm_bindgen_test]

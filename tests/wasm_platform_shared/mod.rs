@@ -43,6 +43,47 @@ pub fn callback_uri() -> String {
     format!("{}/__test/callback", fake_url())
 }
 
+/// The `#[wasm_bindgen_test]` wrappers that are the same in a page and in a service worker
+/// (the checks that take no per-context names); each test file expands this once.
+macro_rules! same_checks_in_both_contexts {
+    () => {
+        #[wasm_bindgen_test]
+        async fn fetch_status_headers_body() {
+            $crate::shared::fetch_reads_status_lowercased_headers_and_body().await;
+        }
+        #[wasm_bindgen_test]
+        async fn fetch_post_json() {
+            $crate::shared::fetch_posts_a_json_body_with_default_content_type().await;
+        }
+        #[wasm_bindgen_test]
+        async fn fetch_timeout() {
+            $crate::shared::fetch_times_out_with_abort_controller().await;
+        }
+        #[wasm_bindgen_test]
+        async fn fetch_dropped_connection() {
+            $crate::shared::fetch_reports_a_dropped_connection_as_network_error_without_secrets()
+                .await;
+        }
+        #[wasm_bindgen_test]
+        async fn memory_store() {
+            $crate::shared::memory_stores_are_shared_per_context_and_isolated_otherwise().await;
+        }
+        #[wasm_bindgen_test]
+        async fn clock() {
+            $crate::shared::clock_tells_time_and_sleeps().await;
+        }
+        #[wasm_bindgen_test]
+        async fn client_config_errors() {
+            $crate::shared::config_errors_are_jira_errors().await;
+        }
+        #[wasm_bindgen_test]
+        async fn client_signed_out() {
+            $crate::shared::signed_out_client_reports_not_signed_in().await;
+        }
+    };
+}
+pub(crate) use same_checks_in_both_contexts;
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
