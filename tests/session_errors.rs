@@ -70,6 +70,14 @@ async fn the_fakes_own_rate_limit_is_waited_out_on_the_fake_clock() {
     assert!(env.count(MYSELF).await > 4);
 }
 
+/// The error a request fails with once a 429/503 is not (or no longer) waited out.
+fn rate_limited(status: u16, retry_after_ms: u64) -> Error {
+    Error::RateLimited {
+        status,
+        retry_after_ms,
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn rate_limits_beyond_the_budget_or_on_a_post_are_typed_errors() {
     let (env, _) = signed_in_session().await;
@@ -78,13 +86,7 @@ async fn rate_limits_beyond_the_budget_or_on_a_post_are_typed_errors() {
     env.fault(MYSELF, 3, json!({ "status": 429, "retry_after_secs": 2 }))
         .await;
     let err = session.send(myself()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::RateLimited {
-            status: 429,
-            retry_after_ms: 2_000
-        }
-    );
+    assert_eq!(err, rate_limited(429, 2_000));
     assert_eq!(env.count(MYSELF).await, 3);
     assert!(err.is_transient());
 
@@ -92,13 +94,7 @@ async fn rate_limits_beyond_the_budget_or_on_a_post_are_typed_errors() {
     env.fault(MYSELF, 1, json!({ "status": 429, "retry_after_secs": 60 }))
         .await;
     let err = session.send(myself()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::RateLimited {
-            status: 429,
-            retry_after_ms: 60_000
-        }
-    );
+    assert_eq!(err, rate_limited(429, 60_000));
     assert_eq!(env.count(MYSELF).await, 4);
 
     // A POST is never retried on its own.
@@ -106,13 +102,7 @@ async fn rate_limits_beyond_the_budget_or_on_a_post_are_typed_errors() {
     env.fault(COUNT, 1, json!({ "status": 429, "retry_after_secs": 1 }))
         .await;
     let err = session.send(approximate_count()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::RateLimited {
-            status: 429,
-            retry_after_ms: 1_000
-        }
-    );
+    assert_eq!(err, rate_limited(429, 1_000));
     assert_eq!(env.count(COUNT).await, 1);
     assert_eq!(env.platform.clock.slept_ms(), slept);
     assert_eq!(err.code().as_str(), "rate_limited");
@@ -427,13 +417,7 @@ async fn retry_after_zero_still_waits_a_second_between_retries() {
     env.fault(MYSELF, 3, json!({ "status": 503, "retry_after_secs": 0 }))
         .await;
     let err = bounded.send(myself()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::RateLimited {
-            status: 503,
-            retry_after_ms: 1_000
-        }
-    );
+    assert_eq!(err, rate_limited(503, 1_000));
     assert_eq!(env.count(MYSELF).await, 4 + 3);
     assert_eq!(env.platform.clock.slept_ms(), 3_000 + 2_000);
 }
