@@ -91,13 +91,12 @@ async fn reset_restores_everything() {
     assert_eq!(env.admin_get("/__admin/faults").await, json!([]));
     // Tokens are gone, the redirect URI registration is not.
     assert_eq!(
-        env.get(&t.access, "/oauth/token/accessible-resources")
-            .await
-            .status(),
+        env.get_status(&t.access, "/oauth/token/accessible-resources")
+            .await,
         StatusCode::UNAUTHORIZED
     );
     let fresh = env.sign_in(SCOPES).await;
-    assert_eq!(env.get(&fresh.access, "/me").await.status(), StatusCode::OK);
+    assert_eq!(env.get_status(&fresh.access, "/me").await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -170,21 +169,11 @@ async fn settings_round_trip_and_validate() {
 async fn redirect_uris_can_be_added_at_runtime() {
     let env = start().await;
     let extra = "https://abcdefghijklmnop.chromiumapp.org/";
-    let resp = env
-        .http
-        .get(env.authorize_url("demo-client", extra, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("demo-client", extra, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     env.admin("/__admin/redirect-uris", json!({"uri": extra}))
         .await;
-    let resp = env
-        .http
-        .get(env.authorize_url("demo-client", extra, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("demo-client", extra, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert!(resp.headers()["location"]
         .to_str()
@@ -287,9 +276,8 @@ async fn malformed_json_and_html_faults() {
         .starts_with("text/html"));
     assert!(resp.text().await.unwrap().contains("<html"));
     assert_eq!(
-        env.get(&t.access, "/oauth/token/accessible-resources")
-            .await
-            .status(),
+        env.get_status(&t.access, "/oauth/token/accessible-resources")
+            .await,
         StatusCode::OK
     );
 }
@@ -317,7 +305,7 @@ async fn drop_fault_closes_the_connection_without_a_response() {
     );
     // The next request (new connection) is served.
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
     // And dropping works on the token endpoint too.
@@ -361,12 +349,7 @@ async fn faults_validate_list_and_clear() {
     let list = env.admin_get("/__admin/faults").await;
     assert_eq!(list[0]["route"], "GET /authorize");
     assert_eq!(list[0]["remaining"], 3);
-    let resp = env
-        .http
-        .get(env.authorize_url("demo-client", CB, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("demo-client", CB, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(resp.headers()["content-type"]
         .to_str()
@@ -380,12 +363,7 @@ async fn faults_validate_list_and_clear() {
         .unwrap();
     assert_eq!(env.admin_get("/__admin/faults").await, json!([]));
     assert_eq!(
-        env.http
-            .get(env.authorize_url("demo-client", CB, SCOPES, "s"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        env.authorize("demo-client", CB, SCOPES, "s").await.status(),
         StatusCode::FOUND
     );
 }

@@ -184,9 +184,8 @@ async fn missing_scope_is_the_gateway_401() {
     }
     // And with the scope, the same calls pass the gateway.
     assert_eq!(
-        env.get(&read_only.access, &jira(ACME, "/issue/PLAT-1"))
-            .await
-            .status(),
+        env.get_status(&read_only.access, &jira(ACME, "/issue/PLAT-1"))
+            .await,
         StatusCode::OK
     );
 }
@@ -237,7 +236,7 @@ async fn cloud_id_outside_the_grant_is_404_gateway_shape() {
         assert_eq!(body, json!({"code": 404, "message": "Not Found"}));
     }
     assert_eq!(
-        env.get(&t.access, &jira(INITECH, "/myself")).await.status(),
+        env.get_status(&t.access, &jira(INITECH, "/myself")).await,
         StatusCode::OK
     );
 }
@@ -358,11 +357,11 @@ async fn rate_limit_429_with_retry_after_then_recovers_by_the_clock() {
     assert!(body["errorMessages"].is_array());
     // Still limited until the window ends, then the budget is back.
     assert_eq!(
-        env.get(&t.access, &myself).await.status(),
+        env.get_status(&t.access, &myself).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     env.advance(retry).await;
-    assert_eq!(env.get(&t.access, &myself).await.status(), StatusCode::OK);
+    assert_eq!(env.get_status(&t.access, &myself).await, StatusCode::OK);
     // Lifting the limit.
     env.admin("/__admin/settings", json!({"rate_limit_budget": null}))
         .await;
@@ -939,9 +938,8 @@ async fn create_edit_and_persist() {
     env.admin("/__admin/reset", json!({})).await;
     let t = env.sign_in(SCOPES).await;
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/issue/OPS-15"))
-            .await
-            .status(),
+        env.get_status(&t.access, &jira(ACME, "/issue/OPS-15"))
+            .await,
         StatusCode::NOT_FOUND
     );
 }
@@ -970,9 +968,7 @@ async fn writes_to_a_read_only_project_are_403() {
     }
     // Reading is fine.
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/issue/SEC-1"))
-            .await
-            .status(),
+        env.get_status(&t.access, &jira(ACME, "/issue/SEC-1")).await,
         StatusCode::OK
     );
 }
@@ -1215,7 +1211,7 @@ async fn bob_sees_his_site_only() {
         .iter()
         .all(|i| i["fields"]["assignee"]["accountId"] == fake_atlassian::ids::BOB_ACCOUNT_ID));
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t.access, &jira(ACME, "/myself")).await,
         StatusCode::NOT_FOUND
     );
 }

@@ -26,19 +26,11 @@ async fn auto_consent_redirects_with_code_and_state() {
 #[tokio::test]
 async fn authorize_answers_carry_cors_star_for_fetch() {
     let env = start().await;
-    let ok = env
-        .http
-        .get(env.authorize_url("demo-client", CB, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let ok = env.authorize("demo-client", CB, SCOPES, "s").await;
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
     let bad = env
-        .http
-        .get(env.authorize_url("demo-client", "http://evil.test/cb", SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+        .authorize("demo-client", "http://evil.test/cb", SCOPES, "s")
+        .await;
     assert_eq!(bad.headers()["access-control-allow-origin"], "*");
 }
 
@@ -51,12 +43,7 @@ async fn redirect_uri_mismatch_is_an_html_page_never_a_redirect() {
         "http://evil.test/callback",
         "",
     ] {
-        let resp = env
-            .http
-            .get(env.authorize_url("demo-client", uri, SCOPES, "s"))
-            .send()
-            .await
-            .unwrap();
+        let resp = env.authorize("demo-client", uri, SCOPES, "s").await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{uri}");
         assert!(resp.headers().get("location").is_none());
         assert!(resp.headers()["content-type"]
@@ -71,12 +58,7 @@ async fn redirect_uri_mismatch_is_an_html_page_never_a_redirect() {
 #[tokio::test]
 async fn unknown_client_is_an_html_error() {
     let env = start().await;
-    let resp = env
-        .http
-        .get(env.authorize_url("nobody", CB, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("nobody", CB, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get("location").is_none());
     assert!(resp.text().await.unwrap().contains("not registered"));
@@ -252,11 +234,8 @@ async fn bob_gets_no_site_picker() {
     )
     .await;
     let html = env
-        .http
-        .get(env.authorize_url("demo-client", CB, SCOPES, "s"))
-        .send()
+        .authorize("demo-client", CB, SCOPES, "s")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -275,12 +254,7 @@ async fn consent_user_and_mode_follow_admin_settings() {
     assert_eq!(me["account_id"], fake_atlassian::ids::BOB_ACCOUNT_ID);
     env.admin("/__admin/settings", json!({"consent_mode": "page"}))
         .await;
-    let resp = env
-        .http
-        .get(env.authorize_url("demo-client", CB, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("demo-client", CB, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.text().await.unwrap().contains("id=\"accept\""));
 }
@@ -309,12 +283,7 @@ async fn base_placeholder_registers_the_fakes_own_callback() {
     )
     .await;
     let own = env.url("/__test/callback");
-    let resp = env
-        .http
-        .get(env.authorize_url("demo-client", &own, SCOPES, "s"))
-        .send()
-        .await
-        .unwrap();
+    let resp = env.authorize("demo-client", &own, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert!(resp.headers()["location"]
         .to_str()
@@ -505,7 +474,7 @@ async fn previous_pair_works_during_leeway_then_is_revoked() {
     let myself = jira(ACME, "/myself");
     // Companion access token still works inside the leeway...
     env.advance(599).await;
-    assert_eq!(env.get(&t0.access, &myself).await.status(), StatusCode::OK);
+    assert_eq!(env.get_status(&t0.access, &myself).await, StatusCode::OK);
     // ...and a retry with the previous refresh token is tolerated.
     let retry = env.refresh(&rt0).await;
     assert_eq!(retry.status(), StatusCode::OK);
@@ -516,9 +485,9 @@ async fn previous_pair_works_during_leeway_then_is_revoked() {
     let (status, body) = json_of(env.get(&t0.access, &myself).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, json!({"code": 401, "message": "Unauthorized"}));
-    assert_eq!(env.get(&t1.access, &myself).await.status(), StatusCode::OK);
+    assert_eq!(env.get_status(&t1.access, &myself).await, StatusCode::OK);
     assert_eq!(
-        env.get(&t_retry.access, &myself).await.status(),
+        env.get_status(&t_retry.access, &myself).await,
         StatusCode::OK
     );
 }
@@ -542,7 +511,7 @@ async fn previous_refresh_after_leeway_revokes_the_family() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        env.get(&t1.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t1.access, &jira(ACME, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -557,7 +526,7 @@ async fn older_generation_revokes_the_family_even_inside_leeway() {
     let t2 = tokens(env.refresh(t1.refresh.as_ref().unwrap()).await).await;
     assert_eq!(env.refresh(&rt0).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        env.get(&t2.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t2.access, &jira(ACME, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -566,9 +535,7 @@ async fn older_generation_revokes_the_family_even_inside_leeway() {
     );
     // Another family (another consent) is untouched.
     assert_eq!(
-        env.get(&other.access, &jira(ACME, "/myself"))
-            .await
-            .status(),
+        env.get_status(&other.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
     assert_eq!(
@@ -614,20 +581,18 @@ async fn access_tokens_expire_after_expires_in() {
     let t = env.sign_in(SCOPES).await;
     env.advance(3599).await;
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
     env.advance(1).await;
     assert_eq!(
-        env.get(&t.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t.access, &jira(ACME, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
     // The refresh token still works and yields a live token.
     let fresh = tokens(env.refresh(t.refresh.as_ref().unwrap()).await).await;
     assert_eq!(
-        env.get(&fresh.access, &jira(ACME, "/myself"))
-            .await
-            .status(),
+        env.get_status(&fresh.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
 }
@@ -644,7 +609,7 @@ async fn lifetime_and_leeway_are_settable() {
     assert_eq!(t0.body["expires_in"], 60);
     env.advance(60).await;
     assert_eq!(
-        env.get(&t0.access, &jira(ACME, "/myself")).await.status(),
+        env.get_status(&t0.access, &jira(ACME, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
     let rt0 = t0.refresh.unwrap();
@@ -670,9 +635,7 @@ async fn omit_refresh_token_next_is_one_shot_and_keeps_the_old_token() {
     let quiet = tokens(env.refresh(&rt0).await).await;
     assert!(quiet.refresh.is_none());
     assert_eq!(
-        env.get(&quiet.access, &jira(ACME, "/myself"))
-            .await
-            .status(),
+        env.get_status(&quiet.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
     let settings = env.admin_get("/__admin/settings").await;
@@ -693,9 +656,7 @@ async fn admin_revoke_kills_all_or_one_users_grants() {
     let out = env.admin("/__admin/revoke", json!({"user": "bob"})).await;
     assert_eq!(out["revoked"], 1);
     assert_eq!(
-        env.get(&bob.access, &jira(GLOBEX, "/myself"))
-            .await
-            .status(),
+        env.get_status(&bob.access, &jira(GLOBEX, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -703,16 +664,12 @@ async fn admin_revoke_kills_all_or_one_users_grants() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        env.get(&alice.access, &jira(ACME, "/myself"))
-            .await
-            .status(),
+        env.get_status(&alice.access, &jira(ACME, "/myself")).await,
         StatusCode::OK
     );
     env.admin("/__admin/revoke", json!({})).await;
     assert_eq!(
-        env.get(&alice.access, &jira(ACME, "/myself"))
-            .await
-            .status(),
+        env.get_status(&alice.access, &jira(ACME, "/myself")).await,
         StatusCode::UNAUTHORIZED
     );
     let (status, body) = json_of(env.refresh(alice.refresh.as_ref().unwrap()).await).await;

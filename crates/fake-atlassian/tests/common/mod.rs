@@ -81,14 +81,24 @@ impl Env {
         u.to_string()
     }
 
-    /// Auto-consent: GET /authorize and return the `Location` of its 302.
-    pub async fn authorize_redirect(&self, scope: &str, state: &str) -> String {
-        let resp = self
-            .http
-            .get(self.authorize_url("demo-client", CB, scope, state))
+    /// GET /authorize with these parameters (redirects are not followed).
+    pub async fn authorize(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        scope: &str,
+        state: &str,
+    ) -> Response {
+        self.http
+            .get(self.authorize_url(client_id, redirect_uri, scope, state))
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Auto-consent: GET /authorize and return the `Location` of its 302.
+    pub async fn authorize_redirect(&self, scope: &str, state: &str) -> String {
+        let resp = self.authorize("demo-client", CB, scope, state).await;
         assert_eq!(
             resp.status(),
             StatusCode::FOUND,
@@ -182,6 +192,11 @@ impl Env {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The status of a GET of `path` with this bearer token.
+    pub async fn get_status(&self, token: &str, path: &str) -> StatusCode {
+        self.get(token, path).await.status()
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
