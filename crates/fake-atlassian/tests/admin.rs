@@ -304,10 +304,7 @@ async fn drop_fault_closes_the_connection_without_a_response() {
         "{err:?}"
     );
     // The next request (new connection) is served.
-    assert_eq!(
-        env.get_status(&t.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&t, ACME).await, StatusCode::OK);
     // And dropping works on the token endpoint too.
     env.admin(
         "/__admin/faults",

@@ -235,10 +235,7 @@ async fn cloud_id_outside_the_grant_is_404_gateway_shape() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body, json!({"code": 404, "message": "Not Found"}));
     }
-    assert_eq!(
-        env.get_status(&t.access, &jira(INITECH, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&t, INITECH).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -1210,8 +1207,5 @@ async fn bob_sees_his_site_only() {
     assert!(issues
         .iter()
         .all(|i| i["fields"]["assignee"]["accountId"] == fake_atlassian::ids::BOB_ACCOUNT_ID));
-    assert_eq!(
-        env.get_status(&t.access, &jira(ACME, "/myself")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(env.myself_status(&t, ACME).await, StatusCode::NOT_FOUND);
 }

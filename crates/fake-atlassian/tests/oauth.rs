@@ -506,14 +506,8 @@ async fn previous_refresh_after_leeway_revokes_the_family() {
         json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
     );
     // Everything of that grant is gone: the current refresh token and access token too.
-    assert_eq!(
-        env.refresh(t1.refresh.as_ref().unwrap()).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        env.get_status(&t1.access, &jira(ACME, "/myself")).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(env.refresh_status(&t1).await, StatusCode::FORBIDDEN);
+    assert_eq!(env.myself_status(&t1, ACME).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -525,23 +519,11 @@ async fn older_generation_revokes_the_family_even_inside_leeway() {
     let t1 = tokens(env.refresh(&rt0).await).await;
     let t2 = tokens(env.refresh(t1.refresh.as_ref().unwrap()).await).await;
     assert_eq!(env.refresh(&rt0).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        env.get_status(&t2.access, &jira(ACME, "/myself")).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        env.refresh(t2.refresh.as_ref().unwrap()).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(env.myself_status(&t2, ACME).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(env.refresh_status(&t2).await, StatusCode::FORBIDDEN);
     // Another family (another consent) is untouched.
-    assert_eq!(
-        env.get_status(&other.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        env.refresh(other.refresh.as_ref().unwrap()).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&other, ACME).await, StatusCode::OK);
+    assert_eq!(env.refresh_status(&other).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -580,21 +562,12 @@ async fn access_tokens_expire_after_expires_in() {
     let env = start().await;
     let t = env.sign_in(SCOPES).await;
     env.advance(3599).await;
-    assert_eq!(
-        env.get_status(&t.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&t, ACME).await, StatusCode::OK);
     env.advance(1).await;
-    assert_eq!(
-        env.get_status(&t.access, &jira(ACME, "/myself")).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(env.myself_status(&t, ACME).await, StatusCode::UNAUTHORIZED);
     // The refresh token still works and yields a live token.
     let fresh = tokens(env.refresh(t.refresh.as_ref().unwrap()).await).await;
-    assert_eq!(
-        env.get_status(&fresh.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&fresh, ACME).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -608,10 +581,7 @@ async fn lifetime_and_leeway_are_settable() {
     let t0 = env.sign_in(SCOPES).await;
     assert_eq!(t0.body["expires_in"], 60);
     env.advance(60).await;
-    assert_eq!(
-        env.get_status(&t0.access, &jira(ACME, "/myself")).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(env.myself_status(&t0, ACME).await, StatusCode::UNAUTHORIZED);
     let rt0 = t0.refresh.unwrap();
     let _t1 = tokens(env.refresh(&rt0).await).await;
     env.advance(5).await;
@@ -634,10 +604,7 @@ async fn omit_refresh_token_next_is_one_shot_and_keeps_the_old_token() {
     .await;
     let quiet = tokens(env.refresh(&rt0).await).await;
     assert!(quiet.refresh.is_none());
-    assert_eq!(
-        env.get_status(&quiet.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.myself_status(&quiet, ACME).await, StatusCode::OK);
     let settings = env.admin_get("/__admin/settings").await;
     assert_eq!(settings["omit_refresh_token_next"], false);
     // Keeping the old refresh token is right: it still works long after any leeway.
@@ -656,20 +623,14 @@ async fn admin_revoke_kills_all_or_one_users_grants() {
     let out = env.admin("/__admin/revoke", json!({"user": "bob"})).await;
     assert_eq!(out["revoked"], 1);
     assert_eq!(
-        env.get_status(&bob.access, &jira(GLOBEX, "/myself")).await,
+        env.myself_status(&bob, GLOBEX).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        env.refresh(bob.refresh.as_ref().unwrap()).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        env.get_status(&alice.access, &jira(ACME, "/myself")).await,
-        StatusCode::OK
-    );
+    assert_eq!(env.refresh_status(&bob).await, StatusCode::FORBIDDEN);
+    assert_eq!(env.myself_status(&alice, ACME).await, StatusCode::OK);
     env.admin("/__admin/revoke", json!({})).await;
     assert_eq!(
-        env.get_status(&alice.access, &jira(ACME, "/myself")).await,
+        env.myself_status(&alice, ACME).await,
         StatusCode::UNAUTHORIZED
     );
     let (status, body) = json_of(env.refresh(alice.refresh.as_ref().unwrap()).await).await;

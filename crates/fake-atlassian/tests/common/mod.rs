@@ -199,6 +199,17 @@ impl Env {
         self.get(token, path).await.status()
     }
 
+    /// The status of `GET /myself` on `cloud` with these tokens' access token.
+    pub async fn myself_status(&self, t: &Tokens, cloud: &str) -> StatusCode {
+        self.get_status(&t.access, &jira(cloud, "/myself")).await
+    }
+
+    /// The status of a refresh with these tokens' refresh token.
+    pub async fn refresh_status(&self, t: &Tokens) -> StatusCode {
+        let refresh_token = t.refresh.as_deref().expect("a refresh token");
+        self.refresh(refresh_token).await.status()
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
         self.http
             .post(self.url(path))
