@@ -136,17 +136,24 @@ pub enum Error {
     RateLimited { status: u16, retry_after_ms: u64 },
 
     /// No HTTP response (connection refused, CORS, dropped connection).
+    /// `origin` is the server that could not be reached (`scheme://host[:port]`, never a path
+    /// or query), when known.
     #[error("network error: {message}")]
-    Network { message: String },
+    Network {
+        message: String,
+        origin: Option<String>,
+    },
     /// No response within the timeout.
     #[error("the request timed out")]
     Timeout,
     /// The broker refused or failed (its own `{error, error_description}` body).
+    /// `retry_after_ms` is its `Retry-After` (a 429 `rate_limited` carries one), when present.
     #[error("the token broker failed ({status}): {error}{}", fmt_desc(.description))]
     Broker {
         status: u16,
         error: String,
         description: Option<String>,
+        retry_after_ms: Option<u64>,
     },
     /// The token endpoint answered an OAuth error that is not a permanent refusal,
     /// or a transient failure (5xx) during refresh: the refresh token is kept.
@@ -236,10 +243,15 @@ impl Error {
     }
 }
 
-impl From<crate::session::ports::TransportError> for Error {
-    fn from(e: crate::session::ports::TransportError) -> Self {
+impl Error {
+    /// The error for a request that got no response; `url` is the URL it was sent to, of
+    /// which only the origin is kept (see [`crate::core::urls::origin_of`]).
+    pub fn from_transport(e: crate::session::ports::TransportError, url: &str) -> Self {
         match e {
-            crate::session::ports::TransportError::Network(message) => Error::Network { message },
+            crate::session::ports::TransportError::Network(message) => Error::Network {
+                message,
+                origin: crate::core::urls::origin_of(url),
+            },
             crate::session::ports::TransportError::Timeout => Error::Timeout,
         }
     }

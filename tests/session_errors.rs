@@ -9,7 +9,7 @@ use jira_3lo::session::ports::Area;
 use jira_3lo::session::{Session, Status};
 use jira_3lo::{Error, ErrorCode};
 use serde_json::{json, Value};
-use support::{signed_in_session, start, Env, TestPlatform};
+use support::{signed_in_session, start, Env, TestPlatform, CLIENT_ID, CLIENT_SECRET, REDIRECT};
 
 const MYSELF: &str = "GET /ex/jira/{cloudId}/rest/api/3/myself";
 const COUNT: &str = "POST /ex/jira/{cloudId}/rest/api/3/search/approximate-count";
@@ -199,6 +199,88 @@ async fn network_failures_are_typed() {
     let offline = session_with(&env, |c| c.api_base_url = "http://127.0.0.1:1".into());
     let err = offline.send(myself()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Network, "{err:?}");
+    assert!(
+        matches!(&err, Error::Network { origin: Some(o), .. } if o == "http://127.0.0.1:1"),
+        "{err:?}"
+    );
+}
+
+/// The origin of a loopback port nobody listens on.
+fn closed_origin() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    origin
+}
+
+fn assert_unreachable(err: &Error, origin: &str) {
+    let Error::Network {
+        origin: Some(reported),
+        ..
+    } = err
+    else {
+        panic!("expected a network error with an origin, got {err:?}")
+    };
+    assert_eq!(reported, origin);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("/broker-path"), "no path: {shown}");
+    assert!(!shown.contains("code="), "no code: {shown}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_broker_is_named_by_its_origin() {
+    let env = start().await;
+    let origin = closed_origin();
+    // Fetching the client id from the broker.
+    let offline = session_with(&env, |c| c.broker_url = format!("{origin}/broker-path/"));
+    let err = offline.begin_sign_in(REDIRECT).await.unwrap_err();
+    assert_unreachable(&err, &origin);
+    assert!(err.is_transient());
+
+    // Exchanging the code (the client id is configured, so the broker is first called here).
+    let offline = session_with(&env, |c| {
+        c.broker_url = format!("{origin}/broker-path");
+        c.client_id = Some(CLIENT_ID.into());
+    });
+    let url = offline.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    let err = offline.complete_sign_in(&callback).await.unwrap_err();
+    assert_unreachable(&err, &origin);
+    assert!(matches!(offline.status().await.unwrap(), Status::SignedOut));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_broker_rate_limit_says_when_to_retry() {
+    let env = start().await;
+    let limited = jira_3lo_broker::spawn(
+        jira_3lo_broker::BrokerConfig::new(&env.fake.base_url, CLIENT_ID, CLIENT_SECRET)
+            .allow_redirect_uri(REDIRECT)
+            .rate_limit_per_minute(1),
+    )
+    .await
+    .expect("broker starts");
+    let session = session_with(&env, |c| {
+        c.broker_url = limited.base_url.clone();
+        c.client_id = Some(CLIENT_ID.into());
+    });
+    // The first exchange uses the one token request of the minute.
+    env.sign_in(&session).await;
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    let err = session.complete_sign_in(&callback).await.unwrap_err();
+    match &err {
+        Error::Broker {
+            status: 429,
+            error,
+            retry_after_ms: Some(ms),
+            ..
+        } => {
+            assert_eq!(error, "rate_limited");
+            assert!(*ms > 0, "{err:?}");
+        }
+        other => panic!("expected a broker 429 with Retry-After, got {other:?}"),
+    }
+    assert_eq!(err.code(), ErrorCode::Broker);
 }
 
 fn site_record(env: &Env) -> Value {

@@ -23,8 +23,11 @@ export type JiraErrorCode =
 export interface JiraErrorDetails {
   /** HTTP status of the failing response (broker, token endpoint, Jira, 429). */
   status?: number;
-  /** `rate_limited`: wait at least this long before trying again. */
+  /** `rate_limited` (and a `broker` 429 with `Retry-After`): wait at least this long before
+   * trying again. */
   retryAfterMs?: number;
+  /** `network`: the server that could not be reached, `scheme://host[:port]` (no path). */
+  origin?: string;
   /** `site_selection_required`: the sites to choose from. */
   sites?: Site[];
   /** `unknown_site`: the id that was chosen. */
@@ -59,6 +62,7 @@ export type StatusChangeCallback = (status: Status) => void;
 struct Details {
     status: Option<u16>,
     retry_after_ms: Option<u64>,
+    origin: Option<String>,
     sites: Option<JsValue>,
     site_id: Option<String>,
     error_messages: Option<Vec<String>>,
@@ -71,12 +75,13 @@ impl Details {
     fn to_js(&self) -> JsValue {
         let out = js_sys::Object::new().into();
         let str = |s: &String| JsValue::from_str(s);
-        let members: [(&str, Option<JsValue>); 8] = [
+        let members: [(&str, Option<JsValue>); 9] = [
             ("status", self.status.map(|s| JsValue::from_f64(s.into()))),
             (
                 "retryAfterMs",
                 self.retry_after_ms.map(|ms| JsValue::from_f64(ms as f64)),
             ),
+            ("origin", self.origin.as_ref().map(str)),
             ("sites", self.sites.clone()),
             ("siteId", self.site_id.as_ref().map(str)),
             (
@@ -122,12 +127,20 @@ fn details(error: &Error) -> Details {
             status,
             error,
             description,
-        }
-        | Error::Oauth {
+            retry_after_ms,
+        } => Details {
+            retry_after_ms: *retry_after_ms,
+            ..oauth(Some(*status), error, description)
+        },
+        Error::Oauth {
             status,
             error,
             description,
         } => oauth(Some(*status), error, description),
+        Error::Network { origin, .. } => Details {
+            origin: origin.clone(),
+            ..Details::default()
+        },
         Error::SiteSelectionRequired { sites } => Details {
             sites: Some(sites_js(sites)),
             ..Details::default()

@@ -62,9 +62,7 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
         return ApiOutcome::Success;
     }
     if status == 429 || status == 503 {
-        let wait = resp
-            .header("retry-after")
-            .and_then(|v| parse_retry_after(v, now_ms));
+        let wait = retry_after_ms(resp, now_ms);
         match (status, wait) {
             (_, Some(ms)) => {
                 return ApiOutcome::RetryAfter {
@@ -186,6 +184,13 @@ pub fn looks_like_html(resp: &HttpResponse) -> bool {
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
     let body = resp.body.trim_start();
     ct_html || body.starts_with("<!") || body.starts_with("<html") || body.starts_with("<HTML")
+}
+
+/// The response's `Retry-After` as a wait in ms (see [`parse_retry_after`]), if it has a
+/// usable one.
+pub fn retry_after_ms(resp: &HttpResponse, now_ms: u64) -> Option<u64> {
+    resp.header("retry-after")
+        .and_then(|v| parse_retry_after(v, now_ms))
 }
 
 /// Parses `Retry-After` (delta-seconds or an IMF-fixdate HTTP date) into a wait in ms.

@@ -145,7 +145,8 @@ mod tests {
         assert_eq!(c.active(5_999), Some(&Error::Timeout));
         assert_eq!(c.active(6_000), None);
         assert!(starts_cooldown(&Error::Network {
-            message: "x".into()
+            message: "x".into(),
+            origin: None,
         }));
         assert!(!starts_cooldown(&Error::ReauthRequired {
             error: "invalid_grant".into(),

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::gateway::retry_after_ms;
 use super::tokens::TokenResponse;
 use crate::session::ports::HttpResponse;
 use crate::Error;
@@ -45,8 +46,9 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
-/// Classifies a response of `POST {broker}/oauth/token`.
-pub fn classify_token_response(resp: &HttpResponse) -> TokenOutcome {
+/// Classifies a response of `POST {broker}/oauth/token` received at `now_ms` (for an
+/// HTTP-date `Retry-After`).
+pub fn classify_token_response(resp: &HttpResponse, now_ms: u64) -> TokenOutcome {
     let status = resp.status;
     if (200..300).contains(&status) {
         return match serde_json::from_str::<TokenResponse>(&resp.body) {
@@ -75,6 +77,7 @@ pub fn classify_token_response(resp: &HttpResponse) -> TokenOutcome {
             status,
             error,
             description,
+            retry_after_ms: retry_after_ms(resp, now_ms),
         });
     }
     if matches!(status, 400 | 401 | 403) && PERMANENT_REFUSALS.contains(&error.as_str()) {
@@ -103,9 +106,13 @@ mod tests {
         }
     }
 
+    fn classify(resp: &HttpResponse) -> TokenOutcome {
+        classify_token_response(resp, 0)
+    }
+
     #[test]
     fn success() {
-        let o = classify_token_response(&resp(
+        let o = classify(&resp(
             200,
             r#"{"access_token":"a","expires_in":3600,"token_type":"Bearer","scope":"x"}"#,
         ));
@@ -126,14 +133,11 @@ mod tests {
             (400, r#"{"error":"invalid_grant"}"#),
         ] {
             assert!(
-                matches!(
-                    classify_token_response(&resp(status, body)),
-                    TokenOutcome::Refused { .. }
-                ),
+                matches!(classify(&resp(status, body)), TokenOutcome::Refused { .. }),
                 "{body}"
             );
         }
-        match classify_token_response(&resp(
+        match classify(&resp(
             403,
             r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
         )) {
@@ -230,7 +234,7 @@ mod tests {
             ),
         ];
         for (status, body, code, transient) in cases {
-            match classify_token_response(&resp(status, body)) {
+            match classify(&resp(status, body)) {
                 TokenOutcome::Failed(e) => {
                     assert_eq!(e.code(), code, "{status} {body}");
                     assert_eq!(e.is_transient(), transient, "{status} {body}");
@@ -242,9 +246,56 @@ mod tests {
 
     #[test]
     fn errors_never_echo_the_body() {
-        let o =
-            classify_token_response(&resp(200, r#"{"access_token":"SECRET","expires_in":"x"}"#));
+        let o = classify(&resp(200, r#"{"access_token":"SECRET","expires_in":"x"}"#));
         let TokenOutcome::Failed(e) = o else { panic!() };
         assert!(!format!("{e} {e:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn a_broker_rate_limit_carries_its_retry_after() {
+        let limited = |retry_after: Option<&str>| HttpResponse {
+            headers: retry_after
+                .map(|v| vec![("retry-after".to_string(), v.to_string())])
+                .unwrap_or_default(),
+            ..resp(
+                429,
+                r#"{"error":"rate_limited","error_description":"slow down"}"#,
+            )
+        };
+        let now = 784_111_777_000; // Sun, 06 Nov 1994 08:49:37 GMT
+        for (header, expected) in [
+            (Some("42"), Some(42_000)),
+            (Some("Sun, 06 Nov 1994 08:49:40 GMT"), Some(3_000)),
+            (Some("soon"), None),
+            (None, None),
+        ] {
+            match classify_token_response(&limited(header), now) {
+                TokenOutcome::Failed(Error::Broker {
+                    status: 429,
+                    error,
+                    retry_after_ms,
+                    ..
+                }) => {
+                    assert_eq!(error, "rate_limited");
+                    assert_eq!(retry_after_ms, expected, "{header:?}");
+                }
+                other => panic!("{header:?}: {other:?}"),
+            }
+        }
+        // Other broker errors carry none unless the broker sent one.
+        let TokenOutcome::Failed(e) = classify(&resp(403, r#"{"error":"origin_not_allowed"}"#))
+        else {
+            panic!()
+        };
+        assert!(
+            matches!(
+                e,
+                Error::Broker {
+                    retry_after_ms: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

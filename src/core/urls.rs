@@ -141,6 +141,16 @@ mod imp {
     }
 }
 
+/// The origin (`scheme://host[:port]`) of an absolute URL, to say which server a request went
+/// to: never the path, query, fragment or user info (a misconfigured URL could carry a code).
+/// `None` when the URL does not parse or its origin is opaque.
+pub fn origin_of(url: &str) -> Option<String> {
+    WebUrl::parse(url)
+        .ok()
+        .map(|u| u.origin)
+        .filter(|origin| origin != "null")
+}
+
 /// The default port of a special scheme.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn default_port(scheme: &str) -> Option<u16> {
@@ -265,6 +275,24 @@ mod tests {
             url.query_pairs(),
             vec![("code".into(), "1".into()), ("state".into(), "s".into())]
         );
+    }
+
+    #[test]
+    fn origin_of_keeps_only_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://user:pw@Broker.Example:8443/oauth/token?code=SECRET#x").as_deref(),
+            Some("https://broker.example:8443")
+        );
+        assert_eq!(
+            origin_of("https://api.atlassian.com/ex/jira/1/rest").as_deref(),
+            Some("https://api.atlassian.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:9/x").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(origin_of("mailto:a@b"), None);
+        assert_eq!(origin_of("not a url"), None);
     }
 
     #[test]

@@ -193,8 +193,5 @@ fn network(origin: &str, error: &JsValue) -> TransportError {
 /// `scheme://host:port` of a URL: enough to tell which server failed, without the path or
 /// query (which could carry a code in a misconfigured setup).
 fn origin_of(url: &str) -> String {
-    match crate::core::urls::WebUrl::parse(url) {
-        Ok(parsed) => parsed.origin,
-        Err(_) => "an invalid URL".to_string(),
-    }
+    crate::core::urls::origin_of(url).unwrap_or_else(|| "an invalid URL".to_string())
 }

@@ -49,16 +49,18 @@ pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String
         |key: &str, value: &JsValue| js_sys::Reflect::set(&details, &JsValue::from_str(key), value);
     set("url", &JsValue::from_str(url))
         .and_then(|_| set("interactive", &JsValue::from_bool(interactive)))
-        .map_err(|e| flow_error(&e))?;
+        .map_err(|e| flow_error(&e, url))?;
     let promise: js_sys::Promise = launch
         .call1(&api, &details)
-        .map_err(|e| flow_error(&e))?
+        .map_err(|e| flow_error(&e, url))?
         .dyn_into()
         .map_err(|_| Error::Config {
             message: "identity.launchWebAuthFlow did not return a promise (browser too old)"
                 .to_string(),
         })?;
-    let redirected = JsFuture::from(promise).await.map_err(|e| flow_error(&e))?;
+    let redirected = JsFuture::from(promise)
+        .await
+        .map_err(|e| flow_error(&e, url))?;
     redirected
         .as_string()
         .filter(|u| !u.is_empty())
@@ -70,7 +72,9 @@ pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String
 /// Chrome reports a closed window as "The user did not approve access." and an unreachable
 /// authorize page as "Authorization page could not be loaded."; neither message holds a
 /// URL or a code.
-fn flow_error(error: &JsValue) -> Error {
+///
+/// `url` is the authorize URL: an unreachable page is reported with its origin only.
+fn flow_error(error: &JsValue, url: &str) -> Error {
     let message = error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
@@ -83,6 +87,7 @@ fn flow_error(error: &JsValue) -> Error {
     } else if lower.contains("could not be loaded") {
         Error::Network {
             message: format!("the sign-in page could not be loaded ({message})"),
+            origin: crate::core::urls::origin_of(url),
         }
     } else {
         Error::ProviderError {

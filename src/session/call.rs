@@ -28,7 +28,7 @@ impl<P: Platform> Session<P> {
         let mut waited_ms: u64 = 0;
         for _ in 0..MAX_ATTEMPTS {
             let http = self.build(&request, &site, &access);
-            let resp = self.inner.platform.send(http).await?;
+            let resp = self.inner.http(http).await?;
             match classify_api_response(&resp, self.inner.platform.now_ms()) {
                 ApiOutcome::Success => return Ok(resp),
                 ApiOutcome::MissingScope { message } => {

@@ -247,6 +247,16 @@ impl<P: Platform> Inner<P> {
         format!("jira-3lo:refresh:{}", self.config.namespace)
     }
 
+    /// Sends one request; a transport failure becomes [`Error::Network`] naming the origin of
+    /// the request URL (or [`Error::Timeout`]). Every request of the engine goes through here.
+    async fn http(&self, request: ports::HttpRequest) -> Result<ports::HttpResponse, Error> {
+        let url = request.url.clone();
+        self.platform
+            .send(request)
+            .await
+            .map_err(|e| Error::from_transport(e, &url))
+    }
+
     /// Held while discovering sites (see the module docs).
     fn sites_lock(&self) -> String {
         format!("jira-3lo:sites:{}", self.config.namespace)

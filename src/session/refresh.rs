@@ -146,7 +146,7 @@ impl<P: Platform> Inner<P> {
                 "refresh_token": refresh_token.secret(),
             });
             let resp = self.post_token(body).await?;
-            match classify_token_response(&resp) {
+            match classify_token_response(&resp, self.platform.now_ms()) {
                 TokenOutcome::Issued(t) => {
                     let previous_scopes = access.map(|a| a.scopes).unwrap_or_default();
                     let set =
@@ -201,6 +201,6 @@ impl<P: Platform> Inner<P> {
             ],
             body: Some(body.to_string()),
         };
-        Ok(self.platform.send(request).await?)
+        self.http(request).await
     }
 }

@@ -7,6 +7,7 @@ use super::sites::Fetched;
 use super::{Platform, Session, SiteChoice, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
 use crate::core::callback::{consumes_pending, validate_callback};
+use crate::core::gateway::retry_after_ms;
 use crate::core::records::{PendingRecord, SiteRecord};
 use crate::core::secrets::State;
 use crate::core::sites::{select, Selection};
@@ -76,7 +77,7 @@ impl<P: Platform> Session<P> {
                 "redirect_uri": pending.redirect_uri,
             }))
             .await?;
-        let tokens = match classify_token_response(&resp) {
+        let tokens = match classify_token_response(&resp, self.inner.platform.now_ms()) {
             TokenOutcome::Issued(t) => TokenSet::from_response(t, sent_at, None, &[]),
             TokenOutcome::Refused {
                 status,
@@ -152,8 +153,7 @@ impl<P: Platform> Session<P> {
         }
         let resp = self
             .inner
-            .platform
-            .send(HttpRequest {
+            .http(HttpRequest {
                 method: Method::Get,
                 url: format!("{}/v1/client", self.inner.config.broker()),
                 headers: vec![("accept".into(), "application/json".into())],
@@ -166,6 +166,7 @@ impl<P: Platform> Session<P> {
                     status: resp.status,
                     error: b.error,
                     description: b.error_description,
+                    retry_after_ms: retry_after_ms(&resp, self.inner.platform.now_ms()),
                 },
                 Err(_) => Error::InvalidResponse {
                     status: resp.status,

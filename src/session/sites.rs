@@ -114,8 +114,7 @@ impl<P: Platform> Session<P> {
     pub(super) async fn fetch_jira_sites(&self, access: &AccessRecord) -> Result<Fetched, Error> {
         let resp = self
             .inner
-            .platform
-            .send(HttpRequest {
+            .http(HttpRequest {
                 method: Method::Get,
                 url: format!(
                     "{}/oauth/token/accessible-resources",
