@@ -131,6 +131,7 @@ async function apply({ values, reset }, { session, moved, scopesChanged }) {
   }
   if (reset) await clearOverrides();
   else await saveOverrides(values);
+  await render(); // the form shows what is stored before the confirmation appears
   const done = reset ? 'Defaults restored.' : 'Saved.';
   if (signOut) flash(`${done} You were signed out: connect again from the toolbar popup.`, { sticky: true });
   else if (session.signedIn && scopesChanged) flash(`${done} Reconnect from the toolbar popup so Atlassian grants the new scopes.`, { sticky: true });
@@ -175,7 +176,6 @@ $('reset').addEventListener('click', async () => {
   showError('');
   closeConfirm();
   await submit({ reset: true });
-  await render();
 });
 
 $('confirm-save').addEventListener('click', async () => {
