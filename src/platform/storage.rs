@@ -229,17 +229,21 @@ fn store_error(what: &str, error: &JsValue) -> StoreError {
     StoreError(format!("{what} failed ({})", describe_js_error(error)))
 }
 
+/// Awaits a `chrome.storage` call: a synchronous throw and a rejected promise both become a
+/// [`StoreError`] naming the operation.
+async fn settle(what: &str, call: Result<js_sys::Promise, JsValue>) -> Result<JsValue, StoreError> {
+    let promise = call.map_err(|e| store_error(what, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| store_error(what, &e))
+}
+
 impl KeyValueStore for BrowserStore {
     async fn get(&self, area: Area, key: &str) -> Result<Option<String>, StoreError> {
         match &self.backend {
             Backend::Extension { session, local, .. } => {
                 let storage = pick(area, session, local);
-                let promise = storage
-                    .get(key)
-                    .map_err(|e| store_error("chrome.storage get", &e))?;
-                let items = JsFuture::from(promise)
-                    .await
-                    .map_err(|e| store_error("chrome.storage get", &e))?;
+                let items = settle("chrome.storage get", storage.get(key)).await?;
                 let value = js_sys::Reflect::get(&items, &JsValue::from_str(key))
                     .unwrap_or(JsValue::UNDEFINED);
                 if value.is_undefined() || value.is_null() {
@@ -274,12 +278,7 @@ impl KeyValueStore for BrowserStore {
                 let items = js_sys::Object::new();
                 js_sys::Reflect::set(&items, &JsValue::from_str(key), &JsValue::from_str(value))
                     .map_err(|e| store_error("chrome.storage set", &e))?;
-                let promise = storage
-                    .set(&items)
-                    .map_err(|e| store_error("chrome.storage set", &e))?;
-                JsFuture::from(promise)
-                    .await
-                    .map_err(|e| store_error("chrome.storage set", &e))?;
+                settle("chrome.storage set", storage.set(&items)).await?;
                 Ok(())
             }
             Backend::Web {
@@ -304,12 +303,7 @@ impl KeyValueStore for BrowserStore {
         match &self.backend {
             Backend::Extension { session, local, .. } => {
                 let storage = pick(area, session, local);
-                let promise = storage
-                    .remove(key)
-                    .map_err(|e| store_error("chrome.storage remove", &e))?;
-                JsFuture::from(promise)
-                    .await
-                    .map_err(|e| store_error("chrome.storage remove", &e))?;
+                settle("chrome.storage remove", storage.remove(key)).await?;
                 Ok(())
             }
             Backend::Web {
