@@ -154,6 +154,7 @@ pub struct StaticServer {
 pub fn serve_static(dir: &Path, port: u16) -> Result<StaticServer> {
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     let base_url = format!("http://{}", listener.local_addr()?);
+    println!("static files: {base_url} ({})", dir.display());
     let dir = dir.to_path_buf();
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -163,12 +164,7 @@ pub fn serve_static(dir: &Path, port: u16) -> Result<StaticServer> {
             });
         }
     });
-    println!("static files: {base_url} ({})", base_url_dir_note());
     Ok(StaticServer { base_url })
-}
-
-fn base_url_dir_note() -> &'static str {
-    "target/extension"
 }
 
 fn serve_one(mut stream: TcpStream, dir: &Path) -> std::io::Result<()> {
