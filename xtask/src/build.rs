@@ -1,5 +1,5 @@
 //! Builds the wasm package (the equivalent of `wasm-pack build --target web`: cargo →
-//! wasm-bindgen → wasm-opt -Oz, with a few more size passes) and assembles the unpacked
+//! wasm-bindgen → wasm-opt -Oz, with a few more size passes → terser for the glue) and assembles the unpacked
 //! extension folder.
 
 use crate::tools::{node_bin, root, run, stage};
@@ -59,7 +59,7 @@ pub fn extension_dir() -> PathBuf {
 /// Release wasm build + wasm-bindgen (web target) + wasm-opt -Oz into `target/pkg`.
 pub fn build_pkg() -> Result<PathBuf> {
     stage(
-        "build wasm package (release, wasm-bindgen --target web, wasm-opt -Oz)",
+        "build wasm package (release, wasm-bindgen --target web, wasm-opt -Oz, terser)",
         || {
             run(Command::new("cargo").args([
                 "build",
@@ -95,6 +95,22 @@ pub fn build_pkg() -> Result<PathBuf> {
                 .arg(&bg)
                 .arg("-o")
                 .arg(&bg))?;
+            // The glue ships minified, as a bundler would ship it; exported names and the
+            // `__wbg_*` import keys the wasm links against are kept (terser never renames
+            // exports or properties). The readable types are in `jira_3lo.d.ts`.
+            let glue = out.join("jira_3lo.js");
+            run(Command::new(node_bin().join("terser"))
+                .arg(&glue)
+                .args([
+                    "--module",
+                    "--ecma",
+                    "2020",
+                    "--compress",
+                    "passes=2",
+                    "--mangle",
+                    "--output",
+                ])
+                .arg(&glue))?;
             Ok(out)
         },
     )

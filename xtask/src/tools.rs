@@ -191,7 +191,12 @@ fn ensure_npm_packages() -> Result {
     let stamp = root.join("node_modules/.package-lock.json");
     let lock = root.join("package-lock.json");
     let fresh = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
-        (Ok(s), Ok(l)) => s.modified()? >= l.modified()? && node_bin().join("wasm-opt").exists(),
+        (Ok(s), Ok(l)) => {
+            s.modified()? >= l.modified()?
+                && ["wasm-opt", "terser"]
+                    .iter()
+                    .all(|bin| node_bin().join(bin).exists())
+        }
         _ => false,
     };
     if fresh {
