@@ -19,11 +19,12 @@ use super::client::JiraClient;
 use super::error::to_js;
 use super::js;
 use crate::core::api_request::JiraRequest;
+use crate::core::json::Json;
 use crate::jira::models::{
     CreateIssue, EditIssue, GetIssueOptions, Issue, IssueTypeMeta, ProjectSearch, SearchParams,
 };
 use crate::jira::paging::WalkPage;
-use crate::jira::shape::{self, Json};
+use crate::jira::shape;
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
 use crate::session::ports::HttpResponse;

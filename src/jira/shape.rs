@@ -12,44 +12,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::json::{sort, sorted, sorted_object, Json, Kind};
+
 use super::models::{
     CreateIssue, EditIssue, GetIssueOptions, IdOrName, ProjectSearch, SearchParams,
 };
-
-/// The kind of a JSON-like value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// `null` (and JavaScript's `undefined`).
-    Null,
-    Bool,
-    Number,
-    String,
-    Array,
-    Object,
-    /// Anything JSON has no word for (a function, a symbol, a `BigInt`).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    Other,
-}
-
-/// A JSON-like value the interpreter reads and builds: `JsValue` in the bindings,
-/// `serde_json::Value` in the tests.
-pub(crate) trait Json: Sized + Clone {
-    fn kind(&self) -> Kind;
-    /// The member `key` of an object; `None` when absent (or `undefined`).
-    fn member(&self, key: &str) -> Option<Self>;
-    /// The own enumerable keys of an object, in order.
-    fn keys(&self) -> Vec<String>;
-    /// The elements of an array.
-    fn elements(&self) -> Vec<Self>;
-    fn as_f64(&self) -> Option<f64>;
-    fn as_string(&self) -> Option<String>;
-    fn as_bool(&self) -> Option<bool>;
-    fn null() -> Self;
-    fn from_f64(n: f64) -> Self;
-    fn from_bool(b: bool) -> Self;
-    fn array(items: Vec<Self>) -> Self;
-    fn object(members: Vec<(String, Self)>) -> Self;
-}
 
 /// How one member of a model is read (the serde type it has in [`super::models`]).
 #[derive(Clone, Copy)]
@@ -340,40 +307,6 @@ fn int<J: Json>(value: J, lo: f64, hi: f64) -> Result<J, String> {
         )),
         _ => Err(invalid(&value, "an integer")),
     }
-}
-
-/// Sorts keys in byte order (a `BTreeMap`'s). Insertion sort: objects have few keys, and it
-/// is a few bytes of wasm where `slice::sort` is kilobytes.
-fn sort(keys: &mut [String]) {
-    for i in 1..keys.len() {
-        let mut j = i;
-        while j > 0 && keys[j - 1] > keys[j] {
-            keys.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
-/// A copy of free-form JSON with every object's keys sorted (what `serde_json::Value` holds).
-pub(crate) fn sorted<J: Json>(value: &J) -> J {
-    match value.kind() {
-        Kind::Array => J::array(value.elements().iter().map(sorted).collect()),
-        Kind::Object => sorted_object(value),
-        _ => value.clone(),
-    }
-}
-
-fn sorted_object<J: Json>(value: &J) -> J {
-    let mut keys = value.keys();
-    sort(&mut keys);
-    J::object(
-        keys.into_iter()
-            .map(|k| {
-                let v = value.member(&k).map_or_else(J::null, |v| sorted(&v));
-                (k, v)
-            })
-            .collect(),
-    )
 }
 
 fn is_null<J: Json>(value: &Option<J>) -> bool {
@@ -745,55 +678,6 @@ pub(crate) fn project_search<J: Json>(value: &J) -> Result<ProjectSearch, String
         order_by: i.opt_string("orderBy")?,
         keys: i.opt_strings("keys")?,
     })
-}
-
-#[cfg(test)]
-impl Json for Value {
-    fn kind(&self) -> Kind {
-        match self {
-            Value::Null => Kind::Null,
-            Value::Bool(_) => Kind::Bool,
-            Value::Number(_) => Kind::Number,
-            Value::String(_) => Kind::String,
-            Value::Array(_) => Kind::Array,
-            Value::Object(_) => Kind::Object,
-        }
-    }
-    fn member(&self, key: &str) -> Option<Self> {
-        self.get(key).cloned()
-    }
-    fn keys(&self) -> Vec<String> {
-        self.as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-    fn elements(&self) -> Vec<Self> {
-        self.as_array().cloned().unwrap_or_default()
-    }
-    fn as_f64(&self) -> Option<f64> {
-        Value::as_f64(self)
-    }
-    fn as_string(&self) -> Option<String> {
-        self.as_str().map(str::to_string)
-    }
-    fn as_bool(&self) -> Option<bool> {
-        Value::as_bool(self)
-    }
-    fn null() -> Self {
-        Value::Null
-    }
-    fn from_f64(n: f64) -> Self {
-        Value::from(n as u64)
-    }
-    fn from_bool(b: bool) -> Self {
-        Value::Bool(b)
-    }
-    fn array(items: Vec<Self>) -> Self {
-        Value::Array(items)
-    }
-    fn object(members: Vec<(String, Self)>) -> Self {
-        Value::Object(members.into_iter().collect())
-    }
 }
 
 #[cfg(test)]
