@@ -54,6 +54,12 @@ impl Json for JsValue {
             .map(|n| n as u64)
     }
 
+    fn as_i64(&self) -> Option<i64> {
+        JsValue::as_f64(self)
+            .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0)
+            .map(|n| n as i64)
+    }
+
     fn as_string(&self) -> Option<String> {
         JsValue::as_string(self)
     }
@@ -123,9 +129,4 @@ pub(crate) fn object(members: &[(&str, JsValue)]) -> JsValue {
 /// A JavaScript array of strings.
 pub(crate) fn strings(items: &[String]) -> JsValue {
     JsValue::array(items.iter().map(|s| JsValue::from_str(s)).collect())
-}
-
-/// `serde_json::Value` as a JavaScript value (objects keep the map's sorted key order).
-pub(crate) fn from_value(value: &serde_json::Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }

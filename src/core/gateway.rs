@@ -137,15 +137,14 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
     }) = ErrorCollection::read(&value)
     {
         if error_messages.is_some() || errors.is_some() {
-            let errors = errors
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| {
-                    // A non-string value as JSON text, objects with sorted keys (serde_json's).
-                    let text = v.as_string().unwrap_or_else(|| sorted(&v).to_json_string());
-                    (k, text)
-                })
-                .collect();
+            // Inserted one by one: `collect` into a map sorts first (kilobytes of wasm).
+            let mut map = BTreeMap::new();
+            for (k, v) in errors.unwrap_or_default() {
+                // A non-string value as JSON text, objects with sorted keys (serde_json's).
+                let text = v.as_string().unwrap_or_else(|| sorted(&v).to_json_string());
+                map.insert(k, text);
+            }
+            let errors = map;
             // A 401 in Jira's own shape is still an authentication failure.
             if status == 401 {
                 return ApiOutcome::TokenRejected;

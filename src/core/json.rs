@@ -12,6 +12,16 @@ pub type JsonValue = serde_json::Value;
 #[cfg(target_arch = "wasm32")]
 pub type JsonValue = wasm_bindgen::JsValue;
 
+/// A `serde_json::Value` in this target's representation (natively the value itself; in the
+/// wasm through its JSON text). For the Rust API's serde-typed inputs; JavaScript's inputs
+/// never take this path.
+pub fn from_serde(value: serde_json::Value) -> JsonValue {
+    #[cfg(not(target_arch = "wasm32"))]
+    return value;
+    #[cfg(target_arch = "wasm32")]
+    return JsonValue::parse(&value.to_string()).unwrap_or(JsonValue::NULL);
+}
+
 /// The kind of a JSON-like value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -49,6 +59,8 @@ pub trait Json: Sized + Clone {
     fn as_f64(&self) -> Option<f64>;
     /// A non-negative integer (what serde reads as a `u64`: no fraction, no sign).
     fn as_u64(&self) -> Option<u64>;
+    /// An integer (what serde reads as an `i64`).
+    fn as_i64(&self) -> Option<i64>;
     fn as_string(&self) -> Option<String>;
     fn as_bool(&self) -> Option<bool>;
     fn null() -> Self;
@@ -331,6 +343,9 @@ impl Json for serde_json::Value {
     }
     fn as_u64(&self) -> Option<u64> {
         serde_json::Value::as_u64(self)
+    }
+    fn as_i64(&self) -> Option<i64> {
+        serde_json::Value::as_i64(self)
     }
     fn as_string(&self) -> Option<String> {
         self.as_str().map(str::to_string)

@@ -55,21 +55,20 @@ pub struct Site {
 /// The products a scope list implies (`read:jira-work`, `read:issue:jira`, `manage:jira-project`
 /// → Jira; `*confluence*` → Confluence).
 pub fn products_of(scopes: &[String]) -> Vec<Product> {
-    let mut out = Vec::new();
-    for s in scopes {
-        let p = if s.contains("jira") {
+    let product = |s: &String| {
+        if s.contains("jira") {
             Product::Jira
         } else if s.contains("confluence") {
             Product::Confluence
         } else {
             Product::Other
-        };
-        if !out.contains(&p) {
-            out.push(p);
         }
-    }
-    out.sort();
-    out
+    };
+    // In `Product` order without a sort (a generic sort is kilobytes of wasm).
+    [Product::Jira, Product::Confluence, Product::Other]
+        .into_iter()
+        .filter(|p| scopes.iter().any(|s| product(s) == *p))
+        .collect()
 }
 
 /// Parses the accessible-resources body (a JSON array).

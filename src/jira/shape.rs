@@ -10,8 +10,6 @@
 //! `extra`, sorted by key like a `serde_json::Map`), and free-form JSON comes out with its
 //! object keys sorted.
 
-use serde_json::{Map, Value};
-
 use crate::core::json::{sort, sorted, sorted_object, Json, Kind};
 
 use super::models::{
@@ -534,13 +532,11 @@ impl<'a, J: Json> Input<'a, J> {
         self.opt_int(key, 9_007_199_254_740_991.0)
     }
 
-    pub fn opt_object(&self, key: &str) -> Result<Option<Map<String, Value>>, String> {
+    /// An object member, as [`to_value`] copies it.
+    pub fn opt_object(&self, key: &str) -> Result<Option<J>, String> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) if v.kind() == Kind::Object => match to_value(&v)? {
-                Value::Object(map) => Ok(Some(map)),
-                _ => Err(invalid(&v, "a map")),
-            },
+            Some(v) if v.kind() == Kind::Object => to_value(&v).map(Some),
             Some(v) => Err(invalid(&v, "a map")),
         }
     }
@@ -589,22 +585,19 @@ fn id_or_name<J: Json>(value: &J) -> Result<IdOrName, String> {
         .ok_or_else(|| "data did not match any variant of untagged enum IdOrName".to_string())
 }
 
-/// Free-form input as `serde_json::Value`, as serde-wasm-bindgen reads it: `undefined` and
-/// `null` are `null`, integers stay integers, a non-finite number is `null`.
-pub(crate) fn to_value<J: Json>(value: &J) -> Result<Value, String> {
+/// Free-form input copied as serde-wasm-bindgen read it into a `serde_json::Value`:
+/// `undefined` and `null` are `null`, integers stay integers, a non-finite number is `null`,
+/// and a value JSON cannot hold (a function, a symbol) is an error.
+pub(crate) fn to_value<J: Json>(value: &J) -> Result<J, String> {
     Ok(match value.kind() {
-        Kind::Null => Value::Null,
-        Kind::Bool => Value::Bool(value.as_bool() == Some(true)),
-        Kind::Number => {
-            let n = value.as_f64().unwrap_or(f64::NAN);
-            if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
-                Value::from(n as i64)
-            } else {
-                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-            }
-        }
-        Kind::String => Value::String(value.as_string().unwrap_or_default()),
-        Kind::Array => Value::Array(
+        Kind::Null => J::null(),
+        Kind::Bool => J::from_bool(value.as_bool() == Some(true)),
+        Kind::Number => match value.as_f64() {
+            Some(n) if n.is_finite() => J::from_f64(n),
+            _ => J::null(),
+        },
+        Kind::String => J::from_str(&value.as_string().unwrap_or_default()),
+        Kind::Array => J::array(
             value
                 .elements()
                 .iter()
@@ -612,12 +605,12 @@ pub(crate) fn to_value<J: Json>(value: &J) -> Result<Value, String> {
                 .collect::<Result<_, _>>()?,
         ),
         Kind::Object => {
-            let mut map = Map::new();
+            let mut members = Vec::new();
             for k in value.keys() {
-                let v = value.member(&k).map_or(Ok(Value::Null), |v| to_value(&v))?;
-                map.insert(k, v);
+                let v = value.member(&k).map_or(Ok(J::null()), |v| to_value(&v))?;
+                members.push((k, v));
             }
-            Value::Object(map)
+            J::object(members)
         }
         Kind::Other => return Err(invalid(value, "any value")),
     })
@@ -642,9 +635,10 @@ pub(crate) fn get_issue_options<J: Json>(value: &J) -> Result<GetIssueOptions, S
     })
 }
 
-pub(crate) fn create_issue<J: Json>(value: &J) -> Result<CreateIssue, String> {
+/// The issue (without `fields`) and its `fields` object, which goes into the request as given.
+pub(crate) fn create_issue<J: Json>(value: &J) -> Result<(CreateIssue, Option<J>), String> {
     let i = Input::new(value, "CreateIssue")?;
-    Ok(CreateIssue {
+    let issue = CreateIssue {
         project_key: i.string("projectKey")?,
         issue_type: i.id_or_name("issueType")?,
         summary: i.string("summary")?,
@@ -653,20 +647,23 @@ pub(crate) fn create_issue<J: Json>(value: &J) -> Result<CreateIssue, String> {
         assignee_account_id: i.opt_string("assigneeAccountId")?,
         labels: i.opt_strings("labels")?,
         parent: i.opt_string("parent")?,
-        fields: i.opt_object("fields")?,
-    })
+        fields: None,
+    };
+    Ok((issue, i.opt_object("fields")?))
 }
 
-pub(crate) fn edit_issue<J: Json>(value: &J) -> Result<EditIssue, String> {
+/// The changes (without `fields`) and their `fields` object, as [`create_issue`].
+pub(crate) fn edit_issue<J: Json>(value: &J) -> Result<(EditIssue, Option<J>), String> {
     let i = Input::new(value, "EditIssue")?;
-    Ok(EditIssue {
+    let edit = EditIssue {
         summary: i.opt_string("summary")?,
         description: i.opt_string("description")?,
         priority: i.opt_id_or_name("priority")?,
         assignee_account_id: i.opt_string("assigneeAccountId")?,
         labels: i.opt_strings("labels")?,
-        fields: i.opt_object("fields")?,
-    })
+        fields: None,
+    };
+    Ok((edit, i.opt_object("fields")?))
 }
 
 pub(crate) fn project_search<J: Json>(value: &J) -> Result<ProjectSearch, String> {
@@ -688,7 +685,7 @@ mod tests {
     use crate::jira::models::*;
     use serde::de::DeserializeOwned;
     use serde::Serialize;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn serde_round_trip<T: DeserializeOwned + Serialize>(input: &Value) -> Option<Value> {
         serde_json::from_value::<T>(input.clone())
@@ -878,6 +875,21 @@ mod tests {
         assert!(issue_type_page(&json!({"issueTypes": [{"id": "1"}]})).is_err());
     }
 
+    /// The issue with its `fields` put back, as the serde model holds them.
+    fn create_issue_whole(v: &Value) -> Result<CreateIssue, String> {
+        create_issue(v).map(|(mut issue, fields)| {
+            issue.fields = fields.and_then(|f| f.as_object().cloned());
+            issue
+        })
+    }
+
+    fn edit_issue_whole(v: &Value) -> Result<EditIssue, String> {
+        edit_issue(v).map(|(mut edit, fields)| {
+            edit.fields = fields.and_then(|f| f.as_object().cloned());
+            edit
+        })
+    }
+
     fn agree_input<T: DeserializeOwned + PartialEq + std::fmt::Debug>(
         read: fn(&Value) -> Result<T, String>,
         input: Value,
@@ -911,7 +923,7 @@ mod tests {
         );
         agree_input(get_issue_options, json!({}));
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({
                 "projectKey": "A", "issueType": "Bug", "summary": "s", "assigneeAccountId": "x", "labels": ["l"],
                 "description": "d", "priority": {"name": "High"}, "parent": "A-1",
@@ -919,32 +931,35 @@ mod tests {
             }),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": {"id": "7"}, "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": {"id": 7, "name": "Task"}, "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": ["7"], "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": 5, "summary": "s"}),
         );
-        agree_input(create_issue, json!({"projectKey": "A", "summary": "s"}));
         agree_input(
-            create_issue,
+            create_issue_whole,
+            json!({"projectKey": "A", "summary": "s"}),
+        );
+        agree_input(
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": "Bug", "summary": "s", "fields": [1]}),
         );
         agree_input(
-            edit_issue,
+            edit_issue_whole,
             json!({"summary": "s", "fields": {"assignee": null}, "priority": "2"}),
         );
-        agree_input(edit_issue, json!({}));
-        agree_input(edit_issue, json!({"labels": [1]}));
+        agree_input(edit_issue_whole, json!({}));
+        agree_input(edit_issue_whole, json!({"labels": [1]}));
         agree_input(
             project_search,
             json!({"query": "q", "startAt": 10, "maxResults": 5, "orderBy": "name", "keys": ["A", "B"]}),
