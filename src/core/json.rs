@@ -33,7 +33,6 @@ pub enum Kind {
     Array,
     Object,
     /// Anything JSON has no word for (a function, a symbol, a `BigInt`).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     Other,
 }
 
