@@ -5,8 +5,9 @@ use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
+use crate::core::json::Json;
 use crate::core::urls::WebUrl;
-use crate::jira::shape::{Input, Json};
+use crate::jira::shape::Input;
 
 use crate::platform::StorageKind;
 use crate::session::SessionConfig;

@@ -19,11 +19,12 @@ use super::client::JiraClient;
 use super::error::to_js;
 use super::js;
 use crate::core::api_request::JiraRequest;
+use crate::core::json::Json;
 use crate::jira::models::{
     CreateIssue, EditIssue, GetIssueOptions, Issue, IssueTypeMeta, ProjectSearch, SearchParams,
 };
 use crate::jira::paging::WalkPage;
-use crate::jira::shape::{self, Json};
+use crate::jira::shape;
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
 use crate::session::ports::HttpResponse;
@@ -264,8 +265,8 @@ impl JiraClient {
     /// Creates an issue; `description` is plain text (sent as ADF).
     #[wasm_bindgen(js_name = createIssue, unchecked_return_type = "Promise<CreatedIssue>")]
     pub fn create_issue(&self, issue: Ts<CreateIssue>) -> js_sys::Promise {
-        let request =
-            input(&issue, "issue", shape::create_issue).map(|i| requests::create_issue(&i));
+        let request = input(&issue, "issue", shape::create_issue)
+            .map(|(i, fields)| requests::create_issue_with(&i, fields.as_ref()));
         self.call(request, Some(created_issue))
     }
 
@@ -273,7 +274,7 @@ impl JiraClient {
     #[wasm_bindgen(js_name = editIssue, unchecked_return_type = "Promise<void>")]
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
         let request = input(&edit, "issue changes", shape::edit_issue)
-            .and_then(|e| requests::edit_issue(&key, &e));
+            .and_then(|(e, fields)| requests::edit_issue_with(&key, &e, fields.as_ref()));
         self.call(request, None)
     }
 
@@ -345,14 +346,14 @@ impl JiraClient {
 pub fn adf_to_text(
     #[wasm_bindgen(unchecked_param_type = "AdfDocument | AdfNode | null | undefined")] doc: JsValue,
 ) -> String {
-    let value = shape::to_value(&doc).unwrap_or(serde_json::Value::Null);
-    adf::to_plain_text(&value)
+    // A document JSON cannot hold (a function inside) gives "", as before.
+    shape::to_value(&doc).map_or_else(|_| String::new(), |d| adf::to_plain_text(&d))
 }
 
 /// An ADF document made of plain text: blank lines separate paragraphs, line breaks are kept.
 #[wasm_bindgen(js_name = textToAdf, unchecked_return_type = "AdfDocument")]
 pub fn text_to_adf(text: &str) -> Result<JsValue, JsValue> {
-    Ok(js::from_value(&adf::from_plain_text(text)))
+    Ok(adf::from_plain_text(text))
 }
 
 struct IterState {

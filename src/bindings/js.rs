@@ -5,7 +5,7 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::jira::shape::{Json, Kind};
+use crate::core::json::{Json, Kind, ParseError};
 
 impl Json for JsValue {
     fn kind(&self) -> Kind {
@@ -47,6 +47,19 @@ impl Json for JsValue {
         JsValue::as_f64(self)
     }
 
+    fn as_u64(&self) -> Option<u64> {
+        // `JSON.parse` keeps no integer/float distinction: a safe integer counts.
+        JsValue::as_f64(self)
+            .filter(|n| n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(n))
+            .map(|n| n as u64)
+    }
+
+    fn as_i64(&self) -> Option<i64> {
+        JsValue::as_f64(self)
+            .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0)
+            .map(|n| n as i64)
+    }
+
     fn as_string(&self) -> Option<String> {
         JsValue::as_string(self)
     }
@@ -67,6 +80,10 @@ impl Json for JsValue {
         JsValue::from_bool(b)
     }
 
+    fn from_str(s: &str) -> Self {
+        JsValue::from_str(s)
+    }
+
     fn array(items: Vec<Self>) -> Self {
         let array = Array::new();
         for item in &items {
@@ -81,6 +98,17 @@ impl Json for JsValue {
             set(&object, key, value);
         }
         object.into()
+    }
+
+    fn parse(text: &str) -> Result<Self, ParseError> {
+        js_sys::JSON::parse(text).map_err(|_| crate::core::json::failure_kind(text))
+    }
+
+    fn to_json_string(&self) -> String {
+        js_sys::JSON::stringify(self)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
     }
 }
 
@@ -101,9 +129,4 @@ pub(crate) fn object(members: &[(&str, JsValue)]) -> JsValue {
 /// A JavaScript array of strings.
 pub(crate) fn strings(items: &[String]) -> JsValue {
     JsValue::array(items.iter().map(|s| JsValue::from_str(s)).collect())
-}
-
-/// `serde_json::Value` as a JavaScript value (objects keep the map's sorted key order).
-pub(crate) fn from_value(value: &serde_json::Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }

@@ -8,7 +8,7 @@ use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
 use super::js;
-use crate::jira::shape::Json;
+use crate::core::json::Json;
 
 /// A Jira site the signed-in user can work with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Tsify)]

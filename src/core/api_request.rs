@@ -1,6 +1,7 @@
 //! A Jira REST request described without I/O. The `jira` module builds these; the session
 //! sends them to `{api_base}/ex/jira/{cloudId}{path}` with authentication, retries and refresh.
 
+use super::json::JsonValue;
 use crate::session::ports::Method;
 
 /// One Jira REST call relative to the site's gateway root.
@@ -12,8 +13,8 @@ pub struct JiraRequest {
     pub path: String,
     /// Query pairs, encoded by the session when the URL is built.
     pub query: Vec<(String, String)>,
-    /// JSON body for POST/PUT.
-    pub body: Option<serde_json::Value>,
+    /// JSON body for POST/PUT (`serde_json::Value` natively, a JavaScript value in the wasm).
+    pub body: Option<JsonValue>,
 }
 
 impl JiraRequest {
@@ -26,7 +27,7 @@ impl JiraRequest {
         }
     }
 
-    pub fn post(path: impl Into<String>, body: serde_json::Value) -> Self {
+    pub fn post(path: impl Into<String>, body: JsonValue) -> Self {
         JiraRequest {
             method: Method::Post,
             path: path.into(),
@@ -35,7 +36,7 @@ impl JiraRequest {
         }
     }
 
-    pub fn put(path: impl Into<String>, body: serde_json::Value) -> Self {
+    pub fn put(path: impl Into<String>, body: JsonValue) -> Self {
         JiraRequest {
             method: Method::Put,
             path: path.into(),

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
+use super::json::{self, optional, sorted, Json, JsonValue, Kind};
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
@@ -34,26 +33,63 @@ pub enum ApiOutcome {
     Failed(Error),
 }
 
-/// The gateway's own error shape: `{"code": 401, "message": "Unauthorized"}`.
-#[derive(Deserialize)]
-struct GatewayBody {
-    #[serde(default)]
-    code: Option<serde_json::Value>,
-    #[serde(default)]
+/// The gateway's own error shape: `{"code": 401, "message": "Unauthorized"}` (both optional;
+/// a non-null `code` of any type).
+struct GatewayBody<J> {
+    code: Option<J>,
     message: Option<String>,
 }
 
-/// Jira's `ErrorCollection`.
-#[derive(Deserialize)]
-struct ErrorCollection {
-    #[serde(default, rename = "errorMessages")]
+impl<J: Json> GatewayBody<J> {
+    /// `None` when the body is not an object or `message` is not a string.
+    fn read(value: &J) -> Option<Self> {
+        if value.kind() != Kind::Object {
+            return None;
+        }
+        Some(GatewayBody {
+            code: value.member("code").filter(|c| c.kind() != Kind::Null),
+            message: optional(value, "message", J::as_string)?,
+        })
+    }
+}
+
+/// Jira's `ErrorCollection`: `errorMessages` (strings) and `errors` (an object), both optional.
+struct ErrorCollection<J> {
     error_messages: Option<Vec<String>>,
-    #[serde(default)]
-    errors: Option<BTreeMap<String, serde_json::Value>>,
+    errors: Option<Vec<(String, J)>>,
+}
+
+impl<J: Json> ErrorCollection<J> {
+    /// `None` when the body is not an object or a member is of the wrong type.
+    fn read(value: &J) -> Option<Self> {
+        if value.kind() != Kind::Object {
+            return None;
+        }
+        let errors = optional(value, "errors", |e| {
+            (e.kind() == Kind::Object).then(|| {
+                e.keys()
+                    .into_iter()
+                    .map(|k| {
+                        let v = e.member(&k).unwrap_or_else(J::null);
+                        (k, v)
+                    })
+                    .collect()
+            })
+        });
+        Some(ErrorCollection {
+            error_messages: optional(value, "errorMessages", json::strings)?,
+            errors: errors?,
+        })
+    }
 }
 
 /// Classifies one gateway response received at `now_ms` (for HTTP-date `Retry-After`).
 pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
+    classify_api_response_as::<JsonValue>(resp, now_ms)
+}
+
+/// [`classify_api_response`] with the JSON representation `J`.
+pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
     let status = resp.status;
     if (200..300).contains(&status) {
         if looks_like_html(resp) {
@@ -89,30 +125,26 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
             _ => ApiOutcome::Failed(jira_error(status, vec![], BTreeMap::new())),
         };
     }
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+    let Ok(value) = J::parse(body) else {
         return ApiOutcome::Failed(Error::InvalidResponse {
             status,
             detail: "the error body is not JSON".into(),
         });
     };
-    if let Ok(ErrorCollection {
+    if let Some(ErrorCollection {
         error_messages,
         errors,
-    }) = serde_json::from_value(value.clone())
+    }) = ErrorCollection::read(&value)
     {
         if error_messages.is_some() || errors.is_some() {
-            let errors = errors
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect();
+            // Inserted one by one: `collect` into a map sorts first (kilobytes of wasm).
+            let mut map = BTreeMap::new();
+            for (k, v) in errors.unwrap_or_default() {
+                // A non-string value as JSON text, objects with sorted keys (serde_json's).
+                let text = v.as_string().unwrap_or_else(|| sorted(&v).to_json_string());
+                map.insert(k, text);
+            }
+            let errors = map;
             // A 401 in Jira's own shape is still an authentication failure.
             if status == 401 {
                 return ApiOutcome::TokenRejected;
@@ -124,7 +156,7 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
             ));
         }
     }
-    let gateway: Option<GatewayBody> = serde_json::from_value(value).ok();
+    let gateway = GatewayBody::read(&value);
     let message = gateway
         .as_ref()
         .and_then(|g| g.message.clone())
@@ -150,12 +182,11 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
 
 /// The gateway's answer for a cloud id outside the grant, exactly: `{"code":404,"message":"Not
 /// Found"}`. Anything looser would send an ordinary 404 into a rediscovery.
-fn is_foreign_cloud_id(g: &GatewayBody) -> bool {
-    let code_404 = match &g.code {
-        Some(serde_json::Value::Number(n)) => n.as_u64() == Some(404),
-        Some(serde_json::Value::String(s)) => s == "404",
-        _ => false,
-    };
+fn is_foreign_cloud_id<J: Json>(g: &GatewayBody<J>) -> bool {
+    let code_404 = g
+        .code
+        .as_ref()
+        .is_some_and(|c| c.as_u64() == Some(404) || c.as_string().as_deref() == Some("404"));
     code_404
         && g.message
             .as_deref()

@@ -11,10 +11,8 @@
 //! misses a field is *unreadable*: the engine reports it and deletes it, never fails on it.
 //! Listeners (the wasm layer's `onStatusChange`) watch these keys for changes from other contexts.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
 use super::authorize::PendingSignIn;
+use super::json::{self, string, Json, JsonValue};
 use super::secrets::{AccessToken, RefreshToken, State};
 use crate::error::SiteChoice;
 
@@ -38,28 +36,28 @@ pub mod keys {
 }
 
 /// `jira3lo:{ns}:access` (session area).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessRecord {
     pub v: u32,
     pub access_token: AccessToken,
     pub expires_at_ms: u64,
-    #[serde(default)]
+    /// Absent in a record means none.
     pub scopes: Vec<String>,
 }
 
 /// `jira3lo:{ns}:refresh` (persistent area).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshRecord {
     pub v: u32,
     pub refresh_token: RefreshToken,
 }
 
 /// `jira3lo:{ns}:site` (persistent area). `chosen` is the id of one of `sites`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteRecord {
     pub v: u32,
     pub sites: Vec<SiteChoice>,
-    #[serde(default)]
+    /// Absent or `null`: none chosen.
     pub chosen: Option<String>,
 }
 
@@ -80,7 +78,7 @@ impl SiteRecord {
 }
 
 /// `jira3lo:{ns}:pending` (persistent area).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRecord {
     pub v: u32,
     pub state: State,
@@ -120,20 +118,156 @@ pub enum Decoded<T> {
     },
 }
 
+/// A record as the JSON object it is stored as (the members named as in the struct).
+pub trait Record: Sized {
+    /// The record in `value`; `None` when a member is missing or of the wrong type.
+    fn read<J: Json>(value: &J) -> Option<Self>;
+    fn write<J: Json>(&self) -> J;
+}
+
+fn version<J: Json>() -> J {
+    J::from_f64(f64::from(SCHEMA_VERSION))
+}
+
+fn number<J: Json>(value: &J, key: &str) -> Option<u64> {
+    value.member(key)?.as_u64()
+}
+
+fn site_choice<J: Json>(value: &J) -> Option<SiteChoice> {
+    Some(SiteChoice {
+        id: string(value, "id")?,
+        name: string(value, "name")?,
+        url: string(value, "url")?,
+        avatar_url: json::optional(value, "avatarUrl", J::as_string)?,
+    })
+}
+
+fn site_choice_json<J: Json>(site: &SiteChoice) -> J {
+    json::object(vec![
+        ("id", J::from_str(&site.id)),
+        ("name", J::from_str(&site.name)),
+        ("url", J::from_str(&site.url)),
+        (
+            "avatarUrl",
+            site.avatar_url.as_deref().map_or_else(J::null, J::from_str),
+        ),
+    ])
+}
+
+fn strings_json<J: Json>(items: &[String]) -> J {
+    J::array(items.iter().map(|s| J::from_str(s)).collect())
+}
+
+impl Record for AccessRecord {
+    fn read<J: Json>(value: &J) -> Option<Self> {
+        Some(AccessRecord {
+            v: SCHEMA_VERSION,
+            access_token: AccessToken::new(string(value, "access_token")?),
+            expires_at_ms: number(value, "expires_at_ms")?,
+            scopes: match value.member("scopes") {
+                None => Vec::new(),
+                Some(s) => json::strings(&s)?,
+            },
+        })
+    }
+
+    fn write<J: Json>(&self) -> J {
+        json::object(vec![
+            ("v", version()),
+            ("access_token", J::from_str(self.access_token.secret())),
+            ("expires_at_ms", J::from_f64(self.expires_at_ms as f64)),
+            ("scopes", strings_json(&self.scopes)),
+        ])
+    }
+}
+
+impl Record for RefreshRecord {
+    fn read<J: Json>(value: &J) -> Option<Self> {
+        Some(RefreshRecord {
+            v: SCHEMA_VERSION,
+            refresh_token: RefreshToken::new(string(value, "refresh_token")?),
+        })
+    }
+
+    fn write<J: Json>(&self) -> J {
+        json::object(vec![
+            ("v", version()),
+            ("refresh_token", J::from_str(self.refresh_token.secret())),
+        ])
+    }
+}
+
+impl Record for SiteRecord {
+    fn read<J: Json>(value: &J) -> Option<Self> {
+        let sites = value.member("sites")?;
+        if sites.kind() != json::Kind::Array {
+            return None;
+        }
+        Some(SiteRecord {
+            v: SCHEMA_VERSION,
+            sites: sites
+                .elements()
+                .iter()
+                .map(site_choice)
+                .collect::<Option<_>>()?,
+            chosen: json::optional(value, "chosen", J::as_string)?,
+        })
+    }
+
+    fn write<J: Json>(&self) -> J {
+        json::object(vec![
+            ("v", version()),
+            (
+                "sites",
+                J::array(self.sites.iter().map(site_choice_json).collect()),
+            ),
+            (
+                "chosen",
+                self.chosen.as_deref().map_or_else(J::null, J::from_str),
+            ),
+        ])
+    }
+}
+
+impl Record for PendingRecord {
+    fn read<J: Json>(value: &J) -> Option<Self> {
+        Some(PendingRecord {
+            v: SCHEMA_VERSION,
+            state: State::new(string(value, "state")?),
+            redirect_uri: string(value, "redirect_uri")?,
+            created_at_ms: number(value, "created_at_ms")?,
+        })
+    }
+
+    fn write<J: Json>(&self) -> J {
+        json::object(vec![
+            ("v", version()),
+            ("state", J::from_str(self.state.secret())),
+            ("redirect_uri", J::from_str(&self.redirect_uri)),
+            ("created_at_ms", J::from_f64(self.created_at_ms as f64)),
+        ])
+    }
+}
+
 /// Decodes a stored value, checking `"v": 1` before the fields.
-pub fn decode<T: DeserializeOwned>(raw: Option<&str>) -> Decoded<T> {
+pub fn decode<T: Record>(raw: Option<&str>) -> Decoded<T> {
+    decode_as::<T, JsonValue>(raw)
+}
+
+/// [`decode`] with the JSON representation `J`.
+pub fn decode_as<T: Record, J: Json>(raw: Option<&str>) -> Decoded<T> {
     let Some(raw) = raw else {
         return Decoded::Missing;
     };
-    let value: serde_json::Value = match serde_json::from_str(raw) {
+    let value = match J::parse(raw) {
         Ok(v) => v,
         Err(e) => {
             return Decoded::Unreadable {
-                reason: format!("not JSON ({:?} error)", e.classify()),
+                reason: format!("not JSON ({e:?} error)"),
             }
         }
     };
-    match value.get("v").and_then(|v| v.as_u64()) {
+    match value.member("v").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {
             return Decoded::Unreadable {
@@ -146,18 +280,24 @@ pub fn decode<T: DeserializeOwned>(raw: Option<&str>) -> Decoded<T> {
             }
         }
     }
-    match serde_json::from_value(value) {
-        Ok(t) => Decoded::Ok(t),
-        // serde's message may quote a value ("invalid type: string \"...\""): keep only the kind.
-        Err(e) => Decoded::Unreadable {
-            reason: format!("fields do not match the schema ({:?} error)", e.classify()),
+    match T::read(&value) {
+        Some(t) => Decoded::Ok(t),
+        // Never a value from the record in the reason (it may hold a token): only the kind,
+        // as serde_json names it.
+        None => Decoded::Unreadable {
+            reason: "fields do not match the schema (Data error)".into(),
         },
     }
 }
 
-/// Encodes a record (records are plain data; serialization cannot fail).
-pub fn encode<T: Serialize>(record: &T) -> String {
-    serde_json::to_string(record).unwrap_or_default()
+/// Encodes a record.
+pub fn encode<T: Record>(record: &T) -> String {
+    encode_as::<T, JsonValue>(record)
+}
+
+/// [`encode`] with the JSON representation `J`.
+pub fn encode_as<T: Record, J: Json>(record: &T) -> String {
+    record.write::<J>().to_json_string()
 }
 
 #[cfg(test)]

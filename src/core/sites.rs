@@ -1,24 +1,39 @@
 //! `accessible-resources`: merge duplicates, infer products, keep Jira sites, select one.
 
-use serde::Deserialize;
-
+use super::json::{self, optional, string, Json, JsonValue, Kind};
 use crate::error::SiteChoice;
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
 /// One entry of `GET /oauth/token/accessible-resources`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `name`, `url` and `scopes` may be absent (empty), but not `null`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessibleResource {
     pub id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub url: String,
-    #[serde(default)]
     pub scopes: Vec<String>,
-    #[serde(default)]
     pub avatar_url: Option<String>,
+}
+
+impl AccessibleResource {
+    /// One entry; `None` when a member is missing or of the wrong type.
+    pub fn read<J: Json>(value: &J) -> Option<Self> {
+        let or_empty = |key: &str| match value.member(key) {
+            None => Some(String::new()),
+            Some(v) => v.as_string(),
+        };
+        Some(AccessibleResource {
+            id: string(value, "id")?,
+            name: or_empty("name")?,
+            url: or_empty("url")?,
+            scopes: match value.member("scopes") {
+                None => Vec::new(),
+                Some(s) => json::strings(&s)?,
+            },
+            avatar_url: optional(value, "avatarUrl", J::as_string)?,
+        })
+    }
 }
 
 /// An Atlassian product a site entry grants access to, inferred from its scopes.
@@ -40,31 +55,49 @@ pub struct Site {
 /// The products a scope list implies (`read:jira-work`, `read:issue:jira`, `manage:jira-project`
 /// → Jira; `*confluence*` → Confluence).
 pub fn products_of(scopes: &[String]) -> Vec<Product> {
-    let mut out = Vec::new();
-    for s in scopes {
-        let p = if s.contains("jira") {
+    let product = |s: &String| {
+        if s.contains("jira") {
             Product::Jira
         } else if s.contains("confluence") {
             Product::Confluence
         } else {
             Product::Other
-        };
-        if !out.contains(&p) {
-            out.push(p);
         }
-    }
-    out.sort();
-    out
+    };
+    // In `Product` order without a sort (a generic sort is kilobytes of wasm).
+    [Product::Jira, Product::Confluence, Product::Other]
+        .into_iter()
+        .filter(|p| scopes.iter().any(|s| product(s) == *p))
+        .collect()
 }
 
 /// Parses the accessible-resources body (a JSON array).
 pub fn parse_accessible_resources(resp: &HttpResponse) -> Result<Vec<AccessibleResource>, Error> {
-    serde_json::from_str(&resp.body).map_err(|e| Error::InvalidResponse {
+    parse_accessible_resources_as::<JsonValue>(resp)
+}
+
+/// [`parse_accessible_resources`] with the JSON representation `J`.
+pub fn parse_accessible_resources_as<J: Json>(
+    resp: &HttpResponse,
+) -> Result<Vec<AccessibleResource>, Error> {
+    let category = match J::parse(&resp.body) {
+        Ok(list) if list.kind() == Kind::Array => {
+            match list
+                .elements()
+                .iter()
+                .map(AccessibleResource::read)
+                .collect()
+            {
+                Some(resources) => return Ok(resources),
+                None => "Data".to_string(),
+            }
+        }
+        Ok(_) => "Data".to_string(),
+        Err(e) => format!("{e:?}"),
+    };
+    Err(Error::InvalidResponse {
         status: resp.status,
-        detail: format!(
-            "accessible-resources is not a list of sites ({:?} error)",
-            e.classify()
-        ),
+        detail: format!("accessible-resources is not a list of sites ({category} error)"),
     })
 }
 

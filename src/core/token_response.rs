@@ -1,9 +1,8 @@
 //! Classifying what the broker's `/oauth/token` answered: tokens, a permanent refusal of the
 //! grant, or a failure that says nothing about the grant (keep the refresh token, retry later).
 
-use serde::Deserialize;
-
 use super::gateway::retry_after_ms;
+use super::json::{optional, string, Json, JsonValue};
 use super::tokens::TokenResponse;
 use crate::session::ports::HttpResponse;
 use crate::Error;
@@ -39,39 +38,43 @@ pub enum TokenOutcome {
     Failed(Error),
 }
 
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
+/// An OAuth error body (`{"error": ..., "error_description": ...}`, the broker's too):
+/// `error` and the optional description. `None` when the body is not JSON or not one.
+pub fn oauth_error<J: Json>(body: &str) -> Option<(String, Option<String>)> {
+    let body = J::parse(body).ok()?;
+    let error = string(&body, "error")?;
+    let description = optional(&body, "error_description", J::as_string)?;
+    Some((error, description))
 }
 
 /// Classifies a response of `POST {broker}/oauth/token` received at `now_ms` (for an
 /// HTTP-date `Retry-After`).
 pub fn classify_token_response(resp: &HttpResponse, now_ms: u64) -> TokenOutcome {
+    classify_token_response_as::<JsonValue>(resp, now_ms)
+}
+
+/// [`classify_token_response`] with the JSON representation `J`.
+pub fn classify_token_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> TokenOutcome {
     let status = resp.status;
     if (200..300).contains(&status) {
-        return match serde_json::from_str::<TokenResponse>(&resp.body) {
-            Ok(t) => TokenOutcome::Issued(t),
-            Err(e) => TokenOutcome::Failed(Error::InvalidResponse {
-                status,
-                detail: format!(
-                    "token response is not a token set ({:?} error)",
-                    e.classify()
-                ),
-            }),
+        let category = match J::parse(&resp.body) {
+            Ok(body) => match TokenResponse::read(&body) {
+                Some(t) => return TokenOutcome::Issued(t),
+                None => "Data".to_string(),
+            },
+            Err(e) => format!("{e:?}"),
         };
+        return TokenOutcome::Failed(Error::InvalidResponse {
+            status,
+            detail: format!("token response is not a token set ({category} error)"),
+        });
     }
-    let Ok(body) = serde_json::from_str::<OAuthErrorBody>(&resp.body) else {
+    let Some((error, description)) = oauth_error::<J>(&resp.body) else {
         return TokenOutcome::Failed(Error::InvalidResponse {
             status,
             detail: format!("token endpoint answered {status} without an OAuth error body"),
         });
     };
-    let OAuthErrorBody {
-        error,
-        error_description: description,
-    } = body;
     if BROKER_ERROR_CODES.contains(&error.as_str()) {
         return TokenOutcome::Failed(Error::Broker {
             status,

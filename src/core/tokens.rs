@@ -1,7 +1,6 @@
 //! Token sets, their freshness, and merging a refresh response into what is stored.
 
-use serde::Deserialize;
-
+use super::json::{optional, string, Json};
 use super::secrets::{AccessToken, RefreshToken};
 
 /// Default refresh skew: a token within 60 s of expiry counts as expired (auth0, jira.js).
@@ -9,16 +8,29 @@ pub const DEFAULT_SKEW_MS: u64 = 60_000;
 
 /// The token endpoint's success body (Atlassian returns `access_token`, `expires_in`, `scope`,
 /// `token_type` and, with `offline_access`, `refresh_token`; a refresh may omit the latter).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
     pub expires_in: u64,
-    #[serde(default)]
     pub scope: Option<String>,
-    #[serde(default)]
     pub refresh_token: Option<RefreshToken>,
-    #[serde(default)]
     pub token_type: Option<String>,
+}
+
+impl TokenResponse {
+    /// The token set in a parsed body; `None` when a member is missing or of the wrong type
+    /// (optional members may be absent or `null`).
+    pub fn read<J: Json>(body: &J) -> Option<Self> {
+        Some(TokenResponse {
+            access_token: AccessToken::new(string(body, "access_token")?),
+            expires_in: body.member("expires_in")?.as_u64()?,
+            scope: optional(body, "scope", J::as_string)?,
+            refresh_token: optional(body, "refresh_token", |t| {
+                t.as_string().map(RefreshToken::new)
+            })?,
+            token_type: optional(body, "token_type", J::as_string)?,
+        })
+    }
 }
 
 /// Tokens with an absolute expiry, ready to store.
@@ -65,7 +77,7 @@ mod tests {
     use super::*;
 
     fn response(json: &str) -> TokenResponse {
-        serde_json::from_str(json).unwrap()
+        TokenResponse::read(&<serde_json::Value as Json>::parse(json).unwrap()).unwrap()
     }
 
     #[test]

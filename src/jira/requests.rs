@@ -6,13 +6,12 @@
 //! when encoded: a key like `ABC-1/../x` or `A B` can never change which endpoint is called.
 //! JQL is never put into a path: it travels verbatim as a query value or in a JSON body.
 
-use serde_json::{Map, Value};
-
 use super::adf;
 use super::models::{
     is_numeric_id, CreateIssue, EditIssue, GetIssueOptions, ProjectSearch, SearchParams,
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
+use crate::core::json::{self, Json, JsonValue};
 use crate::Error;
 
 /// The fields a search asks for when the caller names none: the typed [`IssueFields`] minus
@@ -53,14 +52,43 @@ pub fn segment(value: &str, what: &str) -> Result<String, Error> {
     Ok(encode_segment(value))
 }
 
-/// A JSON object from `(key, value)` pairs: the `json!` macro without its generic
-/// `to_value` calls (which bring serde's serializer into the wasm).
-pub(crate) fn object(members: Vec<(&str, Value)>) -> Value {
-    let mut map = Map::new();
-    for (key, value) in members {
-        map.insert(key.to_string(), value);
+/// A JSON object from `(key, value)` pairs.
+fn object(members: Vec<(&str, JsonValue)>) -> JsonValue {
+    json::object(members)
+}
+
+fn text(value: &str) -> JsonValue {
+    <JsonValue as Json>::from_str(value)
+}
+
+fn texts(values: &[String]) -> JsonValue {
+    JsonValue::array(values.iter().map(|v| text(v)).collect())
+}
+
+/// Request body members: `insert` replaces a member of the same name (the last one wins,
+/// as in a map).
+#[derive(Default)]
+struct Members(Vec<(String, JsonValue)>);
+
+impl Members {
+    fn insert(&mut self, key: &str, value: JsonValue) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(member) => member.1 = value,
+            None => self.0.push((key.to_string(), value)),
+        }
     }
-    Value::Object(map)
+
+    /// The members of the object `extra` (anything else adds nothing).
+    fn extend(&mut self, extra: &JsonValue) {
+        for key in extra.keys() {
+            let value = extra.member(&key).unwrap_or_else(JsonValue::null);
+            self.insert(&key, value);
+        }
+    }
+
+    fn into_json(self) -> JsonValue {
+        JsonValue::object(self.0)
+    }
 }
 
 fn issue_path(key: &str, rest: &str) -> Result<String, Error> {
@@ -106,22 +134,22 @@ pub fn search_get(params: &SearchParams) -> JiraRequest {
 
 /// `POST /rest/api/3/search/jql`: no URL length limit for long JQL.
 pub fn search_post(params: &SearchParams) -> JiraRequest {
-    let mut body = Map::new();
-    body.insert("jql".into(), Value::from(params.jql.as_str()));
+    let mut body = Members::default();
+    body.insert("jql", text(&params.jql));
     let fields = fields_of(params);
     if !fields.is_empty() {
-        body.insert("fields".into(), Value::from(fields));
+        body.insert("fields", texts(&fields));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        body.insert("expand".into(), Value::from(expand.join(",")));
+        body.insert("expand", text(&expand.join(",")));
     }
     if let Some(max) = params.max_results {
-        body.insert("maxResults".into(), Value::from(max));
+        body.insert("maxResults", JsonValue::from_f64(f64::from(max)));
     }
     if let Some(token) = params.next_page_token.as_ref().filter(|t| !t.is_empty()) {
-        body.insert("nextPageToken".into(), Value::from(token.as_str()));
+        body.insert("nextPageToken", text(token));
     }
-    JiraRequest::post("/rest/api/3/search/jql", Value::Object(body))
+    JiraRequest::post("/rest/api/3/search/jql", body.into_json())
 }
 
 /// GET (retry-safe) unless the JQL is long, then POST.
@@ -137,7 +165,7 @@ pub fn search(params: &SearchParams) -> JiraRequest {
 pub fn approximate_count(jql: &str) -> JiraRequest {
     JiraRequest::post(
         "/rest/api/3/search/approximate-count",
-        object(vec![("jql", Value::from(jql))]),
+        object(vec![("jql", text(jql))]),
     )
 }
 
@@ -154,77 +182,99 @@ pub fn get_issue(key: &str, options: &GetIssueOptions) -> Result<JiraRequest, Er
 }
 
 /// `{"accountId": ...}`.
-fn account_id(account: &str) -> Value {
-    object(vec![("accountId", Value::from(account))])
+fn account_id(account: &str) -> JsonValue {
+    object(vec![("accountId", text(account))])
 }
 
-fn key_or_id(value: &str) -> Value {
+fn key_or_id(value: &str) -> JsonValue {
     if is_numeric_id(value) {
-        object(vec![("id", Value::from(value))])
+        object(vec![("id", text(value))])
     } else {
-        object(vec![("key", Value::from(value))])
+        object(vec![("key", text(value))])
     }
+}
+
+/// The extra `fields` of a Rust caller's [`CreateIssue`] / [`EditIssue`].
+fn extra_fields(fields: &Option<serde_json::Map<String, serde_json::Value>>) -> Option<JsonValue> {
+    fields
+        .as_ref()
+        .map(|map| json::from_serde(serde_json::Value::Object(map.clone())))
 }
 
 /// `POST /rest/api/3/issue` with `{"fields": {...}}` built from [`CreateIssue`].
 pub fn create_issue(issue: &CreateIssue) -> JiraRequest {
-    let mut fields = Map::new();
-    fields.insert("project".into(), key_or_id(&issue.project_key));
-    fields.insert("issuetype".into(), issue.issue_type.to_json());
-    fields.insert("summary".into(), Value::from(issue.summary.as_str()));
-    if let Some(text) = issue.description.as_ref().filter(|t| !t.trim().is_empty()) {
-        fields.insert("description".into(), adf::from_plain_text(text));
+    create_issue_with(issue, extra_fields(&issue.fields).as_ref())
+}
+
+/// [`create_issue`] with the extra fields given as a JSON object (`issue.fields` is not read):
+/// how the JavaScript bindings pass what JavaScript gave.
+pub fn create_issue_with(issue: &CreateIssue, extra: Option<&JsonValue>) -> JiraRequest {
+    let mut fields = Members::default();
+    fields.insert("project", key_or_id(&issue.project_key));
+    fields.insert("issuetype", issue.issue_type.to_json());
+    fields.insert("summary", text(&issue.summary));
+    if let Some(description) = issue.description.as_ref().filter(|t| !t.trim().is_empty()) {
+        fields.insert("description", adf::from_plain_text(description));
     }
     if let Some(priority) = &issue.priority {
-        fields.insert("priority".into(), priority.to_json());
+        fields.insert("priority", priority.to_json());
     }
     if let Some(account) = &issue.assignee_account_id {
-        fields.insert("assignee".into(), account_id(account));
+        fields.insert("assignee", account_id(account));
     }
     if let Some(labels) = &issue.labels {
-        fields.insert("labels".into(), Value::from(labels.clone()));
+        fields.insert("labels", texts(labels));
     }
     if let Some(parent) = &issue.parent {
-        fields.insert("parent".into(), key_or_id(parent));
+        fields.insert("parent", key_or_id(parent));
     }
-    if let Some(extra) = &issue.fields {
-        fields.extend(extra.clone());
+    if let Some(extra) = extra {
+        fields.extend(extra);
     }
     JiraRequest::post(
         "/rest/api/3/issue",
-        object(vec![("fields", Value::Object(fields))]),
+        object(vec![("fields", fields.into_json())]),
     )
 }
 
 /// `PUT /rest/api/3/issue/{issueIdOrKey}` with `{"fields": {...}}` (Jira answers 204).
 pub fn edit_issue(key: &str, edit: &EditIssue) -> Result<JiraRequest, Error> {
-    let mut fields = Map::new();
+    edit_issue_with(key, edit, extra_fields(&edit.fields).as_ref())
+}
+
+/// [`edit_issue`] with the extra fields given as a JSON object (`edit.fields` is not read).
+pub fn edit_issue_with(
+    key: &str,
+    edit: &EditIssue,
+    extra: Option<&JsonValue>,
+) -> Result<JiraRequest, Error> {
+    let mut fields = Members::default();
     if let Some(summary) = &edit.summary {
-        fields.insert("summary".into(), Value::from(summary.as_str()));
+        fields.insert("summary", text(summary));
     }
-    if let Some(text) = &edit.description {
-        let value = if text.trim().is_empty() {
-            Value::Null
+    if let Some(description) = &edit.description {
+        let value = if description.trim().is_empty() {
+            JsonValue::null()
         } else {
-            adf::from_plain_text(text)
+            adf::from_plain_text(description)
         };
-        fields.insert("description".into(), value);
+        fields.insert("description", value);
     }
     if let Some(priority) = &edit.priority {
-        fields.insert("priority".into(), priority.to_json());
+        fields.insert("priority", priority.to_json());
     }
     if let Some(account) = &edit.assignee_account_id {
-        fields.insert("assignee".into(), account_id(account));
+        fields.insert("assignee", account_id(account));
     }
     if let Some(labels) = &edit.labels {
-        fields.insert("labels".into(), Value::from(labels.clone()));
+        fields.insert("labels", texts(labels));
     }
-    if let Some(extra) = &edit.fields {
-        fields.extend(extra.clone());
+    if let Some(extra) = extra {
+        fields.extend(extra);
     }
     Ok(JiraRequest::put(
         issue_path(key, "")?,
-        object(vec![("fields", Value::Object(fields))]),
+        object(vec![("fields", fields.into_json())]),
     ))
 }
 
@@ -279,7 +329,7 @@ pub fn transition_issue(key: &str, transition_id: &str) -> Result<JiraRequest, E
         issue_path(key, "/transitions")?,
         object(vec![(
             "transition",
-            object(vec![("id", Value::from(transition_id))]),
+            object(vec![("id", text(transition_id))]),
         )]),
     ))
 }
@@ -305,7 +355,8 @@ pub fn search_projects(search: &ProjectSearch) -> JiraRequest {
     req
 }
 
-#[cfg(test)]
+// Native only: the bodies are `serde_json::Value`s there (JavaScript values in the wasm).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::jira::models::IdOrName;

@@ -10,46 +10,11 @@
 //! `extra`, sorted by key like a `serde_json::Map`), and free-form JSON comes out with its
 //! object keys sorted.
 
-use serde_json::{Map, Value};
+use crate::core::json::{sort, sorted, sorted_object, Json, Kind};
 
 use super::models::{
     CreateIssue, EditIssue, GetIssueOptions, IdOrName, ProjectSearch, SearchParams,
 };
-
-/// The kind of a JSON-like value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// `null` (and JavaScript's `undefined`).
-    Null,
-    Bool,
-    Number,
-    String,
-    Array,
-    Object,
-    /// Anything JSON has no word for (a function, a symbol, a `BigInt`).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    Other,
-}
-
-/// A JSON-like value the interpreter reads and builds: `JsValue` in the bindings,
-/// `serde_json::Value` in the tests.
-pub(crate) trait Json: Sized + Clone {
-    fn kind(&self) -> Kind;
-    /// The member `key` of an object; `None` when absent (or `undefined`).
-    fn member(&self, key: &str) -> Option<Self>;
-    /// The own enumerable keys of an object, in order.
-    fn keys(&self) -> Vec<String>;
-    /// The elements of an array.
-    fn elements(&self) -> Vec<Self>;
-    fn as_f64(&self) -> Option<f64>;
-    fn as_string(&self) -> Option<String>;
-    fn as_bool(&self) -> Option<bool>;
-    fn null() -> Self;
-    fn from_f64(n: f64) -> Self;
-    fn from_bool(b: bool) -> Self;
-    fn array(items: Vec<Self>) -> Self;
-    fn object(members: Vec<(String, Self)>) -> Self;
-}
 
 /// How one member of a model is read (the serde type it has in [`super::models`]).
 #[derive(Clone, Copy)]
@@ -342,40 +307,6 @@ fn int<J: Json>(value: J, lo: f64, hi: f64) -> Result<J, String> {
     }
 }
 
-/// Sorts keys in byte order (a `BTreeMap`'s). Insertion sort: objects have few keys, and it
-/// is a few bytes of wasm where `slice::sort` is kilobytes.
-fn sort(keys: &mut [String]) {
-    for i in 1..keys.len() {
-        let mut j = i;
-        while j > 0 && keys[j - 1] > keys[j] {
-            keys.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
-/// A copy of free-form JSON with every object's keys sorted (what `serde_json::Value` holds).
-pub(crate) fn sorted<J: Json>(value: &J) -> J {
-    match value.kind() {
-        Kind::Array => J::array(value.elements().iter().map(sorted).collect()),
-        Kind::Object => sorted_object(value),
-        _ => value.clone(),
-    }
-}
-
-fn sorted_object<J: Json>(value: &J) -> J {
-    let mut keys = value.keys();
-    sort(&mut keys);
-    J::object(
-        keys.into_iter()
-            .map(|k| {
-                let v = value.member(&k).map_or_else(J::null, |v| sorted(&v));
-                (k, v)
-            })
-            .collect(),
-    )
-}
-
 fn is_null<J: Json>(value: &Option<J>) -> bool {
     value.as_ref().is_none_or(|v| v.kind() == Kind::Null)
 }
@@ -601,13 +532,11 @@ impl<'a, J: Json> Input<'a, J> {
         self.opt_int(key, 9_007_199_254_740_991.0)
     }
 
-    pub fn opt_object(&self, key: &str) -> Result<Option<Map<String, Value>>, String> {
+    /// An object member, as [`to_value`] copies it.
+    pub fn opt_object(&self, key: &str) -> Result<Option<J>, String> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) if v.kind() == Kind::Object => match to_value(&v)? {
-                Value::Object(map) => Ok(Some(map)),
-                _ => Err(invalid(&v, "a map")),
-            },
+            Some(v) if v.kind() == Kind::Object => to_value(&v).map(Some),
             Some(v) => Err(invalid(&v, "a map")),
         }
     }
@@ -656,22 +585,19 @@ fn id_or_name<J: Json>(value: &J) -> Result<IdOrName, String> {
         .ok_or_else(|| "data did not match any variant of untagged enum IdOrName".to_string())
 }
 
-/// Free-form input as `serde_json::Value`, as serde-wasm-bindgen reads it: `undefined` and
-/// `null` are `null`, integers stay integers, a non-finite number is `null`.
-pub(crate) fn to_value<J: Json>(value: &J) -> Result<Value, String> {
+/// Free-form input copied as serde-wasm-bindgen read it into a `serde_json::Value`:
+/// `undefined` and `null` are `null`, integers stay integers, a non-finite number is `null`,
+/// and a value JSON cannot hold (a function, a symbol) is an error.
+pub(crate) fn to_value<J: Json>(value: &J) -> Result<J, String> {
     Ok(match value.kind() {
-        Kind::Null => Value::Null,
-        Kind::Bool => Value::Bool(value.as_bool() == Some(true)),
-        Kind::Number => {
-            let n = value.as_f64().unwrap_or(f64::NAN);
-            if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
-                Value::from(n as i64)
-            } else {
-                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-            }
-        }
-        Kind::String => Value::String(value.as_string().unwrap_or_default()),
-        Kind::Array => Value::Array(
+        Kind::Null => J::null(),
+        Kind::Bool => J::from_bool(value.as_bool() == Some(true)),
+        Kind::Number => match value.as_f64() {
+            Some(n) if n.is_finite() => J::from_f64(n),
+            _ => J::null(),
+        },
+        Kind::String => J::from_str(&value.as_string().unwrap_or_default()),
+        Kind::Array => J::array(
             value
                 .elements()
                 .iter()
@@ -679,12 +605,12 @@ pub(crate) fn to_value<J: Json>(value: &J) -> Result<Value, String> {
                 .collect::<Result<_, _>>()?,
         ),
         Kind::Object => {
-            let mut map = Map::new();
+            let mut members = Vec::new();
             for k in value.keys() {
-                let v = value.member(&k).map_or(Ok(Value::Null), |v| to_value(&v))?;
-                map.insert(k, v);
+                let v = value.member(&k).map_or(Ok(J::null()), |v| to_value(&v))?;
+                members.push((k, v));
             }
-            Value::Object(map)
+            J::object(members)
         }
         Kind::Other => return Err(invalid(value, "any value")),
     })
@@ -709,9 +635,10 @@ pub(crate) fn get_issue_options<J: Json>(value: &J) -> Result<GetIssueOptions, S
     })
 }
 
-pub(crate) fn create_issue<J: Json>(value: &J) -> Result<CreateIssue, String> {
+/// The issue (without `fields`) and its `fields` object, which goes into the request as given.
+pub(crate) fn create_issue<J: Json>(value: &J) -> Result<(CreateIssue, Option<J>), String> {
     let i = Input::new(value, "CreateIssue")?;
-    Ok(CreateIssue {
+    let issue = CreateIssue {
         project_key: i.string("projectKey")?,
         issue_type: i.id_or_name("issueType")?,
         summary: i.string("summary")?,
@@ -720,20 +647,23 @@ pub(crate) fn create_issue<J: Json>(value: &J) -> Result<CreateIssue, String> {
         assignee_account_id: i.opt_string("assigneeAccountId")?,
         labels: i.opt_strings("labels")?,
         parent: i.opt_string("parent")?,
-        fields: i.opt_object("fields")?,
-    })
+        fields: None,
+    };
+    Ok((issue, i.opt_object("fields")?))
 }
 
-pub(crate) fn edit_issue<J: Json>(value: &J) -> Result<EditIssue, String> {
+/// The changes (without `fields`) and their `fields` object, as [`create_issue`].
+pub(crate) fn edit_issue<J: Json>(value: &J) -> Result<(EditIssue, Option<J>), String> {
     let i = Input::new(value, "EditIssue")?;
-    Ok(EditIssue {
+    let edit = EditIssue {
         summary: i.opt_string("summary")?,
         description: i.opt_string("description")?,
         priority: i.opt_id_or_name("priority")?,
         assignee_account_id: i.opt_string("assigneeAccountId")?,
         labels: i.opt_strings("labels")?,
-        fields: i.opt_object("fields")?,
-    })
+        fields: None,
+    };
+    Ok((edit, i.opt_object("fields")?))
 }
 
 pub(crate) fn project_search<J: Json>(value: &J) -> Result<ProjectSearch, String> {
@@ -748,55 +678,6 @@ pub(crate) fn project_search<J: Json>(value: &J) -> Result<ProjectSearch, String
 }
 
 #[cfg(test)]
-impl Json for Value {
-    fn kind(&self) -> Kind {
-        match self {
-            Value::Null => Kind::Null,
-            Value::Bool(_) => Kind::Bool,
-            Value::Number(_) => Kind::Number,
-            Value::String(_) => Kind::String,
-            Value::Array(_) => Kind::Array,
-            Value::Object(_) => Kind::Object,
-        }
-    }
-    fn member(&self, key: &str) -> Option<Self> {
-        self.get(key).cloned()
-    }
-    fn keys(&self) -> Vec<String> {
-        self.as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-    fn elements(&self) -> Vec<Self> {
-        self.as_array().cloned().unwrap_or_default()
-    }
-    fn as_f64(&self) -> Option<f64> {
-        Value::as_f64(self)
-    }
-    fn as_string(&self) -> Option<String> {
-        self.as_str().map(str::to_string)
-    }
-    fn as_bool(&self) -> Option<bool> {
-        Value::as_bool(self)
-    }
-    fn null() -> Self {
-        Value::Null
-    }
-    fn from_f64(n: f64) -> Self {
-        Value::from(n as u64)
-    }
-    fn from_bool(b: bool) -> Self {
-        Value::Bool(b)
-    }
-    fn array(items: Vec<Self>) -> Self {
-        Value::Array(items)
-    }
-    fn object(members: Vec<(String, Self)>) -> Self {
-        Value::Object(members.into_iter().collect())
-    }
-}
-
-#[cfg(test)]
 mod tests {
     //! Differential tests: for each input, the interpreter agrees with the serde round trip of
     //! the model (`from_value` then `to_value`) on the result, and on whether it is an error.
@@ -804,7 +685,7 @@ mod tests {
     use crate::jira::models::*;
     use serde::de::DeserializeOwned;
     use serde::Serialize;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn serde_round_trip<T: DeserializeOwned + Serialize>(input: &Value) -> Option<Value> {
         serde_json::from_value::<T>(input.clone())
@@ -994,6 +875,21 @@ mod tests {
         assert!(issue_type_page(&json!({"issueTypes": [{"id": "1"}]})).is_err());
     }
 
+    /// The issue with its `fields` put back, as the serde model holds them.
+    fn create_issue_whole(v: &Value) -> Result<CreateIssue, String> {
+        create_issue(v).map(|(mut issue, fields)| {
+            issue.fields = fields.and_then(|f| f.as_object().cloned());
+            issue
+        })
+    }
+
+    fn edit_issue_whole(v: &Value) -> Result<EditIssue, String> {
+        edit_issue(v).map(|(mut edit, fields)| {
+            edit.fields = fields.and_then(|f| f.as_object().cloned());
+            edit
+        })
+    }
+
     fn agree_input<T: DeserializeOwned + PartialEq + std::fmt::Debug>(
         read: fn(&Value) -> Result<T, String>,
         input: Value,
@@ -1027,7 +923,7 @@ mod tests {
         );
         agree_input(get_issue_options, json!({}));
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({
                 "projectKey": "A", "issueType": "Bug", "summary": "s", "assigneeAccountId": "x", "labels": ["l"],
                 "description": "d", "priority": {"name": "High"}, "parent": "A-1",
@@ -1035,32 +931,35 @@ mod tests {
             }),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": {"id": "7"}, "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": {"id": 7, "name": "Task"}, "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": ["7"], "summary": "s"}),
         );
         agree_input(
-            create_issue,
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": 5, "summary": "s"}),
         );
-        agree_input(create_issue, json!({"projectKey": "A", "summary": "s"}));
         agree_input(
-            create_issue,
+            create_issue_whole,
+            json!({"projectKey": "A", "summary": "s"}),
+        );
+        agree_input(
+            create_issue_whole,
             json!({"projectKey": "A", "issueType": "Bug", "summary": "s", "fields": [1]}),
         );
         agree_input(
-            edit_issue,
+            edit_issue_whole,
             json!({"summary": "s", "fields": {"assignee": null}, "priority": "2"}),
         );
-        agree_input(edit_issue, json!({}));
-        agree_input(edit_issue, json!({"labels": [1]}));
+        agree_input(edit_issue_whole, json!({}));
+        agree_input(edit_issue_whole, json!({"labels": [1]}));
         agree_input(
             project_search,
             json!({"query": "q", "startAt": 10, "maxResults": 5, "orderBy": "name", "keys": ["A", "B"]}),

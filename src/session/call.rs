@@ -10,6 +10,7 @@ use super::{Platform, Session, SiteChoice};
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::authorize::encode;
 use crate::core::gateway::{classify_api_response, ApiOutcome};
+use crate::core::json::Json;
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::sites::{select, Selection};
 use crate::Error;
@@ -124,7 +125,7 @@ impl<P: Platform> Session<P> {
             method: request.method,
             url,
             headers,
-            body: request.body.as_ref().map(|b| b.to_string()),
+            body: request.body.as_ref().map(Json::to_json_string),
         }
     }
 

@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 
 use super::ports::{HttpRequest, HttpResponse, Method};
 use super::{Inner, Platform, Session};
+use crate::core::json::{self, Json, JsonValue};
 use crate::core::records::{AccessRecord, RefreshRecord, SCHEMA_VERSION};
 use crate::core::refresh::{decide, starts_cooldown, Cooldown, RefreshDecision};
 use crate::core::secrets::AccessToken;
@@ -141,10 +142,13 @@ impl<P: Platform> Inner<P> {
             if let Some(error) = self.cooldown.borrow().as_ref().and_then(|c| c.active(now)) {
                 return Err(error.clone());
             }
-            let body = serde_json::json!({
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token.secret(),
-            });
+            let body = json::object::<JsonValue>(vec![
+                ("grant_type", <JsonValue as Json>::from_str("refresh_token")),
+                (
+                    "refresh_token",
+                    <JsonValue as Json>::from_str(refresh_token.secret()),
+                ),
+            ]);
             let resp = self.post_token(body).await?;
             match classify_token_response(&resp, self.platform.now_ms()) {
                 TokenOutcome::Issued(t) => {
@@ -191,7 +195,7 @@ impl<P: Platform> Inner<P> {
     }
 
     /// `POST {broker}/oauth/token` with a JSON body (the broker adds the client credentials).
-    pub(super) async fn post_token(&self, body: serde_json::Value) -> Result<HttpResponse, Error> {
+    pub(super) async fn post_token(&self, body: JsonValue) -> Result<HttpResponse, Error> {
         let request = HttpRequest {
             method: Method::Post,
             url: format!("{}/oauth/token", self.config.broker()),
@@ -199,7 +203,7 @@ impl<P: Platform> Inner<P> {
                 ("content-type".into(), "application/json".into()),
                 ("accept".into(), "application/json".into()),
             ],
-            body: Some(body.to_string()),
+            body: Some(body.to_json_string()),
         };
         self.http(request).await
     }

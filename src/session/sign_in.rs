@@ -1,32 +1,18 @@
 //! Sign-in: the authorize URL (with a stored pending attempt) and the callback → tokens → sites.
 
-use serde::Deserialize;
-
 use super::ports::{HttpRequest, Method};
 use super::sites::Fetched;
 use super::{Platform, Session, SiteChoice, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
 use crate::core::callback::{consumes_pending, validate_callback};
 use crate::core::gateway::retry_after_ms;
+use crate::core::json::{self, string, Json, JsonValue};
 use crate::core::records::{PendingRecord, SiteRecord};
 use crate::core::secrets::State;
 use crate::core::sites::{select, Selection};
-use crate::core::token_response::{classify_token_response, TokenOutcome};
+use crate::core::token_response::{classify_token_response, oauth_error, TokenOutcome};
 use crate::core::tokens::TokenSet;
 use crate::Error;
-
-/// `GET {broker}/v1/client`.
-#[derive(Deserialize)]
-struct ClientInfo {
-    client_id: String,
-}
-
-#[derive(Deserialize)]
-struct BrokerErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
 
 impl<P: Platform> Session<P> {
     /// Returns the authorize URL to open (e.g. with `chrome.identity.launchWebAuthFlow`) and
@@ -71,11 +57,17 @@ impl<P: Platform> Session<P> {
         let sent_at = self.inner.platform.now_ms();
         let resp = self
             .inner
-            .post_token(serde_json::json!({
-                "grant_type": "authorization_code",
-                "code": code.secret(),
-                "redirect_uri": pending.redirect_uri,
-            }))
+            .post_token(json::object::<JsonValue>(vec![
+                (
+                    "grant_type",
+                    <JsonValue as Json>::from_str("authorization_code"),
+                ),
+                ("code", <JsonValue as Json>::from_str(code.secret())),
+                (
+                    "redirect_uri",
+                    <JsonValue as Json>::from_str(&pending.redirect_uri),
+                ),
+            ]))
             .await?;
         let tokens = match classify_token_response(&resp, self.inner.platform.now_ms()) {
             TokenOutcome::Issued(t) => TokenSet::from_response(t, sent_at, None, &[]),
@@ -161,25 +153,28 @@ impl<P: Platform> Session<P> {
             })
             .await?;
         if !(200..300).contains(&resp.status) {
-            return Err(match serde_json::from_str::<BrokerErrorBody>(&resp.body) {
-                Ok(b) => Error::Broker {
+            return Err(match oauth_error::<JsonValue>(&resp.body) {
+                Some((error, description)) => Error::Broker {
                     status: resp.status,
-                    error: b.error,
-                    description: b.error_description,
+                    error,
+                    description,
                     retry_after_ms: retry_after_ms(&resp, self.inner.platform.now_ms()),
                 },
-                Err(_) => Error::InvalidResponse {
+                None => Error::InvalidResponse {
                     status: resp.status,
                     detail: "the broker's /v1/client answered without a JSON error".into(),
                 },
             });
         }
-        let info: ClientInfo =
-            serde_json::from_str(&resp.body).map_err(|_| Error::InvalidResponse {
+        // `GET {broker}/v1/client` answers `{"client_id": "..."}`.
+        let client_id = JsonValue::parse(&resp.body)
+            .ok()
+            .and_then(|info| string(&info, "client_id"))
+            .ok_or_else(|| Error::InvalidResponse {
                 status: resp.status,
                 detail: "the broker's /v1/client has no client_id".into(),
             })?;
-        *self.inner.client_id.borrow_mut() = Some(info.client_id.clone());
-        Ok(info.client_id)
+        *self.inner.client_id.borrow_mut() = Some(client_id.clone());
+        Ok(client_id)
     }
 }

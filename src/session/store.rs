@@ -1,12 +1,9 @@
 //! Typed access to the four records; unreadable records are reported and removed.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use super::ports::Area;
 use super::{Inner, Platform, StorageReport};
 use crate::core::records::{
-    self, keys, AccessRecord, Decoded, PendingRecord, RefreshRecord, SiteRecord,
+    self, keys, AccessRecord, Decoded, PendingRecord, Record, RefreshRecord, SiteRecord,
 };
 use crate::Error;
 
@@ -15,7 +12,7 @@ impl<P: Platform> Inner<P> {
         &self.config.namespace
     }
 
-    async fn load<T: DeserializeOwned>(&self, area: Area, key: String) -> Result<Option<T>, Error> {
+    async fn load<T: Record>(&self, area: Area, key: String) -> Result<Option<T>, Error> {
         let raw = self.platform.get(area, &key).await?;
         match records::decode::<T>(raw.as_deref()) {
             Decoded::Missing => Ok(None),
@@ -33,7 +30,7 @@ impl<P: Platform> Inner<P> {
         }
     }
 
-    async fn save<T: Serialize>(&self, area: Area, key: String, record: &T) -> Result<(), Error> {
+    async fn save<T: Record>(&self, area: Area, key: String, record: &T) -> Result<(), Error> {
         Ok(self
             .platform
             .set(area, &key, &records::encode(record))
