@@ -10,7 +10,6 @@
 //! name still single-flights this context's callers.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -145,15 +144,19 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
 }
 
 thread_local! {
-    static LOCAL_MUTEXES: RefCell<HashMap<String, Rc<Mutex<()>>>> = RefCell::new(HashMap::new());
+    /// `(name, mutex)`: a few names per context, and a few bytes of wasm where a hash map is
+    /// kilobytes.
+    static LOCAL_MUTEXES: RefCell<Vec<(String, Rc<Mutex<()>>)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn local_mutex(name: &str) -> Rc<Mutex<()>> {
     LOCAL_MUTEXES.with(|mutexes| {
-        mutexes
-            .borrow_mut()
-            .entry(name.to_string())
-            .or_default()
-            .clone()
+        let mut mutexes = mutexes.borrow_mut();
+        if let Some((_, mutex)) = mutexes.iter().find(|(n, _)| n == name) {
+            return mutex.clone();
+        }
+        let mutex = Rc::<Mutex<()>>::default();
+        mutexes.push((name.to_string(), mutex.clone()));
+        mutex
     })
 }

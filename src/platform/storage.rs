@@ -16,7 +16,6 @@
 //! asynchronously (never from inside a `set`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -335,8 +334,10 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct MemoryInner {
-    session: RefCell<HashMap<String, String>>,
-    persistent: RefCell<HashMap<String, String>>,
+    // `(key, value)` lists: a handful of keys, and a few bytes of wasm where a hash map is
+    // kilobytes.
+    session: RefCell<Vec<(String, String)>>,
+    persistent: RefCell<Vec<(String, String)>>,
     hub: Rc<Hub>,
 }
 
@@ -356,7 +357,7 @@ impl MemoryStore {
         CONTEXT_MEMORY.with(Clone::clone)
     }
 
-    fn map(&self, area: Area) -> &RefCell<HashMap<String, String>> {
+    fn map(&self, area: Area) -> &RefCell<Vec<(String, String)>> {
         match area {
             Area::Session => &self.inner.session,
             Area::Persistent => &self.inner.persistent,
@@ -364,18 +365,28 @@ impl MemoryStore {
     }
 
     fn get(&self, area: Area, key: &str) -> Option<String> {
-        self.map(area).borrow().get(key).cloned()
+        let map = self.map(area).borrow();
+        map.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
 
     fn set(&self, area: Area, key: &str, value: &str) {
-        self.map(area)
-            .borrow_mut()
-            .insert(key.to_string(), value.to_string());
+        {
+            let mut map = self.map(area).borrow_mut();
+            match map.iter_mut().find(|(k, _)| k == key) {
+                Some((_, v)) => *v = value.to_string(),
+                None => map.push((key.to_string(), value.to_string())),
+            }
+        }
         self.inner.hub.notify(key);
     }
 
     fn remove(&self, area: Area, key: &str) {
-        let removed = self.map(area).borrow_mut().remove(key).is_some();
+        let removed = {
+            let mut map = self.map(area).borrow_mut();
+            let before = map.len();
+            map.retain(|(k, _)| k != key);
+            map.len() != before
+        };
         if removed {
             self.inner.hub.notify(key);
         }
