@@ -166,7 +166,9 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
         .is_some_and(|g| g.code.is_some() || g.message.is_some());
     let lower = message.to_ascii_lowercase();
     match status {
-        401 if lower.contains("scope does not match") => ApiOutcome::MissingScope { message },
+        401 if super::text::contains(&lower, "scope does not match") => {
+            ApiOutcome::MissingScope { message }
+        }
         // Every other 401 is about the token, whatever its wording: refresh, never rediscover.
         401 => ApiOutcome::TokenRejected,
         404 if gateway.as_ref().is_some_and(is_foreign_cloud_id) => ApiOutcome::SiteUnreachable,
@@ -212,7 +214,7 @@ fn html_error(status: u16) -> Error {
 pub fn looks_like_html(resp: &HttpResponse) -> bool {
     let ct_html = resp
         .header("content-type")
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
+        .is_some_and(|ct| super::text::contains(&ct.to_ascii_lowercase(), "text/html"));
     let body = resp.body.trim_start();
     ct_html || body.starts_with("<!") || body.starts_with("<html") || body.starts_with("<HTML")
 }
@@ -237,7 +239,7 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) — the only form a
 /// current server may send — into ms since the epoch.
 pub fn parse_http_date(s: &str) -> Option<u64> {
-    let rest = s.split_once(", ")?.1;
+    let rest = &s[super::text::find(s, ", ")? + 2..];
     let parts: Vec<&str> = rest.split(' ').collect();
     if parts.len() != 5 || parts[4] != "GMT" {
         return None;

@@ -56,9 +56,9 @@ pub struct Site {
 /// → Jira; `*confluence*` → Confluence).
 pub fn products_of(scopes: &[String]) -> Vec<Product> {
     let product = |s: &String| {
-        if s.contains("jira") {
+        if super::text::contains(s, "jira") {
             Product::Jira
-        } else if s.contains("confluence") {
+        } else if super::text::contains(s, "confluence") {
             Product::Confluence
         } else {
             Product::Other

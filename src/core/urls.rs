@@ -71,7 +71,8 @@ mod imp {
         // the native build refuses. Refuse both, as the native build does.
         if default_port.is_some()
             && (hostname.contains('%')
-                || (hostname.contains("xn--") && !input.to_ascii_lowercase().contains("xn--")))
+                || (crate::core::text::contains(&hostname, "xn--")
+                    && !crate::core::text::contains(&input.to_ascii_lowercase(), "xn--")))
         {
             return Err(IDNA.into());
         }

@@ -51,7 +51,16 @@ pub fn from_plain_text(text: &str) -> JsonValue {
 
 /// [`from_plain_text`] in the JSON representation `J`.
 pub fn from_plain_text_as<J: Json>(text: &str) -> J {
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    // `\r\n` → `\n`, then a lone `\r` → `\n` (char by char: no substring searcher in the wasm).
+    let mut normalized = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => normalized.push('\n'),
+            c => normalized.push(c),
+        }
+    }
     let mut paragraphs = Vec::new();
     let mut lines: Vec<&str> = Vec::new();
     for line in normalized.split('\n') {

@@ -46,7 +46,9 @@ pub fn segment(value: &str, what: &str) -> Result<String, Error> {
     // A literal `%` is encoded too (`%2e` → `%252e`), so only these three need refusing.
     if value.is_empty() || value == "." || value == ".." {
         return Err(Error::Config {
-            message: format!("{value:?} is not a valid {what}"),
+            // Quoted as `{value:?}` would (these three need no escaping), without `Debug`'s
+            // escaping code in the wasm.
+            message: format!("\"{value}\" is not a valid {what}"),
         });
     }
     Ok(encode_segment(value))

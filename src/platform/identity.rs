@@ -80,11 +80,12 @@ fn flow_error(error: &JsValue, url: &str) -> Error {
         .map(|e| String::from(e.message()))
         .unwrap_or_else(|| describe_js_error(error));
     let lower = message.to_ascii_lowercase();
-    if lower.contains("did not approve") || lower.contains("cancel") || lower.contains("closed") {
+    let has = |needle| crate::core::text::contains(&lower, needle);
+    if has("did not approve") || has("cancel") || has("closed") {
         Error::AccessDenied {
             description: message,
         }
-    } else if lower.contains("could not be loaded") {
+    } else if has("could not be loaded") {
         Error::Network {
             message: format!("the sign-in page could not be loaded ({message})"),
             origin: crate::core::urls::origin_of(url),

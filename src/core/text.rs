@@ -1,0 +1,44 @@
+//! Substring search for the few fixed needles the engine looks for: a byte-window scan, where
+//! `str::contains`/`split_once` with a `&str` pattern bring in the Two-Way searcher (kilobytes
+//! of wasm for needles of a few bytes in short texts).
+
+/// The byte offset of the first `needle` in `haystack` (`0` for an empty needle).
+pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window == needle.as_bytes())
+}
+
+/// True when `needle` occurs in `haystack`.
+pub fn contains(haystack: &str, needle: &str) -> bool {
+    find(haystack, needle).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agrees_with_str() {
+        let texts = [
+            "",
+            "a",
+            "xn--",
+            "abxn--c",
+            "Sun, 06 Nov",
+            "ééxn--é",
+            "scope does not match",
+        ];
+        let needles = ["", "a", "xn--", ", ", "é", "not match", "abxn--cd"];
+        for t in texts {
+            for n in needles {
+                assert_eq!(find(t, n), t.find(n), "{t:?} {n:?}");
+                assert_eq!(contains(t, n), t.contains(n), "{t:?} {n:?}");
+            }
+        }
+    }
+}
