@@ -2,8 +2,6 @@
 //! `console.error` work) named `JiraError`, with the stable `code`, the structured `details`
 //! and `needsReconnect` (the popup shows "Reconnect" when it is true).
 
-use std::collections::BTreeMap;
-
 use wasm_bindgen::prelude::*;
 
 use super::js::set;
@@ -57,127 +55,84 @@ export interface JiraError extends Error {
 export type StatusChangeCallback = (status: Status) => void;
 "#;
 
-/// `error.details`: only the fields that apply are present, in this order.
-#[derive(Default)]
-struct Details {
-    status: Option<u16>,
-    retry_after_ms: Option<u64>,
-    origin: Option<String>,
-    sites: Option<JsValue>,
-    site_id: Option<String>,
-    error_messages: Option<Vec<String>>,
-    errors: Option<BTreeMap<String, String>>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-impl Details {
-    fn to_js(&self) -> JsValue {
-        let out = js_sys::Object::new().into();
-        let str = |s: &String| JsValue::from_str(s);
-        let members: [(&str, Option<JsValue>); 9] = [
-            ("status", self.status.map(|s| JsValue::from_f64(s.into()))),
-            (
-                "retryAfterMs",
-                self.retry_after_ms.map(|ms| JsValue::from_f64(ms as f64)),
-            ),
-            ("origin", self.origin.as_ref().map(str)),
-            ("sites", self.sites.clone()),
-            ("siteId", self.site_id.as_ref().map(str)),
-            (
-                "errorMessages",
-                self.error_messages.as_deref().map(super::js::strings),
-            ),
-            (
-                "errors",
-                self.errors.as_ref().map(|errors| {
-                    let object = js_sys::Object::new().into();
-                    for (field, message) in errors {
-                        set(&object, field, &JsValue::from_str(message));
-                    }
-                    object
-                }),
-            ),
-            ("error", self.error.as_ref().map(str)),
-            ("errorDescription", self.error_description.as_ref().map(str)),
-        ];
-        for (key, value) in members {
-            if let Some(value) = value {
-                set(&out, key, &value);
-            }
+/// `error.details`: only the fields that apply are present, always in the order of
+/// `JiraErrorDetails` (status, retryAfterMs, origin, sites, siteId, errorMessages, errors,
+/// error, errorDescription). Set straight from the error, without copying it first.
+fn details(error: &Error) -> JsValue {
+    let out: JsValue = js_sys::Object::new().into();
+    let number = |key: &str, n: f64| set(&out, key, &JsValue::from_f64(n));
+    let text = |key: &str, s: &str| set(&out, key, &JsValue::from_str(s));
+    let oauth = |error: &str, description: &Option<String>| {
+        text("error", error);
+        if let Some(description) = description {
+            text("errorDescription", description);
         }
-        out
-    }
-}
-
-fn details(error: &Error) -> Details {
-    let oauth = |status: Option<u16>, error: &str, description: &Option<String>| Details {
-        status,
-        error: Some(error.to_string()),
-        error_description: description.clone(),
-        ..Details::default()
     };
     match error {
         Error::AccessDenied { description } => {
-            oauth(None, "access_denied", &Some(description.clone()))
+            text("error", "access_denied");
+            text("errorDescription", description);
         }
-        Error::ProviderError { error, description } => oauth(None, error, description),
-        Error::ReauthRequired { error, description } => oauth(None, error, description),
+        Error::ProviderError { error, description }
+        | Error::ReauthRequired { error, description } => oauth(error, description),
         Error::Broker {
             status,
             error,
             description,
             retry_after_ms,
-        } => Details {
-            retry_after_ms: *retry_after_ms,
-            ..oauth(Some(*status), error, description)
-        },
+        } => {
+            number("status", (*status).into());
+            if let Some(ms) = retry_after_ms {
+                number("retryAfterMs", *ms as f64);
+            }
+            oauth(error, description);
+        }
         Error::Oauth {
             status,
             error,
             description,
-        } => oauth(Some(*status), error, description),
-        Error::Network { origin, .. } => Details {
-            origin: origin.clone(),
-            ..Details::default()
-        },
-        Error::SiteSelectionRequired { sites } => Details {
-            sites: Some(sites_js(sites)),
-            ..Details::default()
-        },
-        Error::UnknownSite { site_id } => Details {
-            site_id: Some(site_id.clone()),
-            ..Details::default()
-        },
-        Error::MissingScope { message } => Details {
-            status: Some(401),
-            error_messages: Some(vec![message.clone()]),
-            ..Details::default()
-        },
+        } => {
+            number("status", (*status).into());
+            oauth(error, description);
+        }
+        Error::Network {
+            origin: Some(origin),
+            ..
+        } => text("origin", origin),
+        Error::SiteSelectionRequired { sites } => set(&out, "sites", &sites_js(sites)),
+        Error::UnknownSite { site_id } => text("siteId", site_id),
+        Error::MissingScope { message } => {
+            number("status", 401.0);
+            set(
+                &out,
+                "errorMessages",
+                &super::js::strings(std::slice::from_ref(message)),
+            );
+        }
         Error::RateLimited {
             status,
             retry_after_ms,
-        } => Details {
-            status: Some(*status),
-            retry_after_ms: Some(*retry_after_ms),
-            ..Details::default()
-        },
+        } => {
+            number("status", (*status).into());
+            number("retryAfterMs", *retry_after_ms as f64);
+        }
         Error::Jira {
             status,
             error_messages,
             errors,
-        } => Details {
-            status: Some(*status),
-            error_messages: Some(error_messages.clone()),
-            errors: Some(errors.clone()),
-            ..Details::default()
-        },
-        Error::InvalidResponse { status, .. } => Details {
-            status: Some(*status),
-            ..Details::default()
-        },
-        _ => Details::default(),
+        } => {
+            number("status", (*status).into());
+            set(&out, "errorMessages", &super::js::strings(error_messages));
+            let object = js_sys::Object::new().into();
+            for (field, message) in errors {
+                set(&object, field, &JsValue::from_str(message));
+            }
+            set(&out, "errors", &object);
+        }
+        Error::InvalidResponse { status, .. } => number("status", (*status).into()),
+        _ => {}
     }
+    out
 }
 
 /// Converts a crate error into the `JiraError` a promise rejects with.
@@ -186,7 +141,7 @@ pub(crate) fn to_js(error: Error) -> JsValue {
     js.set_name("JiraError");
     let js: JsValue = js.into();
     set(&js, "code", &JsValue::from_str(error.code().as_str()));
-    set(&js, "details", &details(&error).to_js());
+    set(&js, "details", &details(&error));
     set(
         &js,
         "needsReconnect",
