@@ -11,9 +11,9 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::Arc;
 
-use futures_util::lock::Mutex;
+use futures_util::lock::{Mutex, OwnedMutexGuard};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -81,20 +81,31 @@ fn lock_manager() -> Option<LockManager> {
 
 impl CrossContextLock for WebLock {
     async fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> F::Output {
+        let _held = self.hold(name).await;
+        critical.await
+    }
+}
+
+/// A held lock of either kind; dropping it releases the lock.
+enum Held {
+    Web(#[allow(dead_code)] HeldLock),
+    Local(#[allow(dead_code)] OwnedMutexGuard<()>),
+}
+
+impl WebLock {
+    /// Waits for the lock `name`. Not generic over the critical future, so one copy of the
+    /// acquisition serves every caller of [`CrossContextLock::run_exclusive`].
+    async fn hold(&self, name: &str) -> Held {
         if self.mode == LockMode::Auto {
             if let Some(manager) = lock_manager() {
                 if let Ok(held) = acquire(&manager, name).await {
-                    let output = critical.await;
-                    drop(held);
-                    return output;
+                    return Held::Web(held);
                 }
                 // The request was refused (e.g. SecurityError in an opaque origin): fall
                 // back rather than fail the caller's refresh.
             }
         }
-        let mutex = local_mutex(name);
-        let _guard = mutex.lock().await;
-        critical.await
+        Held::Local(local_mutex(name).lock_owned().await)
     }
 }
 
@@ -146,16 +157,16 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
 thread_local! {
     /// `(name, mutex)`: a few names per context, and a few bytes of wasm where a hash map is
     /// kilobytes.
-    static LOCAL_MUTEXES: RefCell<Vec<(String, Rc<Mutex<()>>)>> = const { RefCell::new(Vec::new()) };
+    static LOCAL_MUTEXES: RefCell<Vec<(String, Arc<Mutex<()>>)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn local_mutex(name: &str) -> Rc<Mutex<()>> {
+fn local_mutex(name: &str) -> Arc<Mutex<()>> {
     LOCAL_MUTEXES.with(|mutexes| {
         let mut mutexes = mutexes.borrow_mut();
         if let Some((_, mutex)) = mutexes.iter().find(|(n, _)| n == name) {
             return mutex.clone();
         }
-        let mutex = Rc::<Mutex<()>>::default();
+        let mutex = Arc::<Mutex<()>>::default();
         mutexes.push((name.to_string(), mutex.clone()));
         mutex
     })
