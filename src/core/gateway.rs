@@ -239,7 +239,8 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) — the only form a
 /// current server may send — into ms since the epoch.
 pub fn parse_http_date(s: &str) -> Option<u64> {
-    let rest = &s[super::text::find(s, ", ")? + 2..];
+    // `get`, not indexing: no panicking slice path (with its formatting) in the wasm.
+    let rest = s.get(super::text::find(s, ", ")? + 2..)?;
     let parts: Vec<&str> = rest.split(' ').collect();
     if parts.len() != 5 || parts[4] != "GMT" {
         return None;
