@@ -62,9 +62,30 @@ impl State {
     pub fn random() -> Result<State, crate::Error> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| crate::Error::Config {
-            message: format!("no secure random source available: {e}"),
+            message: format!("no secure random source available: {}", random_failure(e)),
         })?;
         Ok(State(base64url(&bytes)))
+    }
+}
+
+/// Why `getrandom` failed, in its own words.
+#[cfg(not(target_arch = "wasm32"))]
+fn random_failure(e: getrandom::Error) -> String {
+    e.to_string()
+}
+
+/// Why `getrandom` failed, in its own words: the wasm's backend (src/bindings/mod.rs) fails
+/// only in these two ways, and naming them here keeps getrandom's messages for every other
+/// platform out of the wasm.
+#[cfg(target_arch = "wasm32")]
+fn random_failure(e: getrandom::Error) -> String {
+    match e {
+        getrandom::Error::WEB_CRYPTO => "Web Crypto API is unavailable".into(),
+        getrandom::Error::WEB_GET_RANDOM_VALUES => {
+            "Calling Web API crypto.getRandomValues failed".into()
+        }
+        // getrandom's words for a code it has no message for.
+        other => format!("Unknown Error: {}", other.code()),
     }
 }
 
