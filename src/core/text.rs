@@ -18,6 +18,13 @@ pub fn contains(haystack: &str, needle: &str) -> bool {
     find(haystack, needle).is_some()
 }
 
+/// `s` split around its last `c` (an ASCII byte), as `str::rsplit_once` with that char does,
+/// without the reverse char searcher.
+pub fn rsplit_once_ascii(s: &str, c: u8) -> Option<(&str, &str)> {
+    let at = s.bytes().rposition(|b| b == c)?;
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +45,13 @@ mod tests {
             for n in needles {
                 assert_eq!(find(t, n), t.find(n), "{t:?} {n:?}");
                 assert_eq!(contains(t, n), t.contains(n), "{t:?} {n:?}");
+            }
+            for c in [b'a', b'-', b' ', b','] {
+                assert_eq!(
+                    rsplit_once_ascii(t, c),
+                    t.rsplit_once(c as char),
+                    "{t:?} {c}"
+                );
             }
         }
     }
