@@ -8,7 +8,6 @@
 //! inputs are read the same way: no serde format for JavaScript is compiled into the wasm.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -359,7 +358,8 @@ pub fn text_to_adf(text: &str) -> Result<JsValue, JsValue> {
 struct IterState {
     session: Session<BrowserPlatform>,
     walk: RefCell<SearchWalk>,
-    buffer: RefCell<VecDeque<JsValue>>,
+    /// The rest of the current page, last issue first (`pop` takes the next one).
+    buffer: RefCell<Vec<JsValue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     busy: futures_util::lock::Mutex<()>,
     closed: Cell<bool>,
@@ -387,7 +387,7 @@ impl IssueIterator {
             state: Rc::new(IterState {
                 session,
                 walk: RefCell::new(walk),
-                buffer: RefCell::new(VecDeque::new()),
+                buffer: RefCell::new(Vec::new()),
                 busy: futures_util::lock::Mutex::new(()),
                 closed: Cell::new(false),
             }),
@@ -413,15 +413,17 @@ impl IssueIterator {
                 if state.closed.get() {
                     return Ok(step(None));
                 }
-                if let Some(issue) = state.buffer.borrow_mut().pop_front() {
+                if let Some(issue) = state.buffer.borrow_mut().pop() {
                     return Ok(step(Some(issue)));
                 }
                 let Some(params) = state.walk.borrow().next_params() else {
                     return Ok(step(None));
                 };
                 let page = walk_page(&state.session.send(requests::search(&params)).await?)?;
-                let issues = state.walk.borrow_mut().accept_page(page);
-                state.buffer.borrow_mut().extend(issues);
+                let mut issues = state.walk.borrow_mut().accept_page(page);
+                // The buffer is empty here (it was drained above).
+                issues.reverse();
+                *state.buffer.borrow_mut() = issues;
             }
         }))
     }
