@@ -361,7 +361,8 @@ struct IterState {
     /// The rest of the current page, last issue first (`pop` takes the next one).
     buffer: RefCell<Vec<JsValue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
-    busy: futures_util::lock::Mutex<()>,
+    /// (An owned-guard mutex, the kind the in-context lock uses: one lock future in the wasm.)
+    busy: std::sync::Arc<futures_util::lock::Mutex<()>>,
     closed: Cell<bool>,
 }
 
@@ -388,7 +389,7 @@ impl IssueIterator {
                 session,
                 walk: RefCell::new(walk),
                 buffer: RefCell::new(Vec::new()),
-                busy: futures_util::lock::Mutex::new(()),
+                busy: Default::default(),
                 closed: Cell::new(false),
             }),
         };
@@ -408,7 +409,7 @@ impl IssueIterator {
     pub fn next(&self) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
         promise(Box::pin(async move {
-            let _turn = state.busy.lock().await;
+            let _turn = state.busy.clone().lock_owned().await;
             loop {
                 if state.closed.get() {
                     return Ok(step(None));
