@@ -98,7 +98,17 @@ pub fn strings<J: Json>(value: &J) -> Option<Vec<String>> {
     if value.kind() != Kind::Array {
         return None;
     }
-    value.elements().iter().map(|s| s.as_string()).collect()
+    map_all(&value.elements(), |s| s.as_string().ok_or(())).ok()
+}
+
+/// `read` of every item, or its first error. A plain loop: `collect` into a `Result` or an
+/// `Option` brings an iterator adapter per call site (bytes of wasm each).
+pub fn map_all<J, T, E>(items: &[J], read: impl Fn(&J) -> Result<T, E>) -> Result<Vec<T>, E> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(read(item)?);
+    }
+    Ok(out)
 }
 
 /// A JSON object from `(key, value)` pairs, in order.

@@ -205,11 +205,7 @@ impl Record for SiteRecord {
         }
         Some(SiteRecord {
             v: SCHEMA_VERSION,
-            sites: sites
-                .elements()
-                .iter()
-                .map(site_choice)
-                .collect::<Option<_>>()?,
+            sites: json::map_all(&sites.elements(), |s| site_choice(s).ok_or(())).ok()?,
             chosen: json::optional(value, "chosen", J::as_string)?,
         })
     }

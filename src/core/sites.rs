@@ -1,6 +1,6 @@
 //! `accessible-resources`: merge duplicates, infer products, keep Jira sites, select one.
 
-use super::json::{self, optional, string, Json, JsonValue, Kind};
+use super::json::{self, map_all, optional, string, Json, JsonValue, Kind};
 use crate::error::SiteChoice;
 use crate::session::ports::HttpResponse;
 use crate::Error;
@@ -82,14 +82,9 @@ pub fn parse_accessible_resources_as<J: Json>(
 ) -> Result<Vec<AccessibleResource>, Error> {
     let category = match J::parse(&resp.body) {
         Ok(list) if list.kind() == Kind::Array => {
-            match list
-                .elements()
-                .iter()
-                .map(AccessibleResource::read)
-                .collect()
-            {
-                Some(resources) => return Ok(resources),
-                None => "Data".to_string(),
+            match map_all(&list.elements(), |r| AccessibleResource::read(r).ok_or(())) {
+                Ok(resources) => return Ok(resources),
+                Err(()) => "Data".to_string(),
             }
         }
         Ok(_) => "Data".to_string(),

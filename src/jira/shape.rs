@@ -10,7 +10,7 @@
 //! `extra`, sorted by key like a `serde_json::Map`), and free-form JSON comes out with its
 //! object keys sorted.
 
-use crate::core::json::{sort, sorted, sorted_object, Json, Kind};
+use crate::core::json::{map_all, sort, sorted, sorted_object, Json, Kind};
 
 use super::models::{
     CreateIssue, EditIssue, GetIssueOptions, IdOrName, ProjectSearch, SearchParams,
@@ -356,11 +356,7 @@ fn field<J: Json>(key: &str, kind: Field, value: Option<J>) -> Result<J, String>
         Obj(shape) | OptObj(shape) | DefaultObj(shape) => read(shape, &value),
         List(shape) => {
             let list = expect(value, Kind::Array, "a sequence")?;
-            list.elements()
-                .iter()
-                .map(|item| read(shape, item))
-                .collect::<Result<Vec<_>, _>>()
-                .map(J::array)
+            map_all(&list.elements(), |item| read(shape, item)).map(J::array)
         }
     }
 }
@@ -558,11 +554,9 @@ pub(crate) fn strings<J: Json>(value: &J) -> Result<Vec<String>, String> {
     if value.kind() != Kind::Array {
         return Err(invalid(value, "a sequence"));
     }
-    value
-        .elements()
-        .iter()
-        .map(|s| s.as_string().ok_or_else(|| invalid(s, "a string")))
-        .collect()
+    map_all(&value.elements(), |s| {
+        s.as_string().ok_or_else(|| invalid(s, "a string"))
+    })
 }
 
 /// `IdOrName` is untagged: `{id}` first, then `{name}`, then a string.
@@ -597,13 +591,7 @@ pub(crate) fn to_value<J: Json>(value: &J) -> Result<J, String> {
             _ => J::null(),
         },
         Kind::String => J::from_str(&value.as_string().unwrap_or_default()),
-        Kind::Array => J::array(
-            value
-                .elements()
-                .iter()
-                .map(to_value)
-                .collect::<Result<_, _>>()?,
-        ),
+        Kind::Array => J::array(map_all(&value.elements(), to_value)?),
         Kind::Object => {
             let mut members = Vec::new();
             for k in value.keys() {
