@@ -195,51 +195,54 @@ fn inline_children<J: Json>(node: &J) -> String {
 }
 
 fn block<J: Json>(node: &J) -> String {
+    // Plain loops here rather than `map(..).collect()` chains: each chain is an iterator
+    // adapter of its own in the wasm.
     match node_type(node).as_str() {
         "paragraph" | "heading" | "codeBlock" => inline_children(node),
         "rule" => "---".to_string(),
-        "blockquote" => blocks(&children(node))
-            .join("\n\n")
-            .lines()
-            .map(|l| {
-                if l.is_empty() {
+        "blockquote" => {
+            let mut lines = Vec::new();
+            for l in blocks(&children(node)).join("\n\n").lines() {
+                lines.push(if l.is_empty() {
                     ">".to_string()
                 } else {
                     format!("> {l}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
+                });
+            }
+            lines.join("\n")
+        }
         "bulletList" | "decisionList" => list(node, |_| "- ".to_string()),
         "orderedList" => {
             let start = attr(node, "order").and_then(|o| o.as_u64()).unwrap_or(1);
             list(node, |i| format!("{}. ", start + i as u64))
         }
         "taskList" => {
-            let items: Vec<String> = nodes(children(node))
-                .map(|item| {
-                    if node_type(&item) == "taskList" {
-                        return indent(&block(&item), "  ");
-                    }
+            let mut items = Vec::new();
+            for item in nodes(children(node)) {
+                items.push(if node_type(&item) == "taskList" {
+                    indent(&block(&item), "  ")
+                } else {
                     let mark = if attr_str(&item, "state").as_deref() == Some("DONE") {
                         "[x] "
                     } else {
                         "[ ] "
                     };
                     prefix(mark, &item_text(&item))
-                })
-                .collect();
+                });
+            }
             items.join("\n")
         }
-        "table" => nodes(children(node))
-            .map(|row| {
-                nodes(children(&row))
-                    .map(|cell| blocks(&children(&cell)).join(" "))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
+        "table" => {
+            let mut rows = Vec::new();
+            for row in nodes(children(node)) {
+                let mut cells = Vec::new();
+                for cell in nodes(children(&row)) {
+                    cells.push(blocks(&children(&cell)).join(" "));
+                }
+                rows.push(cells.join(" | "));
+            }
+            rows.join("\n")
+        }
         "media" | "mediaSingle" | "mediaGroup" => String::new(),
         "expand" | "nestedExpand" => {
             let body = blocks(&children(node)).join("\n\n");
@@ -273,11 +276,11 @@ fn item_text<J: Json>(item: &J) -> String {
 }
 
 fn list<J: Json>(node: &J, marker: impl Fn(usize) -> String) -> String {
-    nodes(children(node))
-        .enumerate()
-        .map(|(i, item)| prefix(&marker(i), &item_text(&item)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut items = Vec::new();
+    for item in nodes(children(node)) {
+        items.push(prefix(&marker(items.len()), &item_text(&item)));
+    }
+    items.join("\n")
 }
 
 /// `marker` before the first line, continuation lines indented to line up under the text.
@@ -300,10 +303,11 @@ fn prefix(marker: &str, text: &str) -> String {
 }
 
 fn indent(text: &str, pad: &str) -> String {
-    text.split('\n')
-        .map(|l| format!("{pad}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut lines = Vec::new();
+    for l in text.split('\n') {
+        lines.push(format!("{pad}{l}"));
+    }
+    lines.join("\n")
 }
 
 fn inline<J: Json>(node: &J) -> String {
