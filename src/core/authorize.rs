@@ -81,14 +81,14 @@ pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
         ("response_type", "code"),
         ("prompt", "consent"),
     ];
-    let query: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
+    // The names are plain: encoding leaves them as they are.
+    let mut query = String::new();
+    for (k, v) in pairs {
+        super::urls::push_query_pair(&mut query, k, v);
+    }
     Ok(format!(
-        "{}/authorize?{}",
-        p.auth_base_url.trim_end_matches('/'),
-        query.join("&")
+        "{}/authorize?{query}",
+        p.auth_base_url.trim_end_matches('/')
     ))
 }
 

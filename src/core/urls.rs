@@ -218,6 +218,17 @@ pub fn encode(value: &str) -> String {
     out
 }
 
+/// Appends `key=value`, both [`encode`]d, to a query string (`&`-separated from the pairs
+/// already there): one loop for every query the engine builds, no `format!`/`join` per pair.
+pub fn push_query_pair(query: &mut String, key: &str, value: &str) {
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str(&encode(key));
+    query.push('=');
+    query.push_str(&encode(value));
+}
+
 /// The length of a value in form encoding (where a space is one byte, `+`), without building it.
 pub fn form_encoded_len(value: &str) -> usize {
     value

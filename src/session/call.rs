@@ -8,11 +8,11 @@ use serde::de::DeserializeOwned;
 use super::ports::{HttpRequest, HttpResponse};
 use super::{Platform, Session, SiteChoice};
 use crate::core::api_request::{encode_segment, JiraRequest};
-use crate::core::authorize::encode;
 use crate::core::gateway::{classify_api_response, ApiOutcome};
 use crate::core::json::Json;
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::sites::{select, Selection};
+use crate::core::urls::push_query_pair;
 use crate::Error;
 
 /// Upper bound on round trips of one call (retries are also bounded by time and by "once").
@@ -103,13 +103,12 @@ impl<P: Platform> Session<P> {
             request.path
         );
         if !request.query.is_empty() {
-            let q: Vec<String> = request
-                .query
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                .collect();
+            let mut query = String::new();
+            for (k, v) in &request.query {
+                push_query_pair(&mut query, k, v);
+            }
             url.push('?');
-            url.push_str(&q.join("&"));
+            url.push_str(&query);
         }
         let mut headers = vec![
             (
