@@ -64,11 +64,15 @@ pub fn products_of(scopes: &[String]) -> Vec<Product> {
             Product::Other
         }
     };
-    // In `Product` order without a sort (a generic sort is kilobytes of wasm).
-    [Product::Jira, Product::Confluence, Product::Other]
-        .into_iter()
-        .filter(|p| scopes.iter().any(|s| product(s) == *p))
-        .collect()
+    // In `Product` order without a sort (a generic sort is kilobytes of wasm), by plain loops
+    // (fewer iterator adapters in the wasm).
+    let mut out = Vec::new();
+    for p in [Product::Jira, Product::Confluence, Product::Other] {
+        if scopes.iter().any(|s| product(s) == p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Parses the accessible-resources body (a JSON array).
@@ -143,11 +147,13 @@ pub fn merge(resources: Vec<AccessibleResource>) -> Vec<Site> {
 
 /// The Jira sites among the merged sites.
 pub fn jira_sites(sites: &[Site]) -> Vec<SiteChoice> {
-    sites
-        .iter()
-        .filter(|s| s.products.contains(&Product::Jira))
-        .map(|s| s.choice.clone())
-        .collect()
+    let mut out = Vec::new();
+    for s in sites {
+        if s.products.contains(&Product::Jira) {
+            out.push(s.choice.clone());
+        }
+    }
+    out
 }
 
 /// How many Jira sites the grant covers.
