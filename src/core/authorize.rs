@@ -43,9 +43,11 @@ pub struct AuthorizeParams<'a> {
 /// (without it there is no refresh token and the user would reconnect every hour).
 pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in scopes.iter().flat_map(|s| s.as_ref().split_whitespace()) {
-        if !out.iter().any(|o| o == s) {
-            out.push(s.to_string());
+    for scope in scopes {
+        for s in scope.as_ref().split_whitespace() {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
+            }
         }
     }
     if !out.iter().any(|o| o == OFFLINE_ACCESS) {

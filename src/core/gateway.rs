@@ -251,11 +251,14 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
     ];
     let month = MONTHS.iter().position(|m| *m == parts[1])? as u64 + 1;
     let year: u64 = parts[2].parse().ok()?;
-    let hms: Vec<u64> = parts[3]
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    if hms.len() != 3
+    // Exactly three numbers (a plain loop: no collect adapter in the wasm).
+    let mut hms = [0u64; 3];
+    let mut count = 0;
+    for p in parts[3].split(':') {
+        *hms.get_mut(count)? = p.parse().ok()?;
+        count += 1;
+    }
+    if count != 3
         || hms[0] > 23
         || hms[1] > 59
         || hms[2] > 60

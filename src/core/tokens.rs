@@ -55,7 +55,13 @@ impl TokenSet {
         previous_scopes: &[String],
     ) -> TokenSet {
         let scopes = match response.scope.as_deref() {
-            Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_string).collect(),
+            Some(s) if !s.trim().is_empty() => {
+                let mut scopes = Vec::new();
+                for scope in s.split_whitespace() {
+                    scopes.push(scope.to_string());
+                }
+                scopes
+            }
             _ => previous_scopes.to_vec(),
         };
         TokenSet {

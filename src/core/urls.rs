@@ -168,14 +168,12 @@ fn default_port(scheme: &str) -> Option<u16> {
 /// Splits an `application/x-www-form-urlencoded` string: `&`-separated, `+` is a space,
 /// percent escapes decoded (invalid UTF-8 replaced), empty pieces skipped.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (decode(name), decode(value))
-        })
-        .collect()
+    let mut pairs = Vec::new();
+    for piece in query.split('&').filter(|piece| !piece.is_empty()) {
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        pairs.push((decode(name), decode(value)));
+    }
+    pairs
 }
 
 fn decode(s: &str) -> String {
