@@ -37,6 +37,7 @@
 pub mod ports;
 
 mod call;
+mod flight;
 mod refresh;
 mod sign_in;
 mod sites;
@@ -45,7 +46,6 @@ mod store;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Serialize;
 
 use crate::core::records::AccessRecord;
@@ -142,7 +142,7 @@ pub struct StorageReport {
     pub reason: String,
 }
 
-type RefreshFlight = Shared<LocalBoxFuture<'static, Result<AccessRecord, Error>>>;
+type RefreshFlight = flight::Flight<Result<AccessRecord, Error>>;
 
 pub(crate) struct Inner<P: Platform> {
     config: SessionConfig,
