@@ -362,7 +362,7 @@ struct IterState {
     buffer: RefCell<Vec<JsValue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     /// (An owned-guard mutex, the kind the in-context lock uses: one lock future in the wasm.)
-    busy: std::sync::Arc<futures_util::lock::Mutex<()>>,
+    busy: Rc<crate::session::mutex::LocalMutex>,
     closed: Cell<bool>,
 }
 

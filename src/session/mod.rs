@@ -38,6 +38,9 @@ pub mod ports;
 
 mod call;
 mod flight;
+/// Used by the wasm platform and bindings only.
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) mod mutex;
 mod refresh;
 mod sign_in;
 mod sites;
