@@ -191,7 +191,7 @@ fn fmt_jira(messages: &[String], errors: &std::collections::BTreeMap<String, Str
     if parts.is_empty() {
         String::new()
     } else {
-        format!(": {}", parts.join("; "))
+        format!(": {}", crate::core::text::join(&parts, "; "))
     }
 }
 
