@@ -244,6 +244,17 @@ impl<P: Platform> Session<P> {
     }
 }
 
+/// The headers of every gateway call: the bearer token and `accept: application/json`.
+fn gateway_headers(access: &AccessRecord) -> Vec<(String, String)> {
+    vec![
+        (
+            "authorization".into(),
+            format!("Bearer {}", access.access_token.secret()),
+        ),
+        ("accept".into(), "application/json".into()),
+    ]
+}
+
 impl<P: Platform> Inner<P> {
     /// Held for every write of the tokens (see the module docs).
     fn refresh_lock(&self) -> String {
