@@ -191,7 +191,7 @@ fn fmt_jira(messages: &[String], errors: &std::collections::BTreeMap<String, Str
     if parts.is_empty() {
         String::new()
     } else {
-        format!(": {}", parts.join("; "))
+        format!(": {}", crate::core::text::join(&parts, "; "))
     }
 }
 
@@ -244,6 +244,16 @@ impl Error {
 }
 
 impl Error {
+    /// [`Error::InvalidResponse`] with a fixed detail: one out-of-line constructor where each
+    /// call site would otherwise inline its own copy into a new `String` (wasm size).
+    #[cold]
+    pub(crate) fn invalid_response(status: u16, detail: &str) -> Self {
+        Error::InvalidResponse {
+            status,
+            detail: detail.to_string(),
+        }
+    }
+
     /// The error for a request that got no response; `url` is the URL it was sent to, of
     /// which only the origin is kept (see [`crate::core::urls::origin_of`]).
     pub fn from_transport(e: crate::session::ports::TransportError, url: &str) -> Self {

@@ -135,7 +135,9 @@ impl ClientConfig {
         })
     }
 
-    pub(crate) fn resolve(self) -> Result<Resolved, Error> {
+    /// Borrows the configuration: an error return then has nothing of it to drop (each early
+    /// return of a consuming version dropped every remaining field: kilobytes of wasm).
+    pub(crate) fn resolve(&self) -> Result<Resolved, Error> {
         if self.broker_url.trim().is_empty() {
             return Err(config_error("brokerUrl is required"));
         }
@@ -146,13 +148,13 @@ impl ClientConfig {
         if let Some(auth) = &self.auth_base_url {
             session.auth_base_url = base_url("authBaseUrl", auth)?;
         }
-        if let Some(client_id) = self.client_id {
+        if let Some(client_id) = &self.client_id {
             if client_id.trim().is_empty() {
                 return Err(config_error("clientId must not be empty"));
             }
-            session.client_id = Some(client_id);
+            session.client_id = Some(client_id.clone());
         }
-        if let Some(scopes) = self.scopes {
+        if let Some(scopes) = &self.scopes {
             if let Some(bad) = scopes
                 .iter()
                 .find(|s| s.is_empty() || s.contains(char::is_whitespace))
@@ -162,10 +164,10 @@ impl ClientConfig {
                 )));
             }
             if !scopes.is_empty() {
-                session.scopes = scopes;
+                session.scopes = scopes.clone();
             }
         }
-        if let Some(namespace) = self.namespace {
+        if let Some(namespace) = &self.namespace {
             let valid = !namespace.is_empty()
                 && namespace.len() <= 64
                 && namespace
@@ -176,7 +178,7 @@ impl ClientConfig {
                     "namespace must be 1-64 characters of A-Z a-z 0-9 - _ .",
                 ));
             }
-            session.namespace = namespace;
+            session.namespace = namespace.clone();
         }
         if self.request_timeout_ms == Some(0) {
             return Err(config_error("requestTimeoutMs must be positive"));

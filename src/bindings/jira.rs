@@ -100,12 +100,8 @@ type Read = fn(&JsValue) -> Result<JsValue, String>;
 
 fn parse_body(response: &HttpResponse) -> Result<JsValue, Error> {
     let body = response.body.trim();
-    js_sys::JSON::parse(if body.is_empty() { "null" } else { body }).map_err(|_| {
-        Error::InvalidResponse {
-            status: response.status,
-            detail: "the response is not JSON".into(),
-        }
-    })
+    js_sys::JSON::parse(if body.is_empty() { "null" } else { body })
+        .map_err(|_| Error::invalid_response(response.status, "the response is not JSON"))
 }
 
 fn shape_error(response: &HttpResponse, e: String) -> Error {
@@ -362,7 +358,7 @@ struct IterState {
     buffer: RefCell<Vec<JsValue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     /// (An owned-guard mutex, the kind the in-context lock uses: one lock future in the wasm.)
-    busy: std::sync::Arc<futures_util::lock::Mutex<()>>,
+    busy: Rc<crate::session::mutex::LocalMutex>,
     closed: Cell<bool>,
 }
 

@@ -126,10 +126,10 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
         };
     }
     let Ok(value) = J::parse(body) else {
-        return ApiOutcome::Failed(Error::InvalidResponse {
+        return ApiOutcome::Failed(Error::invalid_response(
             status,
-            detail: "the error body is not JSON".into(),
-        });
+            "the error body is not JSON",
+        ));
     };
     if let Some(ErrorCollection {
         error_messages,
@@ -175,10 +175,10 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
         _ if is_gateway_shape && !message.is_empty() => {
             ApiOutcome::Failed(jira_error(status, vec![message], BTreeMap::new()))
         }
-        _ => ApiOutcome::Failed(Error::InvalidResponse {
+        _ => ApiOutcome::Failed(Error::invalid_response(
             status,
-            detail: "the error body is neither a Jira ErrorCollection nor a gateway error".into(),
-        }),
+            "the error body is neither a Jira ErrorCollection nor a gateway error",
+        )),
     }
 }
 
@@ -204,10 +204,7 @@ fn jira_error(status: u16, error_messages: Vec<String>, errors: BTreeMap<String,
 }
 
 fn html_error(status: u16) -> Error {
-    Error::InvalidResponse {
-        status,
-        detail: "expected JSON but received an HTML page".into(),
-    }
+    Error::invalid_response(status, "expected JSON but received an HTML page")
 }
 
 /// HTML where JSON was expected (a captive portal, a proxy error page, a login page).

@@ -25,6 +25,19 @@ pub fn rsplit_once_ascii(s: &str, c: u8) -> Option<(&str, &str)> {
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
+/// `parts` with `sep` between them, as `[String]::join` does: std's join copies through a
+/// routine specialised per separator length (a kilobyte of wasm).
+pub fn join(parts: &[String], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(part);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +65,17 @@ mod tests {
                     t.rsplit_once(c as char),
                     "{t:?} {c}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn join_agrees_with_std() {
+        let cases: [&[&str]; 4] = [&[], &[""], &["a"], &["a", "", "bc"]];
+        for parts in cases {
+            let parts: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+            for sep in ["", ",", "\n\n", " | "] {
+                assert_eq!(join(&parts, sep), parts.join(sep), "{parts:?} {sep:?}");
             }
         }
     }

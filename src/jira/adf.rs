@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::core::json::{object, string, Json, JsonValue, Kind};
+use crate::core::text::join;
 
 /// An ADF document (`{"type":"doc","version":1,"content":[...]}`), kept as JSON.
 ///
@@ -111,10 +112,10 @@ fn paragraph<J: Json>(lines: &[&str]) -> J {
 pub fn to_plain_text<J: Json>(adf: &J) -> String {
     match adf.kind() {
         Kind::String => adf.as_string().unwrap_or_default(),
-        Kind::Object if node_type(adf) == "doc" => blocks(&children(adf)).join("\n\n"),
+        Kind::Object if node_type(adf) == "doc" => join(&blocks(&children(adf)), "\n\n"),
         Kind::Object if is_inline(&node_type(adf)) => inline(adf),
         Kind::Object => block(adf),
-        Kind::Array => blocks(&adf.elements()).join("\n\n"),
+        Kind::Array => join(&blocks(&adf.elements()), "\n\n"),
         _ => String::new(),
     }
 }
@@ -202,14 +203,14 @@ fn block<J: Json>(node: &J) -> String {
         "rule" => "---".to_string(),
         "blockquote" => {
             let mut lines = Vec::new();
-            for l in blocks(&children(node)).join("\n\n").lines() {
+            for l in join(&blocks(&children(node)), "\n\n").lines() {
                 lines.push(if l.is_empty() {
                     ">".to_string()
                 } else {
                     format!("> {l}")
                 });
             }
-            lines.join("\n")
+            join(&lines, "\n")
         }
         "bulletList" | "decisionList" => list(node, |_| "- ".to_string()),
         "orderedList" => {
@@ -230,22 +231,22 @@ fn block<J: Json>(node: &J) -> String {
                     prefix(mark, &item_text(&item))
                 });
             }
-            items.join("\n")
+            join(&items, "\n")
         }
         "table" => {
             let mut rows = Vec::new();
             for row in nodes(children(node)) {
                 let mut cells = Vec::new();
                 for cell in nodes(children(&row)) {
-                    cells.push(blocks(&children(&cell)).join(" "));
+                    cells.push(join(&blocks(&children(&cell)), " "));
                 }
-                rows.push(cells.join(" | "));
+                rows.push(join(&cells, " | "));
             }
-            rows.join("\n")
+            join(&rows, "\n")
         }
         "media" | "mediaSingle" | "mediaGroup" => String::new(),
         "expand" | "nestedExpand" => {
-            let body = blocks(&children(node)).join("\n\n");
+            let body = join(&blocks(&children(node)), "\n\n");
             match attr_str(node, "title").filter(|t| !t.is_empty()) {
                 Some(title) if body.is_empty() => title,
                 Some(title) => format!("{title}\n\n{body}"),
@@ -255,7 +256,7 @@ fn block<J: Json>(node: &J) -> String {
         // panel, layoutSection, layoutColumn, bodiedExtension, listItem out of a list and
         // anything newer than this code: render what is inside.
         _ => {
-            let inner = blocks(&children(node)).join("\n\n");
+            let inner = join(&blocks(&children(node)), "\n\n");
             if inner.is_empty() {
                 attr_str(node, "text").unwrap_or_default()
             } else {
@@ -271,7 +272,7 @@ fn item_text<J: Json>(item: &J) -> String {
     if nodes(kids.clone()).all(|n| is_inline(&node_type(&n))) {
         inline_children(item)
     } else {
-        blocks(&kids).join("\n")
+        join(&blocks(&kids), "\n")
     }
 }
 
@@ -280,7 +281,7 @@ fn list<J: Json>(node: &J, marker: impl Fn(usize) -> String) -> String {
     for item in nodes(children(node)) {
         items.push(prefix(&marker(items.len()), &item_text(&item)));
     }
-    items.join("\n")
+    join(&items, "\n")
 }
 
 /// `marker` before the first line, continuation lines indented to line up under the text.
@@ -307,7 +308,7 @@ fn indent(text: &str, pad: &str) -> String {
     for l in text.split('\n') {
         lines.push(format!("{pad}{l}"));
     }
-    lines.join("\n")
+    join(&lines, "\n")
 }
 
 fn inline<J: Json>(node: &J) -> String {

@@ -12,6 +12,7 @@ use super::models::{
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::json::{self, Json, JsonValue};
+use crate::core::text::join;
 use crate::Error;
 
 /// The fields a search asks for when the caller names none: the typed [`IssueFields`] minus
@@ -120,10 +121,10 @@ pub fn search_get(params: &SearchParams) -> JiraRequest {
     let mut req = JiraRequest::get("/rest/api/3/search/jql").query("jql", params.jql.clone());
     let fields = fields_of(params);
     if !fields.is_empty() {
-        req = req.query("fields", fields.join(","));
+        req = req.query("fields", join(&fields, ","));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        req = req.query("expand", expand.join(","));
+        req = req.query("expand", join(expand, ","));
     }
     if let Some(max) = params.max_results {
         req = req.query("maxResults", max.to_string());
@@ -143,7 +144,7 @@ pub fn search_post(params: &SearchParams) -> JiraRequest {
         body.insert("fields", texts(&fields));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        body.insert("expand", text(&expand.join(",")));
+        body.insert("expand", text(&join(expand, ",")));
     }
     if let Some(max) = params.max_results {
         body.insert("maxResults", JsonValue::from_f64(f64::from(max)));
@@ -175,10 +176,10 @@ pub fn approximate_count(jql: &str) -> JiraRequest {
 pub fn get_issue(key: &str, options: &GetIssueOptions) -> Result<JiraRequest, Error> {
     let mut req = JiraRequest::get(issue_path(key, "")?);
     if let Some(fields) = options.fields.as_ref().filter(|f| !f.is_empty()) {
-        req = req.query("fields", fields.join(","));
+        req = req.query("fields", join(fields, ","));
     }
     if let Some(expand) = options.expand.as_ref().filter(|e| !e.is_empty()) {
-        req = req.query("expand", expand.join(","));
+        req = req.query("expand", join(expand, ","));
     }
     Ok(req)
 }

@@ -64,7 +64,7 @@ pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String
     redirected
         .as_string()
         .filter(|u| !u.is_empty())
-        .ok_or(Error::AccessDenied {
+        .ok_or_else(|| Error::AccessDenied {
             description: "the sign-in window closed without a response".to_string(),
         })
 }

@@ -11,14 +11,14 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Arc;
+use std::rc::Rc;
 
-use futures_util::lock::{Mutex, OwnedMutexGuard};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::global::global_path;
+use crate::session::mutex::{LocalGuard, LocalMutex};
 use crate::session::ports::CrossContextLock;
 
 #[wasm_bindgen]
@@ -89,7 +89,7 @@ impl CrossContextLock for WebLock {
 /// A held lock of either kind; dropping it releases the lock.
 enum Held {
     Web(#[allow(dead_code)] HeldLock),
-    Local(#[allow(dead_code)] OwnedMutexGuard<()>),
+    Local(#[allow(dead_code)] LocalGuard),
 }
 
 impl WebLock {
@@ -157,16 +157,16 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
 thread_local! {
     /// `(name, mutex)`: a few names per context, and a few bytes of wasm where a hash map is
     /// kilobytes.
-    static LOCAL_MUTEXES: RefCell<Vec<(String, Arc<Mutex<()>>)>> = const { RefCell::new(Vec::new()) };
+    static LOCAL_MUTEXES: RefCell<Vec<(String, Rc<LocalMutex>)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn local_mutex(name: &str) -> Arc<Mutex<()>> {
+fn local_mutex(name: &str) -> Rc<LocalMutex> {
     LOCAL_MUTEXES.with(|mutexes| {
         let mut mutexes = mutexes.borrow_mut();
         if let Some((_, mutex)) = mutexes.iter().find(|(n, _)| n == name) {
             return mutex.clone();
         }
-        let mutex = Arc::<Mutex<()>>::default();
+        let mutex = Rc::<LocalMutex>::default();
         mutexes.push((name.to_string(), mutex.clone()));
         mutex
     })

@@ -69,10 +69,7 @@ impl<P: Platform> Session<P> {
                 ApiOutcome::Failed(e) => return Err(e),
             }
         }
-        Err(Error::InvalidResponse {
-            status: 0,
-            detail: "too many retries for one call".into(),
-        })
+        Err(Error::invalid_response(0, "too many retries for one call"))
     }
 
     /// [`Session::send`] and parse the JSON body (an empty body parses as `null`, so `()` and
@@ -110,13 +107,7 @@ impl<P: Platform> Session<P> {
             url.push('?');
             url.push_str(&query);
         }
-        let mut headers = vec![
-            (
-                "authorization".to_string(),
-                format!("Bearer {}", access.access_token.secret()),
-            ),
-            ("accept".to_string(), "application/json".to_string()),
-        ];
+        let mut headers = super::gateway_headers(access);
         if request.body.is_some() {
             headers.push(("content-type".into(), "application/json".into()));
         }

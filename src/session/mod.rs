@@ -37,6 +37,10 @@
 pub mod ports;
 
 mod call;
+mod flight;
+/// Used by the wasm platform and bindings only.
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) mod mutex;
 mod refresh;
 mod sign_in;
 mod sites;
@@ -45,7 +49,6 @@ mod store;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Serialize;
 
 use crate::core::records::AccessRecord;
@@ -142,7 +145,7 @@ pub struct StorageReport {
     pub reason: String,
 }
 
-type RefreshFlight = Shared<LocalBoxFuture<'static, Result<AccessRecord, Error>>>;
+type RefreshFlight = flight::Flight<Result<AccessRecord, Error>>;
 
 pub(crate) struct Inner<P: Platform> {
     config: SessionConfig,
@@ -239,6 +242,17 @@ impl<P: Platform> Session<P> {
             })
             .await
     }
+}
+
+/// The headers of every gateway call: the bearer token and `accept: application/json`.
+fn gateway_headers(access: &AccessRecord) -> Vec<(String, String)> {
+    vec![
+        (
+            "authorization".into(),
+            format!("Bearer {}", access.access_token.secret()),
+        ),
+        ("accept".into(), "application/json".into()),
+    ]
 }
 
 impl<P: Platform> Inner<P> {

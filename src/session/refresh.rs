@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use futures_util::FutureExt;
 
+use super::flight::Flight;
 use super::ports::{HttpRequest, HttpResponse, Method};
 use super::{Inner, Platform, Session};
 use crate::core::json::{self, Json, JsonValue};
@@ -61,8 +62,8 @@ impl<P: Platform> Session<P> {
             inner.refresh_flight.borrow_mut().take();
             result
         }
-        .boxed_local()
-        .shared();
+        .boxed_local();
+        let flight = Flight::new(flight);
         *self.inner.refresh_flight.borrow_mut() = Some(flight.clone());
         flight.await
     }

@@ -160,19 +160,18 @@ impl<P: Platform> Session<P> {
                     description,
                     retry_after_ms: retry_after_ms(&resp, self.inner.platform.now_ms()),
                 },
-                None => Error::InvalidResponse {
-                    status: resp.status,
-                    detail: "the broker's /v1/client answered without a JSON error".into(),
-                },
+                None => Error::invalid_response(
+                    resp.status,
+                    "the broker's /v1/client answered without a JSON error",
+                ),
             });
         }
         // `GET {broker}/v1/client` answers `{"client_id": "..."}`.
         let client_id = JsonValue::parse(&resp.body)
             .ok()
             .and_then(|info| string(&info, "client_id"))
-            .ok_or_else(|| Error::InvalidResponse {
-                status: resp.status,
-                detail: "the broker's /v1/client has no client_id".into(),
+            .ok_or_else(|| {
+                Error::invalid_response(resp.status, "the broker's /v1/client has no client_id")
             })?;
         *self.inner.client_id.borrow_mut() = Some(client_id.clone());
         Ok(client_id)

@@ -120,13 +120,7 @@ impl<P: Platform> Session<P> {
                     "{}/oauth/token/accessible-resources",
                     self.inner.config.api()
                 ),
-                headers: vec![
-                    (
-                        "authorization".into(),
-                        format!("Bearer {}", access.access_token.secret()),
-                    ),
-                    ("accept".into(), "application/json".into()),
-                ],
+                headers: super::gateway_headers(access),
                 body: None,
             })
             .await?;
@@ -137,10 +131,10 @@ impl<P: Platform> Session<P> {
             ApiOutcome::TokenRejected => Ok(Fetched::TokenRejected),
             // Not about a site here: the endpoint itself is missing (a wrong API base URL).
             // Neither a refresh nor clearing the grant would help.
-            ApiOutcome::SiteUnreachable => Err(Error::InvalidResponse {
-                status: resp.status,
-                detail: "accessible-resources answered 404 Not Found".into(),
-            }),
+            ApiOutcome::SiteUnreachable => Err(Error::invalid_response(
+                resp.status,
+                "accessible-resources answered 404 Not Found",
+            )),
             ApiOutcome::MissingScope { message } => Err(Error::MissingScope { message }),
             ApiOutcome::RetryAfter {
                 status,

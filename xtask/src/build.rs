@@ -106,7 +106,9 @@ pub fn build_pkg() -> Result<PathBuf> {
                     "--ecma",
                     "2020",
                     "--compress",
-                    "passes=2",
+                    // Arrows and concise methods are safe here: the glue never `new`s nor reads
+                    // the prototype of its function expressions (wasm calls its imports).
+                    "passes=3,unsafe_arrows=true,unsafe_methods=true",
                     "--mangle",
                     "--output",
                 ])
