@@ -289,8 +289,21 @@ fn main() {
         .unwrap_or(1);
     println!(
         "broker load: {clients} concurrent keep-alive clients, {rounds} rounds x {requests} refresh_token grants per path, \
-         load generator + broker + fake in one process on {cores} cores"
+         load generator + broker + fake in one process on {cores} cores; the broker logs as deployed \
+         (one JSON line per request at info, written to /dev/null)"
     );
+    // The binary's default logging (src/main.rs): the access log line is part of the broker's cost.
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .expect("/dev/null");
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::sync::Mutex::new(null))
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .init();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
