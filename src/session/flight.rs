@@ -100,6 +100,7 @@ impl<T: Clone> Future for Flight<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::mutex::tests::Counter;
     use futures_util::FutureExt;
     use std::cell::Cell;
 
@@ -184,20 +185,5 @@ mod tests {
             Pin::new(&mut b).poll(&mut Context::from_waker(&waker_b)),
             Poll::Ready(1)
         );
-    }
-
-    #[derive(Default)]
-    struct Counter(Mutex<u32>);
-
-    impl Counter {
-        fn count(&self) -> u32 {
-            *self.0.lock().unwrap()
-        }
-    }
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            *self.0.lock().unwrap() += 1;
-        }
     }
 }

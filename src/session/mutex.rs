@@ -46,18 +46,19 @@ impl Drop for LocalGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use futures_util::FutureExt;
     use std::pin::pin;
     use std::sync::{Arc, Mutex};
     use std::task::{Context, Wake};
 
+    /// A waker that counts its wakes (also used by `flight`'s tests).
     #[derive(Default)]
-    struct Counter(Mutex<u32>);
+    pub(crate) struct Counter(Mutex<u32>);
 
     impl Counter {
-        fn count(&self) -> u32 {
+        pub(crate) fn count(&self) -> u32 {
             *self.0.lock().unwrap()
         }
     }
