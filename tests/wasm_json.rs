@@ -452,3 +452,28 @@ fn storage_records_read_the_same_as_natively() {
         Decoded::Ok(SiteRecord::new(vec![], None))
     );
 }
+
+/// `__proto__` is an ordinary member in JSON: building an object with it keeps it as an own
+/// member instead of replacing the prototype (the object then has exactly the members given).
+#[wasm_bindgen_test]
+fn a_member_named_proto_stays_a_member() {
+    use jira_3lo::core::json::Json;
+    use wasm_bindgen::JsValue;
+    let built = <JsValue as Json>::object(vec![
+        ("__proto__".to_string(), <JsValue as Json>::from_f64(1.0)),
+        ("y".to_string(), <JsValue as Json>::from_f64(2.0)),
+    ]);
+    assert_eq!(built.to_json_string(), r#"{"__proto__":1,"y":2}"#);
+    let parsed = <JsValue as Json>::parse(r#"{"__proto__":{"x":1},"y":2}"#).unwrap();
+    let copy = <JsValue as Json>::object(
+        parsed
+            .keys()
+            .into_iter()
+            .map(|k| {
+                let v = parsed.member(&k).unwrap();
+                (k, v)
+            })
+            .collect(),
+    );
+    assert_eq!(copy.to_json_string(), r#"{"__proto__":{"x":1},"y":2}"#);
+}

@@ -114,7 +114,23 @@ impl Json for JsValue {
 
 /// Sets a data property (cannot fail on a plain object or an `Error` we just made).
 pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+    let name = JsValue::from_str(key);
+    if key == "__proto__" {
+        // Assigning `__proto__` would replace the prototype; in JSON it is an ordinary member
+        // (what `JSON.parse` makes of it), so it is defined as an own data property.
+        let descriptor = Object::new();
+        for (field, flag) in [
+            ("value", value),
+            ("writable", &JsValue::TRUE),
+            ("enumerable", &JsValue::TRUE),
+            ("configurable", &JsValue::TRUE),
+        ] {
+            let _ = Reflect::set(&descriptor, &JsValue::from_str(field), flag);
+        }
+        Object::define_property(target.unchecked_ref::<Object>(), &name, &descriptor);
+        return;
+    }
+    let _ = Reflect::set(target, &name, value);
 }
 
 /// A plain object from `(key, value)` pairs, in order.

@@ -33,6 +33,9 @@ impl TokenResponse {
     }
 }
 
+/// The largest integer a JSON number (and a JavaScript number) holds exactly.
+pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
+
 /// Tokens with an absolute expiry, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSet {
@@ -66,7 +69,11 @@ impl TokenSet {
         };
         TokenSet {
             access_token: response.access_token,
-            expires_at_ms: now_ms.saturating_add(response.expires_in.saturating_mul(1000)),
+            // Stored as a JSON number, exact only up to 2^53 - 1 (and a JavaScript number in
+            // the wasm): a larger expiry would not survive the record's round trip.
+            expires_at_ms: now_ms
+                .saturating_add(response.expires_in.saturating_mul(1000))
+                .min(MAX_SAFE_INTEGER),
             scopes,
             refresh_token: response.refresh_token.or(previous_refresh),
         }
@@ -95,6 +102,24 @@ mod tests {
         assert_eq!(set.expires_at_ms, 3_601_000);
         assert_eq!(set.scopes, vec!["read:jira-work", "offline_access"]);
         assert_eq!(set.refresh_token, Some(RefreshToken::new("r")));
+    }
+
+    #[test]
+    fn an_absurd_lifetime_still_stores_and_reloads() {
+        use crate::core::records::{decode, encode, AccessRecord, Decoded, SCHEMA_VERSION};
+        let r = response(r#"{"access_token":"a","expires_in":18446744073709551615}"#);
+        let set = TokenSet::from_response(r, 1_000, None, &[]);
+        assert_eq!(set.expires_at_ms, MAX_SAFE_INTEGER);
+        let record = AccessRecord {
+            v: SCHEMA_VERSION,
+            access_token: set.access_token,
+            expires_at_ms: set.expires_at_ms,
+            scopes: set.scopes,
+        };
+        match decode::<AccessRecord>(Some(&encode(&record))) {
+            Decoded::Ok(back) => assert_eq!(back.expires_at_ms, MAX_SAFE_INTEGER),
+            _ => panic!("the stored access record did not reload"),
+        }
     }
 
     #[test]
