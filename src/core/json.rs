@@ -259,8 +259,12 @@ impl Scan<'_> {
                     let e = *self.bytes.get(self.at).ok_or(ParseError::Eof)?;
                     self.at += 1;
                     if e == b'u' {
+                        // serde_json reads all four bytes before judging them.
+                        if self.bytes.len() < self.at + 4 {
+                            return Err(ParseError::Eof);
+                        }
                         for _ in 0..4 {
-                            let h = *self.bytes.get(self.at).ok_or(ParseError::Eof)?;
+                            let h = self.bytes[self.at];
                             if !h.is_ascii_hexdigit() {
                                 return Err(ParseError::Syntax);
                             }
@@ -416,6 +420,8 @@ mod tests {
             "\"abc",
             "\"a\\x\"",
             "\"a\\u12",
+            "\"\\ues\"",
+            "\"\\u12x4\"",
             "-",
             "1.",
             "1.x",
