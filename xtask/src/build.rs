@@ -46,6 +46,9 @@ impl ExtensionConfig {
     }
 }
 
+/// The license texts the npm package carries (as wasm-pack copies them).
+const LICENSES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
+
 /// The package folder: `target/pkg/jira_3lo.js`, `jira_3lo_bg.wasm`, `jira_3lo.d.ts`.
 pub fn pkg_dir() -> PathBuf {
     root().join("target/pkg")
@@ -80,6 +83,9 @@ pub fn build_pkg() -> Result<PathBuf> {
                 .arg(&out)
                 .arg(&wasm))?;
             let bg = out.join("jira_3lo_bg.wasm");
+            for license in LICENSES {
+                std::fs::copy(root().join(license), out.join(license))?;
+            }
             write_package_json(&out)?;
             // `-Oz` as wasm-pack does, after merging functions that differ only in constants,
             // repeated until nothing shrinks; the producers and target-features sections are
@@ -163,6 +169,7 @@ fn write_package_json(out: &Path) -> Result {
         })
     };
     let mut files = vec!["jira_3lo_bg.wasm", "jira_3lo.js", "jira_3lo.d.ts"];
+    files.extend(LICENSES);
     if out.join("snippets").exists() {
         files.push("snippets/");
     }
