@@ -142,3 +142,48 @@ async fn a_token_within_the_skew_is_refreshed_before_the_call() {
         "no 401 round trip: the refresh came first"
     );
 }
+
+/// A popup opened while the service worker completes a sign-in asks for the status and the
+/// sites mid-flight; it waits for the worker's discovery instead of repeating it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_popup_opened_during_a_sign_in_does_not_repeat_the_discovery() {
+    let env = start().await;
+    let worker = env.session();
+    let popup = env.session();
+    // The discovery takes a while (as across a real network), so the popup opens during it.
+    env.fault(
+        "GET /oauth/token/accessible-resources",
+        1,
+        serde_json::json!({"delay_ms": 300}),
+    )
+    .await;
+    let url = worker.begin_sign_in(support::REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    // Polls like a popup that opens while the worker signs in: until it sees the grant
+    // (bounded: 2 s), then asks for the sites.
+    let popup_side = async {
+        let mut seen = Vec::new();
+        for _ in 0..2_000 {
+            let status = popup.status().await.unwrap();
+            if !matches!(status, Status::SignedOut) {
+                seen.push(popup.sites().await.unwrap());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        seen
+    };
+    let (signed_in, seen) =
+        futures_util::future::join(worker.complete_sign_in(&callback), popup_side).await;
+    let Status::SiteSelectionRequired { sites } = signed_in.unwrap() else {
+        panic!("the seed user has two sites")
+    };
+    assert!(!seen.is_empty(), "the popup never saw the sign-in");
+    // The popup did ask while no sites were stored: it took the sites lock after the worker.
+    assert!(
+        env.platform.lock.acquisitions_of("jira-3lo:sites:default") >= 2,
+        "the popup never waited for the discovery"
+    );
+    assert!(seen.iter().all(|s| *s == sites), "{seen:?}");
+    assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
+}
