@@ -5,7 +5,7 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::json::{Json, Kind, ParseError};
+use crate::core::json::{is_safe_integer, Json, Kind, ParseError};
 
 impl Json for JsValue {
     fn kind(&self) -> Kind {
@@ -50,13 +50,13 @@ impl Json for JsValue {
     fn as_u64(&self) -> Option<u64> {
         // `JSON.parse` keeps no integer/float distinction: a safe integer counts.
         JsValue::as_f64(self)
-            .filter(|n| n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(n))
+            .filter(|&n| is_safe_integer(n) && n >= 0.0)
             .map(|n| n as u64)
     }
 
     fn as_i64(&self) -> Option<i64> {
         JsValue::as_f64(self)
-            .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0)
+            .filter(|&n| is_safe_integer(n))
             .map(|n| n as i64)
     }
 

@@ -22,6 +22,15 @@ pub fn from_serde(value: serde_json::Value) -> JsonValue {
     return JsonValue::parse(&value.to_string()).unwrap_or(JsonValue::NULL);
 }
 
+/// The largest integer every JSON reader holds exactly (JavaScript's `Number.MAX_SAFE_INTEGER`):
+/// larger ones do not survive a trip through `JSON.parse` or an `f64`.
+pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
+
+/// A whole number within ±[`MAX_SAFE_INTEGER`].
+pub fn is_safe_integer(n: f64) -> bool {
+    n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64
+}
+
 /// The kind of a JSON-like value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -370,7 +379,7 @@ impl Json for serde_json::Value {
         serde_json::Value::Null
     }
     fn from_f64(n: f64) -> Self {
-        if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
+        if is_safe_integer(n) {
             serde_json::Value::from(n as i64)
         } else {
             serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)

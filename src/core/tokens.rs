@@ -1,6 +1,6 @@
 //! Token sets, their freshness, and merging a refresh response into what is stored.
 
-use super::json::{optional, string, Json};
+use super::json::{optional, string, Json, MAX_SAFE_INTEGER};
 use super::secrets::{AccessToken, RefreshToken};
 
 /// Default refresh skew: a token within 60 s of expiry counts as expired (auth0, jira.js).
@@ -32,9 +32,6 @@ impl TokenResponse {
         })
     }
 }
-
-/// The largest integer a JSON number (and a JavaScript number) holds exactly.
-pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
 
 /// Tokens with an absolute expiry, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]

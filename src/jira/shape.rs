@@ -10,7 +10,9 @@
 //! `extra`, sorted by key like a `serde_json::Map`), and free-form JSON comes out with its
 //! object keys sorted.
 
-use crate::core::json::{map_all, sort, sorted, sorted_object, Json, Kind};
+use crate::core::json::{
+    is_safe_integer, map_all, sort, sorted, sorted_object, Json, Kind, MAX_SAFE_INTEGER,
+};
 
 use super::models::{
     CreateIssue, EditIssue, GetIssueOptions, IdOrName, ProjectSearch, SearchParams,
@@ -60,7 +62,7 @@ pub(crate) struct Shape {
 
 const U32: Field = Field::OptInt(0.0, 4_294_967_295.0);
 const I32: Field = Field::OptInt(-2_147_483_648.0, 2_147_483_647.0);
-const U64: Field = Field::OptInt(0.0, 9_007_199_254_740_991.0);
+const U64: Field = Field::OptInt(0.0, MAX_SAFE_INTEGER as f64);
 
 use Field::*;
 
@@ -299,7 +301,7 @@ fn expect<J: Json>(value: J, kind: Kind, expected: &str) -> Result<J, String> {
 fn int<J: Json>(value: J, lo: f64, hi: f64) -> Result<J, String> {
     match value.as_f64() {
         Some(n) if n.fract() == 0.0 && (lo..=hi).contains(&n) => Ok(value),
-        Some(n) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => Err(format!(
+        Some(n) if is_safe_integer(n) => Err(format!(
             "invalid value: integer `{}`, expected an integer in range",
             n as i64
         )),
@@ -332,7 +334,7 @@ fn field<J: Json>(key: &str, kind: Field, value: Option<J>) -> Result<J, String>
         Str | OptStr => expect(value, Kind::String, "a string"),
         Bool(_) | OptBool => expect(value, Kind::Bool, "a boolean"),
         OptInt(lo, hi) => int(value, lo, hi),
-        Count | ReqCount => int(value, 0.0, 9_007_199_254_740_991.0),
+        Count | ReqCount => int(value, 0.0, MAX_SAFE_INTEGER as f64),
         StrMap => {
             let map = expect(value, Kind::Object, "a map")?;
             let mut keys = map.keys();
@@ -525,7 +527,7 @@ impl<'a, J: Json> Input<'a, J> {
     }
 
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, String> {
-        self.opt_int(key, 9_007_199_254_740_991.0)
+        self.opt_int(key, MAX_SAFE_INTEGER as f64)
     }
 
     /// An object member, as [`to_value`] copies it.
