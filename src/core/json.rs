@@ -130,6 +130,16 @@ pub fn object<J: Json>(members: Vec<(&str, J)>) -> J {
     )
 }
 
+/// A JSON object whose members are all strings, in order (token request bodies, `{"id": ..}`).
+pub fn string_object<J: Json>(members: &[(&str, &str)]) -> J {
+    J::object(
+        members
+            .iter()
+            .map(|(k, v)| (k.to_string(), J::from_str(v)))
+            .collect(),
+    )
+}
+
 /// Sorts keys in byte order (a `BTreeMap`'s). Insertion sort: objects have few keys, and it
 /// is a few bytes of wasm where `slice::sort` is kilobytes.
 pub fn sort(keys: &mut [String]) {

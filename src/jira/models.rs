@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::adf::AdfDocument;
-use crate::core::json::{object, Json, JsonValue};
+use crate::core::json::{string_object, JsonValue};
 
 /// A Jira user (`/rest/api/3/myself`, assignee, reporter, comment author).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -571,7 +571,7 @@ impl IdOrName {
             IdOrName::Text(t) if is_numeric_id(t) => ("id", t),
             IdOrName::Text(t) => ("name", t),
         };
-        object(vec![(key, <JsonValue as Json>::from_str(value))])
+        string_object(&[(key, value)])
     }
 }
 

@@ -143,12 +143,9 @@ impl<P: Platform> Inner<P> {
             if let Some(error) = self.cooldown.borrow().as_ref().and_then(|c| c.active(now)) {
                 return Err(error.clone());
             }
-            let body = json::object::<JsonValue>(vec![
-                ("grant_type", <JsonValue as Json>::from_str("refresh_token")),
-                (
-                    "refresh_token",
-                    <JsonValue as Json>::from_str(refresh_token.secret()),
-                ),
+            let body = json::string_object(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.secret()),
             ]);
             let resp = self.post_token(body).await?;
             match classify_token_response(&resp, self.platform.now_ms()) {

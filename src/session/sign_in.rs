@@ -57,16 +57,10 @@ impl<P: Platform> Session<P> {
         let sent_at = self.inner.platform.now_ms();
         let resp = self
             .inner
-            .post_token(json::object::<JsonValue>(vec![
-                (
-                    "grant_type",
-                    <JsonValue as Json>::from_str("authorization_code"),
-                ),
-                ("code", <JsonValue as Json>::from_str(code.secret())),
-                (
-                    "redirect_uri",
-                    <JsonValue as Json>::from_str(&pending.redirect_uri),
-                ),
+            .post_token(json::string_object(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.secret()),
+                ("redirect_uri", &pending.redirect_uri),
             ]))
             .await?;
         let tokens = match classify_token_response(&resp, self.inner.platform.now_ms()) {
