@@ -5,9 +5,7 @@ use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::JsValue;
 
-use crate::core::json::Json;
 use crate::core::urls::WebUrl;
-use crate::jira::shape::Input;
 
 use crate::platform::StorageKind;
 use crate::session::SessionConfig;
@@ -95,44 +93,11 @@ fn base_url(field: &str, value: &str) -> Result<String, Error> {
     Ok(parsed.href.trim_end_matches('/').to_string())
 }
 
-impl StorageChoice {
-    fn read(value: &JsValue) -> Result<Self, String> {
-        let Some(name) = value.as_string() else {
-            return Err("invalid type, expected enum StorageChoice".into());
-        };
-        Ok(match name.as_str() {
-            "extension" => StorageChoice::Extension,
-            "session" => StorageChoice::Session,
-            "local" => StorageChoice::Local,
-            "memory" => StorageChoice::Memory,
-            _ => {
-                return Err(format!(
-                    "unknown variant `{name}`, expected one of `extension`, `session`, `local`, `memory`"
-                ))
-            }
-        })
-    }
-}
-
 impl ClientConfig {
-    /// Reads the object JavaScript passed (as serde would: `brokerUrl` required, the rest
-    /// optional, `null` = absent).
+    /// Reads the object JavaScript passed (serde: `brokerUrl` required, the rest optional,
+    /// `null` = absent).
     pub(crate) fn read(value: &JsValue) -> Result<Self, String> {
-        let i = Input::new(value, "ClientConfig")?;
-        Ok(ClientConfig {
-            broker_url: i.string("brokerUrl")?,
-            api_base_url: i.opt_string("apiBaseUrl")?,
-            auth_base_url: i.opt_string("authBaseUrl")?,
-            client_id: i.opt_string("clientId")?,
-            scopes: i.opt_strings("scopes")?,
-            storage: value
-                .member("storage")
-                .filter(|v| !v.is_null())
-                .map(|v| StorageChoice::read(&v))
-                .transpose()?,
-            namespace: i.opt_string("namespace")?,
-            request_timeout_ms: i.opt_u32("requestTimeoutMs")?,
-        })
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| e.to_string())
     }
 
     /// Borrows the configuration: an error return then has nothing of it to drop (each early

@@ -3,30 +3,30 @@
 //! a `JiraError` (code `jira` with `details.errorMessages` / `details.errors` when Jira refused).
 //! Also the ADF helpers and the async iterator over search results.
 //!
-//! Responses are parsed by the browser's `JSON.parse` and brought into the models' shape by
-//! [`crate::jira::shape`] (the same checks, defaults and members as the serde models), and
-//! inputs are read the same way: no serde format for JavaScript is compiled into the wasm.
+//! A response is read into its model by serde (the same [`crate::jira::calls`] parser as the
+//! Rust API: defaults, `null`s, the kept extra members) and handed out with
+//! [`super::js::to_js`]; inputs are read into their models with [`super::js::from_js`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::client::JiraClient;
-use super::error::to_js;
-use super::js;
+use super::error::to_js as error_to_js;
+use super::js::{self, from_js, to_js};
 use crate::core::api_request::JiraRequest;
-use crate::core::json::Json;
+use crate::jira::calls::{parse, Transitions};
 use crate::jira::models::{
-    CreateIssue, EditIssue, GetIssueOptions, Issue, IssueTypeMeta, ProjectSearch, SearchParams,
+    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue,
+    GetIssueOptions, Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage,
+    SearchParams, User,
 };
-use crate::jira::paging::WalkPage;
-use crate::jira::shape;
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
-use crate::session::ports::HttpResponse;
 use crate::session::Session;
 use crate::Error;
 
@@ -73,93 +73,49 @@ pub struct PageOptions {
     pub max_results: Option<u32>,
 }
 
-/// JavaScript input read as a model; a wrong shape is a `config` error naming what was wrong.
-fn input<T: Tsify, M>(
-    value: &Ts<T>,
-    what: &str,
-    read: fn(&JsValue) -> Result<M, String>,
-) -> Result<M, Error>
+/// JavaScript input read as its model.
+fn input<T: Tsify + DeserializeOwned>(value: &Ts<T>, what: &str) -> Result<T, Error>
 where
     T::JsType: JsCast,
 {
-    read(&value.js_value()).map_err(|e| Error::Config {
-        message: format!("invalid {what}: {e}"),
-    })
-}
-
-fn page_options(value: &JsValue) -> Result<PageOptions, String> {
-    let i = shape::Input::new(value, "PageOptions")?;
-    Ok(PageOptions {
-        start_at: i.opt_u32("startAt")?,
-        max_results: i.opt_u32("maxResults")?,
-    })
-}
-
-/// Reads a 2xx body as a model: the browser's `JSON.parse`, then the model's shape.
-type Read = fn(&JsValue) -> Result<JsValue, String>;
-
-fn parse_body(response: &HttpResponse) -> Result<JsValue, Error> {
-    let body = response.body.trim();
-    js_sys::JSON::parse(if body.is_empty() { "null" } else { body })
-        .map_err(|_| Error::invalid_response(response.status, "the response is not JSON"))
-}
-
-fn shape_error(response: &HttpResponse, e: String) -> Error {
-    Error::InvalidResponse {
-        status: response.status,
-        detail: format!("the response does not match the expected shape: {e}"),
-    }
-}
-
-fn parse<T>(response: &HttpResponse, read: fn(&JsValue) -> Result<T, String>) -> Result<T, Error> {
-    read(&parse_body(response)?).map_err(|e| shape_error(response, e))
-}
-
-fn user(v: &JsValue) -> Result<JsValue, String> {
-    shape::read(&shape::USER, v)
-}
-fn issue(v: &JsValue) -> Result<JsValue, String> {
-    shape::read(&shape::ISSUE, v)
-}
-fn comment(v: &JsValue) -> Result<JsValue, String> {
-    shape::read(&shape::COMMENT, v)
-}
-fn created_issue(v: &JsValue) -> Result<JsValue, String> {
-    shape::read(&shape::CREATED_ISSUE, v)
-}
-
-/// A search page as the walk takes it (issues already in their JavaScript shape).
-fn walk_page(response: &HttpResponse) -> Result<WalkPage<JsValue>, Error> {
-    let page = parse(response, shape::search_page::<JsValue>)?;
-    let (issues, next_page_token, is_last) = shape::search_page_parts(&page);
-    Ok(WalkPage {
-        issues,
-        next_page_token,
-        is_last,
-    })
-}
-
-fn issue_type_page(response: &HttpResponse) -> Result<(Vec<JsValue>, u64), Error> {
-    parse(response, shape::issue_type_page::<JsValue>)
+    from_js(value.js_value(), what)
 }
 
 /// A boxed future resolving to what JavaScript receives: one `future_to_promise` for all.
 type JsFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
 
 pub(crate) fn promise(future: JsFuture) -> js_sys::Promise {
-    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(to_js) })
+    wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(error_to_js) })
 }
 
 impl JiraClient {
-    /// One request, one conversion (`None`: 204 No Content, resolves with `undefined`).
-    fn call(&self, request: Result<JiraRequest, Error>, read: Option<Read>) -> js_sys::Promise {
+    /// One request; its 2xx body read as `T`, and `out` of it is what JavaScript receives.
+    fn call_map<T: DeserializeOwned + 'static, U: Serialize + 'static>(
+        &self,
+        request: Result<JiraRequest, Error>,
+        out: fn(T) -> U,
+    ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
             let response = session.send(request?).await?;
-            match read {
-                Some(read) => parse(&response, read),
-                None => Ok(JsValue::UNDEFINED),
-            }
+            Ok(to_js(&out(parse::<T>(&response)?)))
+        }))
+    }
+
+    /// One request whose body, read as the model `T`, is what JavaScript receives.
+    fn call<T: DeserializeOwned + Serialize + 'static>(
+        &self,
+        request: Result<JiraRequest, Error>,
+    ) -> js_sys::Promise {
+        self.call_map(request, |t: T| t)
+    }
+
+    /// One request answered with 204 No Content: resolves with `undefined`.
+    fn call_no_content(&self, request: Result<JiraRequest, Error>) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            session.send(request?).await?;
+            Ok(JsValue::UNDEFINED)
         }))
     }
 }
@@ -188,8 +144,8 @@ impl JiraClient {
 async fn list<T: Tsify>(promise: js_sys::Promise) -> Result<Vec<Ts<T>>, JsValue> {
     let array = wasm_bindgen_futures::JsFuture::from(promise).await?;
     Ok(array
-        .elements()
-        .into_iter()
+        .unchecked_into::<js_sys::Array>()
+        .iter()
         .map(Ts::new_unchecked)
         .collect())
 }
@@ -199,7 +155,7 @@ impl JiraClient {
     /// The signed-in user.
     #[wasm_bindgen(unchecked_return_type = "Promise<User>")]
     pub fn myself(&self) -> js_sys::Promise {
-        self.call(Ok(requests::myself()), Some(user))
+        self.call::<User>(Ok(requests::myself()))
     }
 
     /// One page of a JQL search (`/rest/api/3/search/jql`). Pass the page's `nextPageToken`
@@ -207,21 +163,17 @@ impl JiraClient {
     /// typed fields are returned (not Jira's `id` only).
     #[wasm_bindgen(unchecked_return_type = "Promise<SearchPage>")]
     pub fn search(&self, params: Ts<SearchParams>) -> js_sys::Promise {
-        let request =
-            input(&params, "search parameters", shape::search_params).map(|p| requests::search(&p));
-        self.call(request, Some(shape::search_page))
+        let request = input(&params, "search parameters").map(|p| requests::search(&p));
+        self.call::<SearchPage>(request)
     }
 
     /// Every issue of a search up to `limit`, walking the pages.
     #[wasm_bindgen(js_name = searchAll, unchecked_return_type = "Promise<Issue[]>")]
     pub fn search_all_js(&self, params: Ts<SearchParams>, limit: u32) -> js_sys::Promise {
         let session = self.session.clone();
-        let params = input(&params, "search parameters", shape::search_params);
+        let params = input(&params, "search parameters");
         promise(Box::pin(async move {
-            let issues = session
-                .search_all_with(params?, limit as usize, walk_page)
-                .await?;
-            Ok(JsValue::array(issues))
+            Ok(to_js(&session.search_all(params?, limit as usize).await?))
         }))
     }
 
@@ -234,7 +186,7 @@ impl JiraClient {
         params: Ts<SearchParams>,
         limit: Option<u32>,
     ) -> Result<JsValue, JsValue> {
-        let params = input(&params, "search parameters", shape::search_params).map_err(to_js)?;
+        let params = input(&params, "search parameters").map_err(error_to_js)?;
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         IssueIterator::create(self.session.clone(), SearchWalk::new(params, limit))
     }
@@ -242,35 +194,32 @@ impl JiraClient {
     /// Jira's approximate count of the issues matching `jql`.
     #[wasm_bindgen(js_name = approximateCount, unchecked_return_type = "Promise<number>")]
     pub fn approximate_count(&self, jql: String) -> js_sys::Promise {
-        self.call(Ok(requests::approximate_count(&jql)), Some(shape::count))
+        self.call_map(Ok(requests::approximate_count(&jql)), |c: ApproximateCount| {
+            c.count
+        })
     }
 
     /// One issue by key or id (all fields unless `options.fields` says otherwise).
     #[wasm_bindgen(js_name = getIssue, unchecked_return_type = "Promise<Issue>")]
     pub fn get_issue(&self, key: String, options: Option<Ts<GetIssueOptions>>) -> js_sys::Promise {
         let options = options.map_or(Ok(GetIssueOptions::default()), |o| {
-            input(&o, "issue options", shape::get_issue_options)
+            input(&o, "issue options")
         });
-        self.call(
-            options.and_then(|o| requests::get_issue(&key, &o)),
-            Some(issue),
-        )
+        self.call::<Issue>(options.and_then(|o| requests::get_issue(&key, &o)))
     }
 
     /// Creates an issue; `description` is plain text (sent as ADF).
     #[wasm_bindgen(js_name = createIssue, unchecked_return_type = "Promise<CreatedIssue>")]
     pub fn create_issue(&self, issue: Ts<CreateIssue>) -> js_sys::Promise {
-        let request = input(&issue, "issue", shape::create_issue)
-            .map(|(i, fields)| requests::create_issue_with(&i, fields.as_ref()));
-        self.call(request, Some(created_issue))
+        let request = input(&issue, "issue").map(|i| requests::create_issue(&i));
+        self.call::<CreatedIssue>(request)
     }
 
     /// Edits an issue; only the given fields change.
     #[wasm_bindgen(js_name = editIssue, unchecked_return_type = "Promise<void>")]
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
-        let request = input(&edit, "issue changes", shape::edit_issue)
-            .and_then(|(e, fields)| requests::edit_issue_with(&key, &e, fields.as_ref()));
-        self.call(request, None)
+        let request = input(&edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
+        self.call_no_content(request)
     }
 
     /// The issue types that can be created in a project (for a create form).
@@ -281,35 +230,30 @@ impl JiraClient {
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
-            let types = session
-                .issue_types_with(&project_key, issue_type_page)
-                .await?;
-            Ok(JsValue::array(types))
+            Ok(to_js(&session.issue_types(&project_key).await?))
         }))
     }
 
     /// A page of an issue's comments, oldest first.
     #[wasm_bindgen(unchecked_return_type = "Promise<CommentPage>")]
     pub fn comments(&self, key: String, options: Option<Ts<PageOptions>>) -> js_sys::Promise {
-        let options = options.map_or(Ok(PageOptions::default()), |o| {
-            input(&o, "page options", page_options)
-        });
+        let options = options.map_or(Ok(PageOptions::default()), |o| input(&o, "page options"));
         let request = options.and_then(|o| {
             requests::comments(&key, u64::from(o.start_at.unwrap_or(0)), o.max_results)
         });
-        self.call(request, Some(shape::comment_page))
+        self.call::<CommentPage>(request)
     }
 
     /// Adds a comment made of plain `text` (blank lines separate paragraphs).
     #[wasm_bindgen(js_name = addComment, unchecked_return_type = "Promise<Comment>")]
     pub fn add_comment(&self, key: String, text: String) -> js_sys::Promise {
-        self.call(requests::add_comment(&key, &text), Some(comment))
+        self.call::<Comment>(requests::add_comment(&key, &text))
     }
 
     /// The transitions available on an issue now.
     #[wasm_bindgen(unchecked_return_type = "Promise<Transition[]>")]
     pub fn transitions(&self, key: String) -> js_sys::Promise {
-        self.call(requests::transitions(&key), Some(shape::transitions))
+        self.call_map(requests::transitions(&key), |t: Transitions| t.transitions)
     }
 
     /// Performs a transition (an id from `transitions(key)`).
@@ -319,19 +263,16 @@ impl JiraClient {
         key: String,
         #[wasm_bindgen(js_name = transitionId)] transition_id: String,
     ) -> js_sys::Promise {
-        self.call(requests::transition_issue(&key, &transition_id), None)
+        self.call_no_content(requests::transition_issue(&key, &transition_id))
     }
 
     /// A page of the projects the user can see (`startAt` / `maxResults` offset paging).
     #[wasm_bindgen(js_name = searchProjects, unchecked_return_type = "Promise<ProjectPage>")]
     pub fn search_projects(&self, search: Option<Ts<ProjectSearch>>) -> js_sys::Promise {
         let search = search.map_or(Ok(ProjectSearch::default()), |s| {
-            input(&s, "project search", shape::project_search)
+            input(&s, "project search")
         });
-        self.call(
-            search.map(|s| requests::search_projects(&s)),
-            Some(shape::project_page),
-        )
+        self.call::<PageBean<Project>>(search.map(|s| requests::search_projects(&s)))
     }
 }
 
@@ -341,21 +282,21 @@ impl JiraClient {
 pub fn adf_to_text(
     #[wasm_bindgen(unchecked_param_type = "AdfDocument | AdfNode | null | undefined")] doc: JsValue,
 ) -> String {
-    // A document JSON cannot hold (a function inside) gives "", as before.
-    shape::to_value(&doc).map_or_else(|_| String::new(), |d| adf::to_plain_text(&d))
+    // A document JSON cannot hold (a function inside) gives "".
+    serde_wasm_bindgen::from_value(doc).map_or_else(|_| String::new(), |d| adf::to_plain_text(&d))
 }
 
 /// An ADF document made of plain text: blank lines separate paragraphs, line breaks are kept.
 #[wasm_bindgen(js_name = textToAdf, unchecked_return_type = "AdfDocument")]
-pub fn text_to_adf(text: &str) -> Result<JsValue, JsValue> {
-    Ok(adf::from_plain_text(text))
+pub fn text_to_adf(text: &str) -> JsValue {
+    to_js(&adf::from_plain_text(text))
 }
 
 struct IterState {
     session: Session<BrowserPlatform>,
     walk: RefCell<SearchWalk>,
     /// The rest of the current page, last issue first (`pop` takes the next one).
-    buffer: RefCell<Vec<JsValue>>,
+    buffer: RefCell<Vec<Issue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     /// (An owned-guard mutex, the kind the in-context lock uses: one lock future in the wasm.)
     busy: Rc<crate::session::mutex::LocalMutex>,
@@ -411,13 +352,14 @@ impl IssueIterator {
                     return Ok(step(None));
                 }
                 if let Some(issue) = state.buffer.borrow_mut().pop() {
-                    return Ok(step(Some(issue)));
+                    return Ok(step(Some(to_js(&issue))));
                 }
                 let Some(params) = state.walk.borrow().next_params() else {
                     return Ok(step(None));
                 };
-                let page = walk_page(&state.session.send(requests::search(&params)).await?)?;
-                let mut issues = state.walk.borrow_mut().accept_page(page);
+                let response = state.session.send(requests::search(&params)).await?;
+                let page = parse::<SearchPage>(&response)?;
+                let mut issues = state.walk.borrow_mut().accept(page);
                 // The buffer is empty here (it was drained above).
                 issues.reverse();
                 *state.buffer.borrow_mut() = issues;

@@ -12,6 +12,7 @@ mod types;
 pub use client::JiraClient;
 pub use config::{ClientConfig, StorageChoice};
 pub use error::is_jira_error;
+pub use js::to_js;
 pub use types::{Site, Status};
 
 use wasm_bindgen::prelude::*;

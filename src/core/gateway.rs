@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::json::{self, optional, sorted, Json, JsonValue, Kind};
+use super::json::{decode, DecodeError, JsonValue};
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
@@ -35,61 +35,22 @@ pub enum ApiOutcome {
 
 /// The gateway's own error shape: `{"code": 401, "message": "Unauthorized"}` (both optional;
 /// a non-null `code` of any type).
-struct GatewayBody<J> {
-    code: Option<J>,
+#[derive(serde::Deserialize)]
+struct GatewayBody {
+    code: Option<JsonValue>,
     message: Option<String>,
 }
 
-impl<J: Json> GatewayBody<J> {
-    /// `None` when the body is not an object or `message` is not a string.
-    fn read(value: &J) -> Option<Self> {
-        if value.kind() != Kind::Object {
-            return None;
-        }
-        Some(GatewayBody {
-            code: value.member("code").filter(|c| c.kind() != Kind::Null),
-            message: optional(value, "message", J::as_string)?,
-        })
-    }
-}
-
 /// Jira's `ErrorCollection`: `errorMessages` (strings) and `errors` (an object), both optional.
-struct ErrorCollection<J> {
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorCollection {
     error_messages: Option<Vec<String>>,
-    errors: Option<Vec<(String, J)>>,
-}
-
-impl<J: Json> ErrorCollection<J> {
-    /// `None` when the body is not an object or a member is of the wrong type.
-    fn read(value: &J) -> Option<Self> {
-        if value.kind() != Kind::Object {
-            return None;
-        }
-        let errors = optional(value, "errors", |e| {
-            (e.kind() == Kind::Object).then(|| {
-                e.keys()
-                    .into_iter()
-                    .map(|k| {
-                        let v = e.member(&k).unwrap_or_else(J::null);
-                        (k, v)
-                    })
-                    .collect()
-            })
-        });
-        Some(ErrorCollection {
-            error_messages: optional(value, "errorMessages", json::strings)?,
-            errors: errors?,
-        })
-    }
+    errors: Option<serde_json::Map<String, JsonValue>>,
 }
 
 /// Classifies one gateway response received at `now_ms` (for HTTP-date `Retry-After`).
 pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
-    classify_api_response_as::<JsonValue>(resp, now_ms)
-}
-
-/// [`classify_api_response`] with the JSON representation `J`.
-pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
     let status = resp.status;
     if (200..300).contains(&status) {
         if looks_like_html(resp) {
@@ -125,38 +86,39 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
             _ => ApiOutcome::Failed(jira_error(status, vec![], BTreeMap::new())),
         };
     }
-    let Ok(value) = J::parse(body) else {
-        return ApiOutcome::Failed(Error::invalid_response(
-            status,
-            "the error body is not JSON",
-        ));
+    let collection = match decode::<ErrorCollection>(body) {
+        Err(DecodeError::Syntax | DecodeError::Eof) => {
+            return ApiOutcome::Failed(Error::invalid_response(
+                status,
+                "the error body is not JSON",
+            ))
+        }
+        Err(DecodeError::Data) => None,
+        Ok(collection) => Some(collection),
     };
     if let Some(ErrorCollection {
         error_messages,
         errors,
-    }) = ErrorCollection::read(&value)
+    }) = collection
     {
         if error_messages.is_some() || errors.is_some() {
-            // Inserted one by one: `collect` into a map sorts first (kilobytes of wasm).
             let mut map = BTreeMap::new();
             for (k, v) in errors.unwrap_or_default() {
-                // A non-string value as JSON text, objects with sorted keys (serde_json's).
-                let text = v.as_string().unwrap_or_else(|| sorted(&v).to_json_string());
+                // A non-string value as JSON text (objects with sorted keys).
+                let text = match v {
+                    JsonValue::String(text) => text,
+                    other => other.to_string(),
+                };
                 map.insert(k, text);
             }
-            let errors = map;
             // A 401 in Jira's own shape is still an authentication failure.
             if status == 401 {
                 return ApiOutcome::TokenRejected;
             }
-            return ApiOutcome::Failed(jira_error(
-                status,
-                error_messages.unwrap_or_default(),
-                errors,
-            ));
+            return ApiOutcome::Failed(jira_error(status, error_messages.unwrap_or_default(), map));
         }
     }
-    let gateway = GatewayBody::read(&value);
+    let gateway = decode::<GatewayBody>(body).ok();
     let message = gateway
         .as_ref()
         .and_then(|g| g.message.clone())
@@ -184,11 +146,11 @@ pub fn classify_api_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> Ap
 
 /// The gateway's answer for a cloud id outside the grant, exactly: `{"code":404,"message":"Not
 /// Found"}`. Anything looser would send an ordinary 404 into a rediscovery.
-fn is_foreign_cloud_id<J: Json>(g: &GatewayBody<J>) -> bool {
+fn is_foreign_cloud_id(g: &GatewayBody) -> bool {
     let code_404 = g
         .code
         .as_ref()
-        .is_some_and(|c| c.as_u64() == Some(404) || c.as_string().as_deref() == Some("404"));
+        .is_some_and(|c| c.as_u64() == Some(404) || c.as_str() == Some("404"));
     code_404
         && g.message
             .as_deref()

@@ -11,8 +11,11 @@
 //! misses a field is *unreadable*: the engine reports it and deletes it, never fails on it.
 //! Listeners (the wasm layer's `onStatusChange`) watch these keys for changes from other contexts.
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
 use super::authorize::PendingSignIn;
-use super::json::{self, string, Json, JsonValue};
+use super::json::decode as decode_json;
 use super::secrets::{AccessToken, RefreshToken, State};
 use crate::error::SiteChoice;
 
@@ -36,24 +39,25 @@ pub mod keys {
 }
 
 /// `jira3lo:{ns}:access` (session area).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRecord {
     pub v: u32,
     pub access_token: AccessToken,
     pub expires_at_ms: u64,
     /// Absent in a record means none.
+    #[serde(default)]
     pub scopes: Vec<String>,
 }
 
 /// `jira3lo:{ns}:refresh` (persistent area).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     pub v: u32,
     pub refresh_token: RefreshToken,
 }
 
 /// `jira3lo:{ns}:site` (persistent area). `chosen` is the id of one of `sites`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteRecord {
     pub v: u32,
     pub sites: Vec<SiteChoice>,
@@ -78,7 +82,7 @@ impl SiteRecord {
 }
 
 /// `jira3lo:{ns}:pending` (persistent area).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRecord {
     pub v: u32,
     pub state: State,
@@ -119,151 +123,36 @@ pub enum Decoded<T> {
 }
 
 /// A record as the JSON object it is stored as (the members named as in the struct).
-pub trait Record: Sized {
-    /// The record in `value`; `None` when a member is missing or of the wrong type.
-    fn read<J: Json>(value: &J) -> Option<Self>;
-    fn write<J: Json>(&self) -> J;
-}
+pub trait Record: Serialize + DeserializeOwned {}
 
-fn version<J: Json>() -> J {
-    J::from_f64(f64::from(SCHEMA_VERSION))
-}
+impl Record for AccessRecord {}
+impl Record for RefreshRecord {}
+impl Record for SiteRecord {}
+impl Record for PendingRecord {}
 
-fn number<J: Json>(value: &J, key: &str) -> Option<u64> {
-    value.member(key)?.as_u64()
-}
-
-fn site_choice<J: Json>(value: &J) -> Option<SiteChoice> {
-    Some(SiteChoice {
-        id: string(value, "id")?,
-        name: string(value, "name")?,
-        url: string(value, "url")?,
-        avatar_url: json::optional(value, "avatarUrl", J::as_string)?,
-    })
-}
-
-fn site_choice_json<J: Json>(site: &SiteChoice) -> J {
-    json::object(vec![
-        ("id", J::from_str(&site.id)),
-        ("name", J::from_str(&site.name)),
-        ("url", J::from_str(&site.url)),
-        (
-            "avatarUrl",
-            site.avatar_url.as_deref().map_or_else(J::null, J::from_str),
-        ),
-    ])
-}
-
-fn strings_json<J: Json>(items: &[String]) -> J {
-    J::array(items.iter().map(|s| J::from_str(s)).collect())
-}
-
-impl Record for AccessRecord {
-    fn read<J: Json>(value: &J) -> Option<Self> {
-        Some(AccessRecord {
-            v: SCHEMA_VERSION,
-            access_token: AccessToken::new(string(value, "access_token")?),
-            expires_at_ms: number(value, "expires_at_ms")?,
-            scopes: match value.member("scopes") {
-                None => Vec::new(),
-                Some(s) => json::strings(&s)?,
-            },
-        })
-    }
-
-    fn write<J: Json>(&self) -> J {
-        json::object(vec![
-            ("v", version()),
-            ("access_token", J::from_str(self.access_token.secret())),
-            ("expires_at_ms", J::from_f64(self.expires_at_ms as f64)),
-            ("scopes", strings_json(&self.scopes)),
-        ])
-    }
-}
-
-impl Record for RefreshRecord {
-    fn read<J: Json>(value: &J) -> Option<Self> {
-        Some(RefreshRecord {
-            v: SCHEMA_VERSION,
-            refresh_token: RefreshToken::new(string(value, "refresh_token")?),
-        })
-    }
-
-    fn write<J: Json>(&self) -> J {
-        json::object(vec![
-            ("v", version()),
-            ("refresh_token", J::from_str(self.refresh_token.secret())),
-        ])
-    }
-}
-
-impl Record for SiteRecord {
-    fn read<J: Json>(value: &J) -> Option<Self> {
-        let sites = value.member("sites")?;
-        if sites.kind() != json::Kind::Array {
-            return None;
-        }
-        Some(SiteRecord {
-            v: SCHEMA_VERSION,
-            sites: json::map_all(&sites.elements(), |s| site_choice(s).ok_or(())).ok()?,
-            chosen: json::optional(value, "chosen", J::as_string)?,
-        })
-    }
-
-    fn write<J: Json>(&self) -> J {
-        json::object(vec![
-            ("v", version()),
-            (
-                "sites",
-                J::array(self.sites.iter().map(site_choice_json).collect()),
-            ),
-            (
-                "chosen",
-                self.chosen.as_deref().map_or_else(J::null, J::from_str),
-            ),
-        ])
-    }
-}
-
-impl Record for PendingRecord {
-    fn read<J: Json>(value: &J) -> Option<Self> {
-        Some(PendingRecord {
-            v: SCHEMA_VERSION,
-            state: State::new(string(value, "state")?),
-            redirect_uri: string(value, "redirect_uri")?,
-            created_at_ms: number(value, "created_at_ms")?,
-        })
-    }
-
-    fn write<J: Json>(&self) -> J {
-        json::object(vec![
-            ("v", version()),
-            ("state", J::from_str(self.state.secret())),
-            ("redirect_uri", J::from_str(&self.redirect_uri)),
-            ("created_at_ms", J::from_f64(self.created_at_ms as f64)),
-        ])
-    }
+/// The version of a stored value, read before its fields.
+#[derive(Deserialize)]
+struct Version {
+    v: Option<serde_json::Value>,
 }
 
 /// Decodes a stored value, checking `"v": 1` before the fields.
 pub fn decode<T: Record>(raw: Option<&str>) -> Decoded<T> {
-    decode_as::<T, JsonValue>(raw)
-}
-
-/// [`decode`] with the JSON representation `J`.
-pub fn decode_as<T: Record, J: Json>(raw: Option<&str>) -> Decoded<T> {
     let Some(raw) = raw else {
         return Decoded::Missing;
     };
-    let value = match J::parse(raw) {
-        Ok(v) => v,
+    // Never a value from the record in a reason (it may hold a token): only the category,
+    // as serde_json names it.
+    let version = match decode_json::<Version>(raw) {
+        Ok(Version { v }) => v.and_then(|v| v.as_u64()),
+        Err(super::json::DecodeError::Data) => None,
         Err(e) => {
             return Decoded::Unreadable {
                 reason: format!("not JSON ({e:?} error)"),
             }
         }
     };
-    match value.member("v").and_then(|v| v.as_u64()) {
+    match version {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {
             return Decoded::Unreadable {
@@ -276,24 +165,17 @@ pub fn decode_as<T: Record, J: Json>(raw: Option<&str>) -> Decoded<T> {
             }
         }
     }
-    match T::read(&value) {
-        Some(t) => Decoded::Ok(t),
-        // Never a value from the record in the reason (it may hold a token): only the kind,
-        // as serde_json names it.
-        None => Decoded::Unreadable {
-            reason: "fields do not match the schema (Data error)".into(),
+    match decode_json::<T>(raw) {
+        Ok(t) => Decoded::Ok(t),
+        Err(e) => Decoded::Unreadable {
+            reason: format!("fields do not match the schema ({e:?} error)"),
         },
     }
 }
 
 /// Encodes a record.
 pub fn encode<T: Record>(record: &T) -> String {
-    encode_as::<T, JsonValue>(record)
-}
-
-/// [`encode`] with the JSON representation `J`.
-pub fn encode_as<T: Record, J: Json>(record: &T) -> String {
-    record.write::<J>().to_json_string()
+    serde_json::to_string(record).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,39 +1,23 @@
 //! `accessible-resources`: merge duplicates, infer products, keep Jira sites, select one.
 
-use super::json::{self, map_all, optional, string, Json, JsonValue, Kind};
+use super::json::decode;
 use crate::error::SiteChoice;
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
 /// One entry of `GET /oauth/token/accessible-resources`.
 /// `name`, `url` and `scopes` may be absent (empty), but not `null`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AccessibleResource {
     pub id: String,
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub url: String,
+    #[serde(default)]
     pub scopes: Vec<String>,
     pub avatar_url: Option<String>,
-}
-
-impl AccessibleResource {
-    /// One entry; `None` when a member is missing or of the wrong type.
-    pub fn read<J: Json>(value: &J) -> Option<Self> {
-        let or_empty = |key: &str| match value.member(key) {
-            None => Some(String::new()),
-            Some(v) => v.as_string(),
-        };
-        Some(AccessibleResource {
-            id: string(value, "id")?,
-            name: or_empty("name")?,
-            url: or_empty("url")?,
-            scopes: match value.member("scopes") {
-                None => Vec::new(),
-                Some(s) => json::strings(&s)?,
-            },
-            avatar_url: optional(value, "avatarUrl", J::as_string)?,
-        })
-    }
 }
 
 /// An Atlassian product a site entry grants access to, inferred from its scopes.
@@ -77,26 +61,9 @@ pub fn products_of(scopes: &[String]) -> Vec<Product> {
 
 /// Parses the accessible-resources body (a JSON array).
 pub fn parse_accessible_resources(resp: &HttpResponse) -> Result<Vec<AccessibleResource>, Error> {
-    parse_accessible_resources_as::<JsonValue>(resp)
-}
-
-/// [`parse_accessible_resources`] with the JSON representation `J`.
-pub fn parse_accessible_resources_as<J: Json>(
-    resp: &HttpResponse,
-) -> Result<Vec<AccessibleResource>, Error> {
-    let category = match J::parse(&resp.body) {
-        Ok(list) if list.kind() == Kind::Array => {
-            match map_all(&list.elements(), |r| AccessibleResource::read(r).ok_or(())) {
-                Ok(resources) => return Ok(resources),
-                Err(()) => "Data".to_string(),
-            }
-        }
-        Ok(_) => "Data".to_string(),
-        Err(e) => format!("{e:?}"),
-    };
-    Err(Error::InvalidResponse {
+    decode(&resp.body).map_err(|category| Error::InvalidResponse {
         status: resp.status,
-        detail: format!("accessible-resources is not a list of sites ({category} error)"),
+        detail: format!("accessible-resources is not a list of sites ({category:?} error)"),
     })
 }
 

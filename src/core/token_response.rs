@@ -2,7 +2,7 @@
 //! grant, or a failure that says nothing about the grant (keep the refresh token, retry later).
 
 use super::gateway::retry_after_ms;
-use super::json::{optional, string, Json, JsonValue};
+use super::json::decode;
 use super::tokens::TokenResponse;
 use crate::session::ports::HttpResponse;
 use crate::Error;
@@ -38,38 +38,45 @@ pub enum TokenOutcome {
     Failed(Error),
 }
 
-/// An OAuth error body (`{"error": ..., "error_description": ...}`, the broker's too):
-/// `error` and the optional description. `None` when the body is not JSON or not one.
-pub fn oauth_error<J: Json>(body: &str) -> Option<(String, Option<String>)> {
-    let body = J::parse(body).ok()?;
-    let error = string(&body, "error")?;
-    let description = optional(&body, "error_description", J::as_string)?;
-    Some((error, description))
+/// An OAuth error body (`{"error": ..., "error_description": ...}`, the broker's too).
+#[derive(serde::Deserialize)]
+struct OauthError {
+    error: String,
+    error_description: Option<String>,
+}
+
+/// `error` and the optional description of an OAuth error body; `None` when the body is not
+/// JSON or not one.
+pub fn oauth_error(body: &str) -> Option<(String, Option<String>)> {
+    let e = decode::<OauthError>(body).ok()?;
+    Some((e.error, e.error_description))
+}
+
+/// What `GET {broker}/v1/client` answers: `{"client_id": "..."}`.
+#[derive(serde::Deserialize)]
+struct BrokerClient {
+    client_id: String,
+}
+
+/// The client id in the broker's `/v1/client` answer; `None` when the body is not one.
+pub fn broker_client_id(body: &str) -> Option<String> {
+    decode::<BrokerClient>(body).ok().map(|c| c.client_id)
 }
 
 /// Classifies a response of `POST {broker}/oauth/token` received at `now_ms` (for an
 /// HTTP-date `Retry-After`).
 pub fn classify_token_response(resp: &HttpResponse, now_ms: u64) -> TokenOutcome {
-    classify_token_response_as::<JsonValue>(resp, now_ms)
-}
-
-/// [`classify_token_response`] with the JSON representation `J`.
-pub fn classify_token_response_as<J: Json>(resp: &HttpResponse, now_ms: u64) -> TokenOutcome {
     let status = resp.status;
     if (200..300).contains(&status) {
-        let category = match J::parse(&resp.body) {
-            Ok(body) => match TokenResponse::read(&body) {
-                Some(t) => return TokenOutcome::Issued(t),
-                None => "Data".to_string(),
-            },
-            Err(e) => format!("{e:?}"),
+        return match decode::<TokenResponse>(&resp.body) {
+            Ok(t) => TokenOutcome::Issued(t),
+            Err(category) => TokenOutcome::Failed(Error::InvalidResponse {
+                status,
+                detail: format!("token response is not a token set ({category:?} error)"),
+            }),
         };
-        return TokenOutcome::Failed(Error::InvalidResponse {
-            status,
-            detail: format!("token response is not a token set ({category} error)"),
-        });
     }
-    let Some((error, description)) = oauth_error::<J>(&resp.body) else {
+    let Some((error, description)) = oauth_error(&resp.body) else {
         return TokenOutcome::Failed(Error::InvalidResponse {
             status,
             detail: format!("token endpoint answered {status} without an OAuth error body"),

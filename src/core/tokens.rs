@@ -1,6 +1,6 @@
 //! Token sets, their freshness, and merging a refresh response into what is stored.
 
-use super::json::{optional, string, Json, MAX_SAFE_INTEGER};
+use super::json::MAX_SAFE_INTEGER;
 use super::secrets::{AccessToken, RefreshToken};
 
 /// Default refresh skew: a token within 60 s of expiry counts as expired (auth0, jira.js).
@@ -8,29 +8,14 @@ pub const DEFAULT_SKEW_MS: u64 = 60_000;
 
 /// The token endpoint's success body (Atlassian returns `access_token`, `expires_in`, `scope`,
 /// `token_type` and, with `offline_access`, `refresh_token`; a refresh may omit the latter).
-#[derive(Debug, Clone)]
+/// Optional members may be absent or `null`.
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
     pub expires_in: u64,
     pub scope: Option<String>,
     pub refresh_token: Option<RefreshToken>,
     pub token_type: Option<String>,
-}
-
-impl TokenResponse {
-    /// The token set in a parsed body; `None` when a member is missing or of the wrong type
-    /// (optional members may be absent or `null`).
-    pub fn read<J: Json>(body: &J) -> Option<Self> {
-        Some(TokenResponse {
-            access_token: AccessToken::new(string(body, "access_token")?),
-            expires_in: body.member("expires_in")?.as_u64()?,
-            scope: optional(body, "scope", J::as_string)?,
-            refresh_token: optional(body, "refresh_token", |t| {
-                t.as_string().map(RefreshToken::new)
-            })?,
-            token_type: optional(body, "token_type", J::as_string)?,
-        })
-    }
 }
 
 /// Tokens with an absolute expiry, ready to store.
@@ -87,7 +72,7 @@ mod tests {
     use super::*;
 
     fn response(json: &str) -> TokenResponse {
-        TokenResponse::read(&<serde_json::Value as Json>::parse(json).unwrap()).unwrap()
+        crate::core::json::decode(json).unwrap()
     }
 
     #[test]

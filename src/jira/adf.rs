@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::core::json::{object, string, Json, JsonValue, Kind};
+use crate::core::json::JsonValue;
 use crate::core::text::join;
 
 /// An ADF document (`{"type":"doc","version":1,"content":[...]}`), kept as JSON.
@@ -20,7 +20,7 @@ pub struct AdfDocument(pub Value);
 impl AdfDocument {
     /// A document made of the paragraphs of `text` (see [`from_plain_text`]).
     pub fn from_plain_text(text: &str) -> Self {
-        AdfDocument(from_plain_text_as(text))
+        AdfDocument(from_plain_text(text))
     }
 
     /// The readable text of the document (see [`to_plain_text`]).
@@ -47,11 +47,6 @@ impl From<Value> for AdfDocument {
 /// Runs of blank lines count as one; leading/trailing blank lines are dropped (ADF has no
 /// empty text nodes). `\r\n` and `\r` are treated as `\n`.
 pub fn from_plain_text(text: &str) -> JsonValue {
-    from_plain_text_as(text)
-}
-
-/// [`from_plain_text`] in the JSON representation `J`.
-pub fn from_plain_text_as<J: Json>(text: &str) -> J {
     // `\r\n` → `\n`, then a lone `\r` → `\n` (char by char: no substring searcher in the wasm).
     let mut normalized = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -77,28 +72,18 @@ pub fn from_plain_text_as<J: Json>(text: &str) -> J {
     if !lines.is_empty() {
         paragraphs.push(paragraph(&lines));
     }
-    object(vec![
-        ("type", J::from_str("doc")),
-        ("version", J::from_f64(1.0)),
-        ("content", J::array(paragraphs)),
-    ])
+    serde_json::json!({"type": "doc", "version": 1, "content": paragraphs})
 }
 
-fn paragraph<J: Json>(lines: &[&str]) -> J {
+fn paragraph(lines: &[&str]) -> JsonValue {
     let mut content = Vec::with_capacity(lines.len() * 2);
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
-            content.push(object(vec![("type", J::from_str("hardBreak"))]));
+            content.push(serde_json::json!({"type": "hardBreak"}));
         }
-        content.push(object(vec![
-            ("type", J::from_str("text")),
-            ("text", J::from_str(line)),
-        ]));
+        content.push(serde_json::json!({"type": "text", "text": line}));
     }
-    object(vec![
-        ("type", J::from_str("paragraph")),
-        ("content", J::array(content)),
-    ])
+    serde_json::json!({"type": "paragraph", "content": content})
 }
 
 /// Renders an ADF tree as plain text for display.
@@ -109,46 +94,45 @@ fn paragraph<J: Json>(lines: &[&str]) -> J {
 /// statuses, dates and inline cards are rendered by their visible text. Media is skipped.
 /// Unknown nodes are rendered through their children, so new node types degrade gracefully.
 /// A JSON string (a v2-style plain body) is returned as is; `null` gives "".
-pub fn to_plain_text<J: Json>(adf: &J) -> String {
-    match adf.kind() {
-        Kind::String => adf.as_string().unwrap_or_default(),
-        Kind::Object if node_type(adf) == "doc" => join(&blocks(&children(adf)), "\n\n"),
-        Kind::Object if is_inline(&node_type(adf)) => inline(adf),
-        Kind::Object => block(adf),
-        Kind::Array => join(&blocks(&adf.elements()), "\n\n"),
+pub fn to_plain_text(adf: &Value) -> String {
+    match adf {
+        Value::String(s) => s.clone(),
+        Value::Object(_) if node_type(adf) == "doc" => join(&blocks(children(adf)), "\n\n"),
+        Value::Object(_) if is_inline(node_type(adf)) => inline(adf),
+        Value::Object(_) => block(adf),
+        Value::Array(items) => join(&blocks(items), "\n\n"),
         _ => String::new(),
     }
 }
 
-fn node_type<J: Json>(node: &J) -> String {
+fn node_type(node: &Value) -> &str {
     string(node, "type").unwrap_or_default()
 }
 
-/// The elements of an array; nothing for anything else.
-fn items<J: Json>(value: Option<J>) -> Vec<J> {
-    match value {
-        Some(v) if v.kind() == Kind::Array => v.elements(),
-        _ => Vec::new(),
-    }
+fn string<'a>(node: &'a Value, key: &str) -> Option<&'a str> {
+    node.get(key).and_then(Value::as_str)
 }
 
-fn children<J: Json>(node: &J) -> Vec<J> {
-    items(node.member("content"))
+/// The `content` of a node; nothing when it is not an array.
+fn children(node: &Value) -> &[Value] {
+    node.get("content")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// The nodes (objects) among `values`.
-fn nodes<J: Json>(values: Vec<J>) -> impl Iterator<Item = J> {
-    values.into_iter().filter(|v| v.kind() == Kind::Object)
+fn nodes(values: &[Value]) -> impl Iterator<Item = &Value> {
+    values.iter().filter(|v| v.is_object())
 }
 
-fn attr<J: Json>(node: &J, name: &str) -> Option<J> {
-    node.member("attrs")
-        .filter(|a| a.kind() == Kind::Object)
-        .and_then(|a| a.member(name))
+fn attr<'a>(node: &'a Value, name: &str) -> Option<&'a Value> {
+    node.get("attrs")
+        .filter(|a| a.is_object())
+        .and_then(|a| a.get(name))
 }
 
-fn attr_str<J: Json>(node: &J, name: &str) -> Option<String> {
-    attr(node, name).and_then(|a| a.as_string())
+fn attr_str(node: &Value, name: &str) -> Option<String> {
+    attr(node, name).and_then(Value::as_str).map(str::to_string)
 }
 
 fn is_inline(kind: &str) -> bool {
@@ -169,18 +153,18 @@ fn is_inline(kind: &str) -> bool {
 
 /// Renders a sequence of sibling nodes as blocks. Inline nodes found at block level
 /// (malformed but seen in the wild) are gathered into one block.
-fn blocks<J: Json>(values: &[J]) -> Vec<String> {
+fn blocks(values: &[Value]) -> Vec<String> {
     let mut out = Vec::new();
     let mut run = String::new();
-    for node in nodes(values.to_vec()) {
-        if is_inline(&node_type(&node)) {
-            run.push_str(&inline(&node));
+    for node in nodes(values) {
+        if is_inline(node_type(node)) {
+            run.push_str(&inline(node));
             continue;
         }
         if !run.is_empty() {
             out.push(std::mem::take(&mut run));
         }
-        let text = block(&node);
+        let text = block(node);
         if !text.is_empty() {
             out.push(text);
         }
@@ -191,19 +175,19 @@ fn blocks<J: Json>(values: &[J]) -> Vec<String> {
     out
 }
 
-fn inline_children<J: Json>(node: &J) -> String {
-    nodes(children(node)).map(|n| inline(&n)).collect()
+fn inline_children(node: &Value) -> String {
+    nodes(children(node)).map(inline).collect()
 }
 
-fn block<J: Json>(node: &J) -> String {
+fn block(node: &Value) -> String {
     // Plain loops here rather than `map(..).collect()` chains: each chain is an iterator
     // adapter of its own in the wasm.
-    match node_type(node).as_str() {
+    match node_type(node) {
         "paragraph" | "heading" | "codeBlock" => inline_children(node),
         "rule" => "---".to_string(),
         "blockquote" => {
             let mut lines = Vec::new();
-            for l in join(&blocks(&children(node)), "\n\n").lines() {
+            for l in join(&blocks(children(node)), "\n\n").lines() {
                 lines.push(if l.is_empty() {
                     ">".to_string()
                 } else {
@@ -214,21 +198,21 @@ fn block<J: Json>(node: &J) -> String {
         }
         "bulletList" | "decisionList" => list(node, |_| "- ".to_string()),
         "orderedList" => {
-            let start = attr(node, "order").and_then(|o| o.as_u64()).unwrap_or(1);
+            let start = attr(node, "order").and_then(Value::as_u64).unwrap_or(1);
             list(node, |i| format!("{}. ", start + i as u64))
         }
         "taskList" => {
             let mut items = Vec::new();
             for item in nodes(children(node)) {
-                items.push(if node_type(&item) == "taskList" {
-                    indent(&block(&item), "  ")
+                items.push(if node_type(item) == "taskList" {
+                    indent(&block(item), "  ")
                 } else {
-                    let mark = if attr_str(&item, "state").as_deref() == Some("DONE") {
+                    let mark = if attr_str(item, "state").as_deref() == Some("DONE") {
                         "[x] "
                     } else {
                         "[ ] "
                     };
-                    prefix(mark, &item_text(&item))
+                    prefix(mark, &item_text(item))
                 });
             }
             join(&items, "\n")
@@ -237,8 +221,8 @@ fn block<J: Json>(node: &J) -> String {
             let mut rows = Vec::new();
             for row in nodes(children(node)) {
                 let mut cells = Vec::new();
-                for cell in nodes(children(&row)) {
-                    cells.push(join(&blocks(&children(&cell)), " "));
+                for cell in nodes(children(row)) {
+                    cells.push(join(&blocks(children(cell)), " "));
                 }
                 rows.push(join(&cells, " | "));
             }
@@ -246,7 +230,7 @@ fn block<J: Json>(node: &J) -> String {
         }
         "media" | "mediaSingle" | "mediaGroup" => String::new(),
         "expand" | "nestedExpand" => {
-            let body = join(&blocks(&children(node)), "\n\n");
+            let body = join(&blocks(children(node)), "\n\n");
             match attr_str(node, "title").filter(|t| !t.is_empty()) {
                 Some(title) if body.is_empty() => title,
                 Some(title) => format!("{title}\n\n{body}"),
@@ -256,7 +240,7 @@ fn block<J: Json>(node: &J) -> String {
         // panel, layoutSection, layoutColumn, bodiedExtension, listItem out of a list and
         // anything newer than this code: render what is inside.
         _ => {
-            let inner = join(&blocks(&children(node)), "\n\n");
+            let inner = join(&blocks(children(node)), "\n\n");
             if inner.is_empty() {
                 attr_str(node, "text").unwrap_or_default()
             } else {
@@ -267,19 +251,19 @@ fn block<J: Json>(node: &J) -> String {
 }
 
 /// The text of a list item or task item: its blocks, one per line.
-fn item_text<J: Json>(item: &J) -> String {
+fn item_text(item: &Value) -> String {
     let kids = children(item);
-    if nodes(kids.clone()).all(|n| is_inline(&node_type(&n))) {
+    if nodes(kids).all(|n| is_inline(node_type(n))) {
         inline_children(item)
     } else {
-        join(&blocks(&kids), "\n")
+        join(&blocks(kids), "\n")
     }
 }
 
-fn list<J: Json>(node: &J, marker: impl Fn(usize) -> String) -> String {
+fn list(node: &Value, marker: impl Fn(usize) -> String) -> String {
     let mut items = Vec::new();
     for item in nodes(children(node)) {
-        items.push(prefix(&marker(items.len()), &item_text(&item)));
+        items.push(prefix(&marker(items.len()), &item_text(item)));
     }
     join(&items, "\n")
 }
@@ -311,9 +295,9 @@ fn indent(text: &str, pad: &str) -> String {
     join(&lines, "\n")
 }
 
-fn inline<J: Json>(node: &J) -> String {
-    match node_type(node).as_str() {
-        "text" => string(node, "text").unwrap_or_default(),
+fn inline(node: &Value) -> String {
+    match node_type(node) {
+        "text" => string(node, "text").unwrap_or_default().to_string(),
         "hardBreak" => "\n".to_string(),
         "mention" => match attr_str(node, "text").filter(|t| !t.is_empty()) {
             Some(t) if t.starts_with('@') => t,
@@ -326,10 +310,9 @@ fn inline<J: Json>(node: &J) -> String {
         "status" => attr_str(node, "text").unwrap_or_default(),
         "inlineCard" => attr_str(node, "url").unwrap_or_default(),
         "date" => attr(node, "timestamp")
-            .and_then(|t| match t.kind() {
-                Kind::String => t.as_string().and_then(|s| s.parse::<i64>().ok()),
-                Kind::Number => t.as_i64(),
-                _ => None,
+            .and_then(|t| match t {
+                Value::String(s) => s.parse::<i64>().ok(),
+                n => n.as_i64(),
             })
             .map(iso_date)
             .unwrap_or_default(),

@@ -1,6 +1,6 @@
 //! The Jira calls as async methods of [`Session`]: each builds its request with
 //! [`super::requests`], sends it through the session (auth, site, refresh, retries) and reads
-//! the answer with one of the parsers below (shared with the JavaScript bindings).
+//! the answer with [`parse`] (the JavaScript bindings send and parse the same way).
 //! Jira's `ErrorCollection` answers come back as [`Error::Jira`] with `errorMessages` and `errors`.
 
 use super::models::{
@@ -10,7 +10,7 @@ use super::models::{
 };
 use serde::de::DeserializeOwned;
 
-use super::paging::{SearchWalk, WalkPage};
+use super::paging::SearchWalk;
 use super::requests;
 use crate::core::api_request::JiraRequest;
 use crate::session::ports::HttpResponse;
@@ -27,9 +27,6 @@ pub(crate) struct Transitions {
     #[serde(default)]
     pub transitions: Vec<Transition>,
 }
-
-/// A response parser: [`parse`] natively, the browser's `JSON.parse` in the bindings.
-pub(crate) type Parse<T> = fn(&HttpResponse) -> Result<T, Error>;
 
 /// Reads a 2xx JSON body as `T`; a body of another shape is [`Error::InvalidResponse`].
 pub(crate) fn parse<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
@@ -84,31 +81,11 @@ impl<P: Platform> Session<P> {
         params: SearchParams,
         limit: usize,
     ) -> Result<Vec<Issue>, Error> {
-        self.search_all_with(params, limit, |response| {
-            let page = parse::<SearchPage>(response)?;
-            Ok(WalkPage {
-                issues: page.issues,
-                next_page_token: page.next_page_token,
-                is_last: page.is_last,
-            })
-        })
-        .await
-    }
-
-    /// [`Self::search_all`] with the page parser chosen by the caller (the JavaScript
-    /// bindings parse with the browser's JSON parser and keep issues as JavaScript objects,
-    /// which keeps the wasm small).
-    pub(crate) async fn search_all_with<T>(
-        &self,
-        params: SearchParams,
-        limit: usize,
-        parse: Parse<WalkPage<T>>,
-    ) -> Result<Vec<T>, Error> {
         let mut walk = SearchWalk::new(params, limit);
         let mut issues = Vec::new();
         while let Some(params) = walk.next_params() {
-            let page = parse(&self.send(requests::search(&params)).await?)?;
-            issues.extend(walk.accept_page(page));
+            let page = parse::<SearchPage>(&self.send(requests::search(&params)).await?)?;
+            issues.extend(walk.accept(page));
         }
         Ok(issues)
     }
@@ -144,27 +121,13 @@ impl<P: Platform> Session<P> {
 
     /// The issue types that can be created in a project, for a create form (all pages).
     pub async fn issue_types(&self, project: &str) -> Result<Vec<IssueTypeMeta>, Error> {
-        self.issue_types_with(project, |response| {
-            let page = parse::<IssueTypeMetaPage>(response)?;
-            Ok((page.issue_types, page.total))
-        })
-        .await
-    }
-
-    /// [`Self::issue_types`] with the page parser chosen by the caller: a page is its issue
-    /// types and Jira's `total`.
-    pub(crate) async fn issue_types_with<T>(
-        &self,
-        project: &str,
-        parse: Parse<(Vec<T>, u64)>,
-    ) -> Result<Vec<T>, Error> {
         let mut types = Vec::new();
         for _ in 0..MAX_ISSUE_TYPE_PAGES {
             let request = requests::issue_types(project, types.len() as u64, None)?;
-            let (page, total) = parse(&self.send(request).await?)?;
-            let received = page.len();
-            types.extend(page);
-            if received == 0 || types.len() as u64 >= total {
+            let page = parse::<IssueTypeMetaPage>(&self.send(request).await?)?;
+            let received = page.issue_types.len();
+            types.extend(page.issue_types);
+            if received == 0 || types.len() as u64 >= page.total {
                 break;
             }
         }

@@ -11,8 +11,6 @@ pub(crate) mod calls;
 pub mod models;
 pub mod paging;
 pub mod requests;
-#[cfg(any(target_arch = "wasm32", test))]
-pub(crate) mod shape;
 
 pub use adf::AdfDocument;
 pub use models::*;

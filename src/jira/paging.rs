@@ -49,16 +49,6 @@ impl SearchWalk {
     /// The walk ends on the last page, at the limit, on an empty page, or when Jira hands
     /// back the token it was just given (a loop guard: a walk always terminates).
     pub fn accept(&mut self, page: SearchPage) -> Vec<Issue> {
-        self.accept_page(WalkPage {
-            issues: page.issues,
-            next_page_token: page.next_page_token,
-            is_last: page.is_last,
-        })
-    }
-
-    /// [`Self::accept`] for a page whose issues are of any representation (the JavaScript
-    /// bindings keep them as JavaScript objects).
-    pub(crate) fn accept_page<T>(&mut self, page: WalkPage<T>) -> Vec<T> {
         let mut issues = page.issues;
         issues.truncate(self.remaining);
         self.remaining -= issues.len();
@@ -75,13 +65,6 @@ impl SearchWalk {
     pub fn is_done(&self) -> bool {
         self.done || self.remaining == 0
     }
-}
-
-/// What a walk needs of a fetched search page.
-pub(crate) struct WalkPage<T> {
-    pub issues: Vec<T>,
-    pub next_page_token: Option<String>,
-    pub is_last: bool,
 }
 
 /// Normalises a search page: an empty token is no token, and a page without a token is last.

@@ -8,30 +8,30 @@
 
 use super::adf;
 use super::models::{
-    is_numeric_id, CreateIssue, EditIssue, GetIssueOptions, ProjectSearch, SearchParams,
+    is_numeric_id, CreateIssue, EditIssue, GetIssueOptions, IssueFields, ProjectSearch,
+    SearchParams,
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
-use crate::core::json::{self, Json, JsonValue};
+use crate::core::json::{string_object, JsonValue};
+use serde_json::Map;
 use crate::core::text::join;
 use crate::Error;
 
-/// The fields a search asks for when the caller names none: the typed [`IssueFields`] minus
-/// the description (which can be large and is read with the issue itself).
-///
-/// [`IssueFields`]: super::models::IssueFields
-pub const DEFAULT_SEARCH_FIELDS: &[&str] = &[
-    "summary",
-    "status",
-    "assignee",
-    "reporter",
-    "priority",
-    "issuetype",
-    "project",
-    "created",
-    "updated",
-    "labels",
-    "parent",
-];
+/// The fields a search asks for when the caller names none: every typed member of
+/// [`IssueFields`] (by its serde name, so a field added to the model is asked for too) except
+/// the description, which can be large and is read with the issue itself.
+pub fn default_search_fields() -> Vec<String> {
+    let typed = serde_json::to_string(&IssueFields::default()).unwrap_or_default();
+    let names: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        crate::core::json::decode(&typed).unwrap_or_default();
+    let mut out = Vec::new();
+    for name in names.into_keys() {
+        if name != "description" {
+            out.push(name);
+        }
+    }
+    out
+}
 
 /// Above this many bytes of encoded JQL, [`search`] uses POST so the URL stays short
 /// (proxies and browsers start refusing URLs of a few KB).
@@ -55,43 +55,19 @@ pub fn segment(value: &str, what: &str) -> Result<String, Error> {
     Ok(encode_segment(value))
 }
 
-/// A JSON object from `(key, value)` pairs.
-fn object(members: Vec<(&str, JsonValue)>) -> JsonValue {
-    json::object(members)
-}
-
 fn text(value: &str) -> JsonValue {
-    <JsonValue as Json>::from_str(value)
+    JsonValue::from(value)
 }
 
 fn texts(values: &[String]) -> JsonValue {
-    JsonValue::array(values.iter().map(|v| text(v)).collect())
+    JsonValue::from(values.to_vec())
 }
 
-/// Request body members: `insert` replaces a member of the same name (the last one wins,
-/// as in a map).
-#[derive(Default)]
-struct Members(Vec<(String, JsonValue)>);
-
-impl Members {
-    fn insert(&mut self, key: &str, value: JsonValue) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some(member) => member.1 = value,
-            None => self.0.push((key.to_string(), value)),
-        }
-    }
-
-    /// The members of the object `extra` (anything else adds nothing).
-    fn extend(&mut self, extra: &JsonValue) {
-        for key in extra.keys() {
-            let value = extra.member(&key).unwrap_or_else(JsonValue::null);
-            self.insert(&key, value);
-        }
-    }
-
-    fn into_json(self) -> JsonValue {
-        JsonValue::object(self.0)
-    }
+/// `{key: value}`.
+fn object(key: &str, value: JsonValue) -> JsonValue {
+    let mut map = Map::new();
+    map.insert(key.to_string(), value);
+    JsonValue::Object(map)
 }
 
 fn issue_path(key: &str, rest: &str) -> Result<String, Error> {
@@ -109,10 +85,7 @@ pub fn myself() -> JiraRequest {
 fn fields_of(params: &SearchParams) -> Vec<String> {
     match &params.fields {
         Some(fields) => fields.clone(),
-        None => DEFAULT_SEARCH_FIELDS
-            .iter()
-            .map(|f| f.to_string())
-            .collect(),
+        None => default_search_fields(),
     }
 }
 
@@ -137,22 +110,22 @@ pub fn search_get(params: &SearchParams) -> JiraRequest {
 
 /// `POST /rest/api/3/search/jql`: no URL length limit for long JQL.
 pub fn search_post(params: &SearchParams) -> JiraRequest {
-    let mut body = Members::default();
-    body.insert("jql", text(&params.jql));
+    let mut body = Map::new();
+    body.insert("jql".into(), text(&params.jql));
     let fields = fields_of(params);
     if !fields.is_empty() {
-        body.insert("fields", texts(&fields));
+        body.insert("fields".into(), texts(&fields));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        body.insert("expand", text(&join(expand, ",")));
+        body.insert("expand".into(), text(&join(expand, ",")));
     }
     if let Some(max) = params.max_results {
-        body.insert("maxResults", JsonValue::from_f64(f64::from(max)));
+        body.insert("maxResults".into(), JsonValue::from(max));
     }
     if let Some(token) = params.next_page_token.as_ref().filter(|t| !t.is_empty()) {
-        body.insert("nextPageToken", text(token));
+        body.insert("nextPageToken".into(), text(token));
     }
-    JiraRequest::post("/rest/api/3/search/jql", body.into_json())
+    JiraRequest::post("/rest/api/3/search/jql", JsonValue::Object(body))
 }
 
 /// GET (retry-safe) unless the JQL is long, then POST.
@@ -168,7 +141,7 @@ pub fn search(params: &SearchParams) -> JiraRequest {
 pub fn approximate_count(jql: &str) -> JiraRequest {
     JiraRequest::post(
         "/rest/api/3/search/approximate-count",
-        object(vec![("jql", text(jql))]),
+        object("jql", text(jql)),
     )
 }
 
@@ -186,98 +159,68 @@ pub fn get_issue(key: &str, options: &GetIssueOptions) -> Result<JiraRequest, Er
 
 /// `{"accountId": ...}`.
 fn account_id(account: &str) -> JsonValue {
-    object(vec![("accountId", text(account))])
+    string_object(&[("accountId", account)])
 }
 
 fn key_or_id(value: &str) -> JsonValue {
-    if is_numeric_id(value) {
-        object(vec![("id", text(value))])
-    } else {
-        object(vec![("key", text(value))])
-    }
+    let key = if is_numeric_id(value) { "id" } else { "key" };
+    string_object(&[(key, value)])
 }
 
-/// The extra `fields` of a Rust caller's [`CreateIssue`] / [`EditIssue`].
-fn extra_fields(fields: &Option<serde_json::Map<String, serde_json::Value>>) -> Option<JsonValue> {
-    fields
-        .as_ref()
-        .map(|map| json::from_serde(serde_json::Value::Object(map.clone())))
-}
-
-/// `POST /rest/api/3/issue` with `{"fields": {...}}` built from [`CreateIssue`].
+/// `POST /rest/api/3/issue` with `{"fields": {...}}` built from [`CreateIssue`]; its extra
+/// `fields` go in as given and win over the typed members.
 pub fn create_issue(issue: &CreateIssue) -> JiraRequest {
-    create_issue_with(issue, extra_fields(&issue.fields).as_ref())
-}
-
-/// [`create_issue`] with the extra fields given as a JSON object (`issue.fields` is not read):
-/// how the JavaScript bindings pass what JavaScript gave.
-pub fn create_issue_with(issue: &CreateIssue, extra: Option<&JsonValue>) -> JiraRequest {
-    let mut fields = Members::default();
-    fields.insert("project", key_or_id(&issue.project_key));
-    fields.insert("issuetype", issue.issue_type.to_json());
-    fields.insert("summary", text(&issue.summary));
+    let mut fields = Map::new();
+    fields.insert("project".into(), key_or_id(&issue.project_key));
+    fields.insert("issuetype".into(), issue.issue_type.to_json());
+    fields.insert("summary".into(), text(&issue.summary));
     if let Some(description) = issue.description.as_ref().filter(|t| !t.trim().is_empty()) {
-        fields.insert("description", adf::from_plain_text(description));
+        fields.insert("description".into(), adf::from_plain_text(description));
     }
     if let Some(priority) = &issue.priority {
-        fields.insert("priority", priority.to_json());
+        fields.insert("priority".into(), priority.to_json());
     }
     if let Some(account) = &issue.assignee_account_id {
-        fields.insert("assignee", account_id(account));
+        fields.insert("assignee".into(), account_id(account));
     }
     if let Some(labels) = &issue.labels {
-        fields.insert("labels", texts(labels));
+        fields.insert("labels".into(), texts(labels));
     }
     if let Some(parent) = &issue.parent {
-        fields.insert("parent", key_or_id(parent));
+        fields.insert("parent".into(), key_or_id(parent));
     }
-    if let Some(extra) = extra {
-        fields.extend(extra);
-    }
-    JiraRequest::post(
-        "/rest/api/3/issue",
-        object(vec![("fields", fields.into_json())]),
-    )
+    fields.extend(issue.fields.clone().unwrap_or_default());
+    JiraRequest::post("/rest/api/3/issue", object("fields", fields.into()))
 }
 
-/// `PUT /rest/api/3/issue/{issueIdOrKey}` with `{"fields": {...}}` (Jira answers 204).
+/// `PUT /rest/api/3/issue/{issueIdOrKey}` with `{"fields": {...}}` (Jira answers 204); the
+/// extra `fields` go in as given and win over the typed members.
 pub fn edit_issue(key: &str, edit: &EditIssue) -> Result<JiraRequest, Error> {
-    edit_issue_with(key, edit, extra_fields(&edit.fields).as_ref())
-}
-
-/// [`edit_issue`] with the extra fields given as a JSON object (`edit.fields` is not read).
-pub fn edit_issue_with(
-    key: &str,
-    edit: &EditIssue,
-    extra: Option<&JsonValue>,
-) -> Result<JiraRequest, Error> {
-    let mut fields = Members::default();
+    let mut fields = Map::new();
     if let Some(summary) = &edit.summary {
-        fields.insert("summary", text(summary));
+        fields.insert("summary".into(), text(summary));
     }
     if let Some(description) = &edit.description {
         let value = if description.trim().is_empty() {
-            JsonValue::null()
+            JsonValue::Null
         } else {
             adf::from_plain_text(description)
         };
-        fields.insert("description", value);
+        fields.insert("description".into(), value);
     }
     if let Some(priority) = &edit.priority {
-        fields.insert("priority", priority.to_json());
+        fields.insert("priority".into(), priority.to_json());
     }
     if let Some(account) = &edit.assignee_account_id {
-        fields.insert("assignee", account_id(account));
+        fields.insert("assignee".into(), account_id(account));
     }
     if let Some(labels) = &edit.labels {
-        fields.insert("labels", texts(labels));
+        fields.insert("labels".into(), texts(labels));
     }
-    if let Some(extra) = extra {
-        fields.extend(extra);
-    }
+    fields.extend(edit.fields.clone().unwrap_or_default());
     Ok(JiraRequest::put(
         issue_path(key, "")?,
-        object(vec![("fields", fields.into_json())]),
+        object("fields", fields.into()),
     ))
 }
 
@@ -317,7 +260,7 @@ pub fn comments(key: &str, start_at: u64, max_results: Option<u32>) -> Result<Ji
 pub fn add_comment(key: &str, text: &str) -> Result<JiraRequest, Error> {
     Ok(JiraRequest::post(
         issue_path(key, "/comment")?,
-        object(vec![("body", adf::from_plain_text(text))]),
+        object("body", adf::from_plain_text(text)),
     ))
 }
 
@@ -330,10 +273,7 @@ pub fn transitions(key: &str) -> Result<JiraRequest, Error> {
 pub fn transition_issue(key: &str, transition_id: &str) -> Result<JiraRequest, Error> {
     Ok(JiraRequest::post(
         issue_path(key, "/transitions")?,
-        object(vec![(
-            "transition",
-            object(vec![("id", text(transition_id))]),
-        )]),
+        object("transition", string_object(&[("id", transition_id)])),
     ))
 }
 
@@ -358,8 +298,7 @@ pub fn search_projects(search: &ProjectSearch) -> JiraRequest {
     req
 }
 
-// Native only: the bodies are `serde_json::Value`s there (JavaScript values in the wasm).
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::jira::models::IdOrName;
@@ -429,7 +368,7 @@ mod tests {
             q(&req),
             vec![
                 ("jql", jql),
-                ("fields", DEFAULT_SEARCH_FIELDS.join(",").as_str()),
+                ("fields", default_search_fields().join(",").as_str()),
                 ("expand", "names,renderedFields"),
                 ("maxResults", "20"),
                 ("nextPageToken", "tok/+="),

@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use super::flight::Flight;
 use super::ports::{HttpRequest, HttpResponse, Method};
 use super::{Inner, Platform, Session};
-use crate::core::json::{self, Json, JsonValue};
+use crate::core::json::{self, JsonValue};
 use crate::core::records::{AccessRecord, RefreshRecord, SCHEMA_VERSION};
 use crate::core::refresh::{decide, starts_cooldown, Cooldown, RefreshDecision};
 use crate::core::secrets::AccessToken;
@@ -201,7 +201,7 @@ impl<P: Platform> Inner<P> {
                 ("content-type".into(), "application/json".into()),
                 ("accept".into(), "application/json".into()),
             ],
-            body: Some(body.to_json_string()),
+            body: Some(body.to_string()),
         };
         self.http(request).await
     }

@@ -6,11 +6,13 @@ use super::{Platform, Session, SiteChoice, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
 use crate::core::callback::{consumes_pending, validate_callback};
 use crate::core::gateway::retry_after_ms;
-use crate::core::json::{self, string, Json, JsonValue};
+use crate::core::json;
 use crate::core::records::{PendingRecord, SiteRecord};
 use crate::core::secrets::State;
 use crate::core::sites::{select, Selection};
-use crate::core::token_response::{classify_token_response, oauth_error, TokenOutcome};
+use crate::core::token_response::{
+    broker_client_id, classify_token_response, oauth_error, TokenOutcome,
+};
 use crate::core::tokens::TokenSet;
 use crate::Error;
 
@@ -147,7 +149,7 @@ impl<P: Platform> Session<P> {
             })
             .await?;
         if !(200..300).contains(&resp.status) {
-            return Err(match oauth_error::<JsonValue>(&resp.body) {
+            return Err(match oauth_error(&resp.body) {
                 Some((error, description)) => Error::Broker {
                     status: resp.status,
                     error,
@@ -161,12 +163,9 @@ impl<P: Platform> Session<P> {
             });
         }
         // `GET {broker}/v1/client` answers `{"client_id": "..."}`.
-        let client_id = JsonValue::parse(&resp.body)
-            .ok()
-            .and_then(|info| string(&info, "client_id"))
-            .ok_or_else(|| {
-                Error::invalid_response(resp.status, "the broker's /v1/client has no client_id")
-            })?;
+        let client_id = broker_client_id(&resp.body).ok_or_else(|| {
+            Error::invalid_response(resp.status, "the broker's /v1/client has no client_id")
+        })?;
         *self.inner.client_id.borrow_mut() = Some(client_id.clone());
         Ok(client_id)
     }
