@@ -21,12 +21,12 @@ use super::js::{self, from_js, to_js};
 use crate::core::api_request::JiraRequest;
 use crate::jira::calls::{parse, Transitions};
 use crate::jira::models::{
-    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue,
-    GetIssueOptions, Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage,
-    SearchParams, User,
+    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
+    Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, User,
 };
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
+use crate::session::ports::HttpResponse;
 use crate::session::Session;
 use crate::Error;
 
@@ -59,6 +59,8 @@ export interface IssueRef {
 }
 /** One page of the projects the user can see. */
 export type ProjectPage = PageBean<Project>;
+/** An issue type that can be created in a project (create-issue metadata), for a create form. */
+export type IssueTypeMeta = IssueType;
 "#;
 
 /// Paging of a list call (`comments`).
@@ -88,34 +90,39 @@ pub(crate) fn promise(future: JsFuture) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move { future.await.map_err(error_to_js) })
 }
 
+/// What JavaScript receives of a 2xx body.
+type Convert = fn(&HttpResponse) -> Result<JsValue, Error>;
+
+/// The body read as the model `T`, handed out whole.
+fn model<T: DeserializeOwned + Serialize>(response: &HttpResponse) -> Result<JsValue, Error> {
+    Ok(to_js(&parse::<T>(response)?))
+}
+
+/// `{"transitions": [...]}` → the list.
+fn transitions(response: &HttpResponse) -> Result<JsValue, Error> {
+    Ok(to_js(&parse::<Transitions>(response)?.transitions))
+}
+
+/// `{"count": n}` → n.
+fn count(response: &HttpResponse) -> Result<JsValue, Error> {
+    Ok(to_js(&parse::<ApproximateCount>(response)?.count))
+}
+
 impl JiraClient {
-    /// One request; its 2xx body read as `T`, and `out` of it is what JavaScript receives.
-    fn call_map<T: DeserializeOwned + 'static, U: Serialize + 'static>(
+    /// One request, one conversion (`None`: 204 No Content, resolves with `undefined`). Not
+    /// generic: one future for every call, the model only in `convert`.
+    fn call(
         &self,
         request: Result<JiraRequest, Error>,
-        out: fn(T) -> U,
+        convert: Option<Convert>,
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
             let response = session.send(request?).await?;
-            Ok(to_js(&out(parse::<T>(&response)?)))
-        }))
-    }
-
-    /// One request whose body, read as the model `T`, is what JavaScript receives.
-    fn call<T: DeserializeOwned + Serialize + 'static>(
-        &self,
-        request: Result<JiraRequest, Error>,
-    ) -> js_sys::Promise {
-        self.call_map(request, |t: T| t)
-    }
-
-    /// One request answered with 204 No Content: resolves with `undefined`.
-    fn call_no_content(&self, request: Result<JiraRequest, Error>) -> js_sys::Promise {
-        let session = self.session.clone();
-        promise(Box::pin(async move {
-            session.send(request?).await?;
-            Ok(JsValue::UNDEFINED)
+            match convert {
+                Some(convert) => convert(&response),
+                None => Ok(JsValue::UNDEFINED),
+            }
         }))
     }
 }
@@ -155,7 +162,7 @@ impl JiraClient {
     /// The signed-in user.
     #[wasm_bindgen(unchecked_return_type = "Promise<User>")]
     pub fn myself(&self) -> js_sys::Promise {
-        self.call::<User>(Ok(requests::myself()))
+        self.call(Ok(requests::myself()), Some(model::<User>))
     }
 
     /// One page of a JQL search (`/rest/api/3/search/jql`). Pass the page's `nextPageToken`
@@ -164,7 +171,7 @@ impl JiraClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<SearchPage>")]
     pub fn search(&self, params: Ts<SearchParams>) -> js_sys::Promise {
         let request = input(&params, "search parameters").map(|p| requests::search(&p));
-        self.call::<SearchPage>(request)
+        self.call(request, Some(model::<SearchPage>))
     }
 
     /// Every issue of a search up to `limit`, walking the pages.
@@ -194,9 +201,7 @@ impl JiraClient {
     /// Jira's approximate count of the issues matching `jql`.
     #[wasm_bindgen(js_name = approximateCount, unchecked_return_type = "Promise<number>")]
     pub fn approximate_count(&self, jql: String) -> js_sys::Promise {
-        self.call_map(Ok(requests::approximate_count(&jql)), |c: ApproximateCount| {
-            c.count
-        })
+        self.call(Ok(requests::approximate_count(&jql)), Some(count))
     }
 
     /// One issue by key or id (all fields unless `options.fields` says otherwise).
@@ -205,21 +210,24 @@ impl JiraClient {
         let options = options.map_or(Ok(GetIssueOptions::default()), |o| {
             input(&o, "issue options")
         });
-        self.call::<Issue>(options.and_then(|o| requests::get_issue(&key, &o)))
+        self.call(
+            options.and_then(|o| requests::get_issue(&key, &o)),
+            Some(model::<Issue>),
+        )
     }
 
     /// Creates an issue; `description` is plain text (sent as ADF).
     #[wasm_bindgen(js_name = createIssue, unchecked_return_type = "Promise<CreatedIssue>")]
     pub fn create_issue(&self, issue: Ts<CreateIssue>) -> js_sys::Promise {
         let request = input(&issue, "issue").map(|i| requests::create_issue(&i));
-        self.call::<CreatedIssue>(request)
+        self.call(request, Some(model::<CreatedIssue>))
     }
 
     /// Edits an issue; only the given fields change.
     #[wasm_bindgen(js_name = editIssue, unchecked_return_type = "Promise<void>")]
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
         let request = input(&edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
-        self.call_no_content(request)
+        self.call(request, None)
     }
 
     /// The issue types that can be created in a project (for a create form).
@@ -241,19 +249,19 @@ impl JiraClient {
         let request = options.and_then(|o| {
             requests::comments(&key, u64::from(o.start_at.unwrap_or(0)), o.max_results)
         });
-        self.call::<CommentPage>(request)
+        self.call(request, Some(model::<CommentPage>))
     }
 
     /// Adds a comment made of plain `text` (blank lines separate paragraphs).
     #[wasm_bindgen(js_name = addComment, unchecked_return_type = "Promise<Comment>")]
     pub fn add_comment(&self, key: String, text: String) -> js_sys::Promise {
-        self.call::<Comment>(requests::add_comment(&key, &text))
+        self.call(requests::add_comment(&key, &text), Some(model::<Comment>))
     }
 
     /// The transitions available on an issue now.
     #[wasm_bindgen(unchecked_return_type = "Promise<Transition[]>")]
     pub fn transitions(&self, key: String) -> js_sys::Promise {
-        self.call_map(requests::transitions(&key), |t: Transitions| t.transitions)
+        self.call(requests::transitions(&key), Some(transitions))
     }
 
     /// Performs a transition (an id from `transitions(key)`).
@@ -263,7 +271,7 @@ impl JiraClient {
         key: String,
         #[wasm_bindgen(js_name = transitionId)] transition_id: String,
     ) -> js_sys::Promise {
-        self.call_no_content(requests::transition_issue(&key, &transition_id))
+        self.call(requests::transition_issue(&key, &transition_id), None)
     }
 
     /// A page of the projects the user can see (`startAt` / `maxResults` offset paging).
@@ -272,7 +280,10 @@ impl JiraClient {
         let search = search.map_or(Ok(ProjectSearch::default()), |s| {
             input(&s, "project search")
         });
-        self.call::<PageBean<Project>>(search.map(|s| requests::search_projects(&s)))
+        self.call(
+            search.map(|s| requests::search_projects(&s)),
+            Some(model::<PageBean<Project>>),
+        )
     }
 }
 
@@ -288,8 +299,8 @@ pub fn adf_to_text(
 
 /// An ADF document made of plain text: blank lines separate paragraphs, line breaks are kept.
 #[wasm_bindgen(js_name = textToAdf, unchecked_return_type = "AdfDocument")]
-pub fn text_to_adf(text: &str) -> JsValue {
-    to_js(&adf::from_plain_text(text))
+pub fn text_to_adf(text: &str) -> Result<JsValue, JsValue> {
+    Ok(to_js(&adf::from_plain_text(text)))
 }
 
 struct IterState {

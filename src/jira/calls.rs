@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::paging::SearchWalk;
 use super::requests;
 use crate::core::api_request::JiraRequest;
+use crate::core::json::decode;
 use crate::session::ports::HttpResponse;
 use crate::session::{Platform, Session};
 use crate::Error;
@@ -31,11 +32,9 @@ pub(crate) struct Transitions {
 /// Reads a 2xx JSON body as `T`; a body of another shape is [`Error::InvalidResponse`].
 pub(crate) fn parse<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Error> {
     let body = response.body.trim();
-    serde_json::from_str(if body.is_empty() { "null" } else { body }).map_err(|e| {
-        Error::InvalidResponse {
-            status: response.status,
-            detail: format!("the response does not match the expected shape: {e}"),
-        }
+    decode(if body.is_empty() { "null" } else { body }).map_err(|category| Error::InvalidResponse {
+        status: response.status,
+        detail: format!("the response does not match the expected shape ({category:?} error)"),
     })
 }
 

@@ -90,7 +90,7 @@ pub struct Priority {
     pub icon_url: Option<String>,
 }
 
-/// An issue type as it appears in `fields.issuetype`.
+/// An issue type as it appears in `fields.issuetype` (and in create-issue metadata).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(
     target_arch = "wasm32",
@@ -452,23 +452,9 @@ pub struct CreatedIssue {
     pub self_url: Option<String>,
 }
 
-/// An issue type that can be created in a project (create-issue metadata), for a create form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(
-    target_arch = "wasm32",
-    derive(tsify::Tsify),
-    tsify(missing_as_null, hashmap_as_object)
-)]
-#[serde(rename_all = "camelCase")]
-pub struct IssueTypeMeta {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub icon_url: Option<String>,
-    #[serde(default)]
-    pub subtask: bool,
-    pub hierarchy_level: Option<i32>,
-}
+/// An issue type that can be created in a project (create-issue metadata), for a create form:
+/// the members of [`IssueType`].
+pub type IssueTypeMeta = IssueType;
 
 /// One page of `/rest/api/3/issue/createmeta/{project}/issuetypes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,9 +13,9 @@ use super::models::{
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::json::{string_object, JsonValue};
-use serde_json::Map;
 use crate::core::text::join;
 use crate::Error;
+use serde_json::Map;
 
 /// The fields a search asks for when the caller names none: every typed member of
 /// [`IssueFields`] (by its serde name, so a field added to the model is asked for too) except
