@@ -295,6 +295,35 @@ async fn search_pages_iterate_and_count_from_javascript() {
     assert!(!string(&projects, "values.0.key").is_empty());
 }
 
+/// A field added to the model (`IssueFields::duedate`) is asked for by a default search and
+/// reaches JavaScript: `null` when the issue has none, the date when it has one.
+#[wasm_bindgen_test]
+async fn a_default_search_returns_the_due_date() {
+    let client = signed_in("wasm-jira-duedate").await;
+    let page: JsValue = p(client.search(ts(
+        r#"{"jql":"project = PLAT ORDER BY key ASC","maxResults":30}"#,
+    )))
+    .await
+    .expect("search");
+    let issues = js_sys::Array::from(&get(&page, "issues"));
+    let mut dated = 0;
+    for issue in issues.iter() {
+        let fields = get(&issue, "fields");
+        assert!(
+            Reflect::has(&fields, &"duedate".into()).unwrap(),
+            "every issue carries the member"
+        );
+        match get(&fields, "duedate").as_string() {
+            Some(date) => {
+                assert!(date.len() == 10 && date.starts_with("2026-"), "{date}");
+                dated += 1;
+            }
+            None => assert!(get(&fields, "duedate").is_null()),
+        }
+    }
+    assert!(dated > 0 && dated < issues.length(), "{dated} of {}", issues.length());
+}
+
 #[wasm_bindgen_test]
 async fn create_get_edit_comment_and_transition_from_javascript() {
     let client = signed_in("wasm-jira-write").await;

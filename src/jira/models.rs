@@ -158,6 +158,7 @@ pub struct IssueFields {
     pub created: Option<String>,
     pub updated: Option<String>,
     pub labels: Option<Vec<String>>,
+    pub duedate: Option<String>,
     /// ADF; `null` when the issue has no description.
     #[cfg_attr(target_arch = "wasm32", tsify(type = "AdfDocument | null"))]
     pub description: Option<AdfDocument>,

@@ -323,6 +323,8 @@ pub(crate) struct Issue {
     pub assignee: Option<usize>,
     pub reporter: usize,
     pub labels: Vec<String>,
+    /// `YYYY-MM-DD`, when the issue has a due date.
+    pub duedate: Option<String>,
     pub created: u64,
     pub updated: u64,
     pub comments: Vec<Comment>,
@@ -635,6 +637,10 @@ fn build_site(site_no: u64, info: &'static SiteInfo, plan: &[ProjectSeed]) -> Si
                     .iter()
                     .map(|l| l.to_string())
                     .collect(),
+                // Every third issue is due on a day of 2026.
+                duedate: (h % 3 == 0).then(|| {
+                    format!("2026-{:02}-{:02}", 1 + (h >> 8) % 12, 1 + (h >> 12) % 28)
+                }),
                 created,
                 updated,
                 comments,

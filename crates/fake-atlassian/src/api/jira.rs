@@ -687,6 +687,7 @@ pub(crate) async fn create_issue(
         assignee: None,
         reporter: caller.user,
         labels: Vec::new(),
+        duedate: None,
         created: now,
         updated: now,
         comments: Vec::new(),

@@ -145,7 +145,7 @@ pub(crate) fn transition(l: &Links, t: &Transition) -> Value {
 }
 
 /// Field names the fake knows, in the order Jira tends to print them.
-pub(crate) const FIELDS: [&str; 12] = [
+pub(crate) const FIELDS: [&str; 13] = [
     "summary",
     "status",
     "assignee",
@@ -158,6 +158,7 @@ pub(crate) const FIELDS: [&str; 12] = [
     "labels",
     "description",
     "comment",
+    "duedate",
 ];
 
 /// Which fields to include (the `fields` parameter).
@@ -219,6 +220,7 @@ pub(crate) fn issue(l: &Links, i: &Issue, sel: FieldSel) -> Value {
             "created" => json!(jira_time(i.created)),
             "updated" => json!(jira_time(i.updated)),
             "labels" => json!(i.labels),
+            "duedate" => json!(i.duedate),
             "description" => i.description.clone().unwrap_or(Value::Null),
             "comment" => {
                 let comments: Vec<Value> = i.comments.iter().map(|c| comment(l, i.id, c)).collect();
