@@ -321,7 +321,11 @@ async fn a_default_search_returns_the_due_date() {
             None => assert!(get(&fields, "duedate").is_null()),
         }
     }
-    assert!(dated > 0 && dated < issues.length(), "{dated} of {}", issues.length());
+    assert!(
+        dated > 0 && dated < issues.length(),
+        "{dated} of {}",
+        issues.length()
+    );
 }
 
 #[wasm_bindgen_test]

@@ -15,10 +15,7 @@ use crate::Error;
 /// objects member by member through serde-wasm-bindgen (`into_js`), and a fraction of the
 /// cost of parsing the body in JavaScript and reading it into the model from there.
 pub fn to_js<T: Serialize>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&crate::core::json::to_text(value)).unwrap_or(JsValue::NULL)
 }
 
 /// JavaScript input read as its model (tsify's `from_js`, through serde-wasm-bindgen); a wrong

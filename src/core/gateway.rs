@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::json::{decode, DecodeError, JsonValue};
+use super::json::{decode, to_text, DecodeError, JsonValue};
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
@@ -107,7 +107,7 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
                 // A non-string value as JSON text (objects with sorted keys).
                 let text = match v {
                     JsonValue::String(text) => text,
-                    other => other.to_string(),
+                    other => to_text(&other),
                 };
                 map.insert(k, text);
             }

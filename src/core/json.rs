@@ -47,6 +47,11 @@ pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
     serde_wasm_bindgen::from_value(value).map_err(|_| DecodeError::Data)
 }
 
+/// The compact JSON text of a model or of free-form JSON (the one JSON writer of the engine).
+pub fn to_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// A JSON object whose members are all strings (token request bodies, `{"id": ..}`).
 pub fn string_object(members: &[(&str, &str)]) -> JsonValue {
     let mut map = serde_json::Map::new();

@@ -175,7 +175,7 @@ pub fn decode<T: Record>(raw: Option<&str>) -> Decoded<T> {
 
 /// Encodes a record.
 pub fn encode<T: Record>(record: &T) -> String {
-    serde_json::to_string(record).unwrap_or_default()
+    super::json::to_text(record)
 }
 
 #[cfg(test)]

@@ -72,18 +72,31 @@ pub fn from_plain_text(text: &str) -> JsonValue {
     if !lines.is_empty() {
         paragraphs.push(paragraph(&lines));
     }
-    serde_json::json!({"type": "doc", "version": 1, "content": paragraphs})
+    node(&[
+        ("type", "doc".into()),
+        ("version", 1.into()),
+        ("content", paragraphs.into()),
+    ])
 }
 
 fn paragraph(lines: &[&str]) -> JsonValue {
     let mut content = Vec::with_capacity(lines.len() * 2);
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
-            content.push(serde_json::json!({"type": "hardBreak"}));
+            content.push(node(&[("type", "hardBreak".into())]));
         }
-        content.push(serde_json::json!({"type": "text", "text": line}));
+        content.push(node(&[("type", "text".into()), ("text", (*line).into())]));
     }
-    serde_json::json!({"type": "paragraph", "content": content})
+    node(&[("type", "paragraph".into()), ("content", content.into())])
+}
+
+/// An ADF node from its members (`json!` would bring `to_value` and its panic path).
+fn node(members: &[(&str, JsonValue)]) -> JsonValue {
+    let mut map = serde_json::Map::new();
+    for (key, value) in members {
+        map.insert(key.to_string(), value.clone());
+    }
+    JsonValue::Object(map)
 }
 
 /// Renders an ADF tree as plain text for display.

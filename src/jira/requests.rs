@@ -21,7 +21,7 @@ use serde_json::Map;
 /// [`IssueFields`] (by its serde name, so a field added to the model is asked for too) except
 /// the description, which can be large and is read with the issue itself.
 pub fn default_search_fields() -> Vec<String> {
-    let typed = serde_json::to_string(&IssueFields::default()).unwrap_or_default();
+    let typed = crate::core::json::to_text(&IssueFields::default());
     let names: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
         crate::core::json::decode(&typed).unwrap_or_default();
     let mut out = Vec::new();

@@ -9,7 +9,7 @@ use super::ports::{HttpRequest, HttpResponse};
 use super::{Platform, Session, SiteChoice};
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::gateway::{classify_api_response, ApiOutcome};
-use crate::core::json::JsonValue;
+use crate::core::json::to_text;
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::sites::{select, Selection};
 use crate::core::urls::push_query_pair;
@@ -115,7 +115,7 @@ impl<P: Platform> Session<P> {
             method: request.method,
             url,
             headers,
-            body: request.body.as_ref().map(JsonValue::to_string),
+            body: request.body.as_ref().map(to_text),
         }
     }
 

@@ -201,7 +201,7 @@ impl<P: Platform> Inner<P> {
                 ("content-type".into(), "application/json".into()),
                 ("accept".into(), "application/json".into()),
             ],
-            body: Some(body.to_string()),
+            body: Some(json::to_text(&body)),
         };
         self.http(request).await
     }

@@ -1,9 +1,9 @@
-//! `cargo xtask bench [broker|size|popup|all]`: measurements, not timed tests. Every figure
-//! is reported next to a baseline measured in the same run.
+//! `cargo xtask bench [broker|size|convert|popup|all]`: measurements, not timed tests. Every
+//! figure is reported next to a baseline measured in the same run.
 
 use crate::build::build_pkg;
 use crate::services::start_test_stack;
-use crate::tools::{ensure_all, root, run as sh, stage};
+use crate::tools::{chromedriver, ensure_all, root, run as sh, stage};
 use crate::Result;
 use std::process::Command;
 
@@ -13,9 +13,16 @@ pub fn run(args: &[String]) -> Result {
     match what {
         "broker" => broker(),
         "size" => size(),
+        "convert" => convert(),
         "popup" => popup(),
-        "all" => broker().and_then(|_| size()).and_then(|_| popup()),
-        other => Err(format!("unknown benchmark `{other}` (broker | size | popup | all)").into()),
+        "all" => broker()
+            .and_then(|_| size())
+            .and_then(|_| convert())
+            .and_then(|_| popup()),
+        other => Err(format!(
+            "unknown benchmark `{other}` (broker | size | convert | popup | all)"
+        )
+        .into()),
     }
 }
 
@@ -33,34 +40,43 @@ fn broker() -> Result {
     })
 }
 
-/// The shipped module: wasm + JS glue, raw and gzip -9.
+/// The shipped module: wasm + JS glue, raw and gzip -9, its largest contributors, and the
+/// budget (fails above it, as `cargo xtask test` does).
 fn size() -> Result {
     let pkg = build_pkg()?;
     stage("bench size (shipped module, gzip -9)", || {
-        let mut total_raw = 0;
-        let mut total_gz = 0;
-        for name in ["jira_3lo_bg.wasm", "jira_3lo.js"] {
-            let bytes = std::fs::read(pkg.join(name))?;
-            let gz = gzip9_len(&pkg.join(name))?;
-            println!("{name:<20} {:>8} B raw {:>8} B gzip -9", bytes.len(), gz);
-            total_raw += bytes.len();
-            total_gz += gz;
-        }
-        println!("{:<20} {total_raw:>8} B raw {total_gz:>8} B gzip -9 (budget 100 KB = 102400 B: {:.0}% used)", "total", total_gz as f64 * 100.0 / 102_400.0);
-        Ok(())
+        crate::size::largest_contributors()?;
+        crate::size::gate(&pkg)
     })
 }
 
-fn gzip9_len(path: &std::path::Path) -> Result<usize> {
-    let out = Command::new("gzip")
-        .arg("-9")
-        .arg("-c")
-        .arg(path)
-        .output()?;
-    if !out.status.success() {
-        return Err("gzip failed".into());
-    }
-    Ok(out.stdout.len())
+/// Converting a real 50-issue search body into what JavaScript receives, each way, against
+/// `JSON.parse` of the same body (`tests/bench_convert.rs`, release build, headless Chromium).
+fn convert() -> Result {
+    stage(
+        "bench convert (50-issue search body → JavaScript)",
+        || {
+            sh(Command::new("cargo")
+                .args([
+                    "test",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "jira-3lo",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--test",
+                    "bench_convert",
+                    "--",
+                    "--nocapture",
+                ])
+                .env("CHROMEDRIVER", chromedriver())
+                .env(
+                    "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                    root().join("webdriver.json"),
+                ))
+        },
+    )
 }
 
 /// Popup open → first issues rendered (cached tokens) vs a plain-JS page doing the same fetch.

@@ -59,6 +59,20 @@ pub fn extension_dir() -> PathBuf {
     root().join("target/extension")
 }
 
+/// The wasm-opt passes of the shipped module (also in `[package.metadata.wasm-pack]`).
+pub const WASM_OPT_PASSES: &[&str] = &[
+    "--merge-similar-functions",
+    "-Oz",
+    "--converge",
+    "--strip-producers",
+    "--strip-target-features",
+];
+
+/// The release wasm of the crate, before wasm-bindgen.
+pub fn release_wasm() -> PathBuf {
+    root().join("target/wasm32-unknown-unknown/release/jira_3lo.wasm")
+}
+
 /// Release wasm build + wasm-bindgen (web target) + wasm-opt -Oz into `target/pkg`.
 pub fn build_pkg() -> Result<PathBuf> {
     stage(
@@ -75,7 +89,7 @@ pub fn build_pkg() -> Result<PathBuf> {
                 "--lib",
             ]))?;
             let out = pkg_dir();
-            let wasm = root().join("target/wasm32-unknown-unknown/release/jira_3lo.wasm");
+            let wasm = release_wasm();
             run(Command::new("wasm-bindgen")
                 .arg("--target")
                 .arg("web")
@@ -91,13 +105,7 @@ pub fn build_pkg() -> Result<PathBuf> {
             // repeated until nothing shrinks; the producers and target-features sections are
             // tooling metadata a browser never reads.
             run(Command::new(node_bin().join("wasm-opt"))
-                .args([
-                    "--merge-similar-functions",
-                    "-Oz",
-                    "--converge",
-                    "--strip-producers",
-                    "--strip-target-features",
-                ])
+                .args(WASM_OPT_PASSES)
                 .arg(&bg)
                 .arg("-o")
                 .arg(&bg))?;

@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod demo;
 mod services;
+mod size;
 mod test;
 mod tools;
 
@@ -20,7 +21,7 @@ commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
                   wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
   demo            build, start the fake Atlassian + broker, serve the extension and the demo page
-  bench [WHAT]    benchmarks: broker | size | popup | all (default all)
+  bench [WHAT]    benchmarks: broker | size | convert | popup | all (default all)
   build           build the wasm package and the unpacked extension into target/extension
   setup           only install the missing tools";
 

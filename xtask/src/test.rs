@@ -1,5 +1,6 @@
 //! `cargo xtask test`: every check and every test level, each stage named and timed.
 
+use crate::build::build_pkg;
 use crate::services::{
     build_binaries, free_port, start_broker, start_fake, start_test_stack, BrokerOptions,
     FakeOptions, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
@@ -43,6 +44,14 @@ pub fn run_all() -> Result {
     stage("native tests (cargo test --workspace)", || {
         sh(Command::new("cargo").args(["test", "--workspace", "--locked"]))
     })?;
+    let pkg = build_pkg()?;
+    stage(
+        &format!(
+            "module size (wasm + minified glue, gzip -9) <= {} B",
+            crate::size::BUDGET_BYTES
+        ),
+        || crate::size::gate(&pkg),
+    )?;
     stage(
         "wasm-bindgen tests in headless Chromium (page + service worker)",
         wasm_tests,

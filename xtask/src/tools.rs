@@ -123,6 +123,7 @@ pub fn ensure_all() -> Result {
         ensure_wasm_bindgen()?;
         ensure_chromium()?;
         ensure_npm_packages()?;
+        ensure_twiggy()?;
         Ok(())
     })
 }
@@ -155,6 +156,19 @@ fn ensure_wasm_bindgen() -> Result {
     );
     // Not --locked: its lockfile pins crates the registry here does not serve.
     run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want, "--force"]))
+}
+
+/// twiggy, for `cargo xtask bench size`'s largest contributors (from the registry, pinned).
+fn ensure_twiggy() -> Result {
+    const VERSION: &str = "0.8.0";
+    let have = output(Command::new("twiggy").arg("--version")).unwrap_or_default();
+    // It prints `twiggy-opt 0.8.0`.
+    if have.starts_with("twiggy") && have.split_whitespace().last() == Some(VERSION) {
+        println!("twiggy {VERSION}: present");
+        return Ok(());
+    }
+    println!("installing twiggy {VERSION} (takes ~2 min)");
+    run(Command::new("cargo").args(["install", "twiggy", "--version", VERSION, "--locked"]))
 }
 
 fn ensure_chromium() -> Result {

@@ -638,9 +638,8 @@ fn build_site(site_no: u64, info: &'static SiteInfo, plan: &[ProjectSeed]) -> Si
                     .map(|l| l.to_string())
                     .collect(),
                 // Every third issue is due on a day of 2026.
-                duedate: (h % 3 == 0).then(|| {
-                    format!("2026-{:02}-{:02}", 1 + (h >> 8) % 12, 1 + (h >> 12) % 28)
-                }),
+                duedate: matches!(h % 3, 0)
+                    .then(|| format!("2026-{:02}-{:02}", 1 + (h >> 8) % 12, 1 + (h >> 12) % 28)),
                 created,
                 updated,
                 comments,
