@@ -13,7 +13,7 @@ pub struct JiraRequest {
     pub path: String,
     /// Query pairs, encoded by the session when the URL is built.
     pub query: Vec<(String, String)>,
-    /// JSON body for POST/PUT (`serde_json::Value` natively, a JavaScript value in the wasm).
+    /// JSON body for POST/PUT.
     pub body: Option<JsonValue>,
 }
 

@@ -357,8 +357,7 @@ fn iso_date(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-// Native only: the bodies are `serde_json::Value`s there (JavaScript values in the wasm).
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

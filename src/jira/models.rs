@@ -683,8 +683,7 @@ pub struct ProjectSearch {
     pub keys: Option<Vec<String>>,
 }
 
-// Native only: the bodies are `serde_json::Value`s there (JavaScript values in the wasm).
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
