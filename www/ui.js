@@ -145,7 +145,8 @@ export function describeError(err, { during = 'jira', config = {}, hasOptions = 
     case 'not_a_callback':
       return { code, text: 'That sign-in attempt expired or was interrupted. Please connect again.', action: null };
     case 'provider_error':
-      return { code, text: `Atlassian refused the sign-in${d.errorDescription ? `: ${d.errorDescription}` : d.error ? ` (${d.error})` : ''}.`, action: null };
+      // Never the description: a forged callback chooses it (a phishing line, markup).
+      return { code, text: `Atlassian refused the sign-in${d.error ? ` (${d.error})` : ''}.`, action: null };
     case 'no_jira_site':
       return { code, text: 'This Atlassian account gave access to no Jira site. Connect again and pick a Jira site on the Atlassian page.', action: 'reconnect' };
     case 'unknown_site':

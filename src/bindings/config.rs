@@ -40,11 +40,25 @@ pub struct ClientConfig {
     /// Per-request timeout in milliseconds; default 30000.
     #[tsify(optional)]
     pub request_timeout_ms: Option<u32>,
+    /// How refreshes are kept to one across contexts. Default `"web"`: Web Locks, required for
+    /// every storage other contexts share (a client cannot be created without them);
+    /// `"context"`: within this JS context only, for an embedder that knows no other context
+    /// uses the same storage. `memory` storage always locks within the context.
+    #[tsify(optional)]
+    pub locks: Option<LockChoice>,
+}
+
+/// See [`ClientConfig::locks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum LockChoice {
+    Web,
+    Context,
 }
 
 /// Where tokens live: `extension` = chrome.storage.session (access token) + chrome.storage.local
-/// (refresh token, site); `session` = sessionStorage; `local` = sessionStorage (access token) +
-/// localStorage (refresh token, site); `memory` = this JS context only.
+/// (refresh token, site), shared by every extension context; `session` = sessionStorage (this
+/// tab); `local` = localStorage (every tab of the origin); `memory` = this JS context only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageChoice {
@@ -70,6 +84,8 @@ impl From<StorageChoice> for StorageKind {
 pub(crate) struct Resolved {
     pub session: SessionConfig,
     pub storage: StorageKind,
+    /// Web Locks (true) or the in-context lock.
+    pub web_locks: bool,
     pub request_timeout_ms: Option<u32>,
 }
 
@@ -132,6 +148,16 @@ impl ClientConfig {
                 .transpose()?,
             namespace: i.opt_string("namespace")?,
             request_timeout_ms: i.opt_u32("requestTimeoutMs")?,
+            locks: match i.opt_string("locks")?.as_deref() {
+                None => None,
+                Some("web") => Some(LockChoice::Web),
+                Some("context") => Some(LockChoice::Context),
+                Some(other) => {
+                    return Err(format!(
+                        "unknown variant `{other}`, expected one of `web`, `context`"
+                    ))
+                }
+            },
         })
     }
 
@@ -187,9 +213,11 @@ impl ClientConfig {
             .storage
             .map(StorageKind::from)
             .unwrap_or_else(StorageKind::detect);
+        let web_locks = storage != StorageKind::Memory && self.locks != Some(LockChoice::Context);
         Ok(Resolved {
             session,
             storage,
+            web_locks,
             request_timeout_ms: self.request_timeout_ms,
         })
     }

@@ -12,7 +12,7 @@
 //! Listeners (the wasm layer's `onStatusChange`) watch these keys for changes from other contexts.
 
 use super::authorize::PendingSignIn;
-use super::json::{self, string, Json, JsonValue};
+use super::json::{self, optional, string, Json, JsonValue};
 use super::secrets::{AccessToken, RefreshToken, State};
 use crate::error::SiteChoice;
 
@@ -77,11 +77,12 @@ impl SiteRecord {
     }
 }
 
-/// `jira3lo:{ns}:pending` (persistent area).
+/// `jira3lo:{ns}:pending` (persistent area). No `state`: the attempt has ended (see
+/// [`PendingSignIn::state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRecord {
     pub v: u32,
-    pub state: State,
+    pub state: Option<State>,
     pub redirect_uri: String,
     pub created_at_ms: u64,
 }
@@ -229,16 +230,20 @@ impl Record for PendingRecord {
     fn read<J: Json>(value: &J) -> Option<Self> {
         Some(PendingRecord {
             v: SCHEMA_VERSION,
-            state: State::new(string(value, "state")?),
+            state: optional(value, "state", J::as_string)?.map(State::new),
             redirect_uri: string(value, "redirect_uri")?,
             created_at_ms: number(value, "created_at_ms")?,
         })
     }
 
     fn write<J: Json>(&self) -> J {
+        let state = match &self.state {
+            Some(state) => J::from_str(state.secret()),
+            None => J::null(),
+        };
         json::object(vec![
             ("v", version()),
-            ("state", J::from_str(self.state.secret())),
+            ("state", state),
             ("redirect_uri", J::from_str(&self.redirect_uri)),
             ("created_at_ms", J::from_f64(self.created_at_ms as f64)),
         ])

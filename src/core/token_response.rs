@@ -4,6 +4,7 @@
 use super::gateway::retry_after_ms;
 use super::json::{optional, string, Json, JsonValue};
 use super::tokens::TokenResponse;
+use crate::error::{oauth_error_code, ProviderText};
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
@@ -32,19 +33,23 @@ pub enum TokenOutcome {
     Refused {
         status: u16,
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
     },
     /// Anything else: broker refusals, other OAuth errors, 5xx, 429, non-JSON.
     Failed(Error),
 }
 
 /// An OAuth error body (`{"error": ..., "error_description": ...}`, the broker's too):
-/// `error` and the optional description. `None` when the body is not JSON or not one.
-pub fn oauth_error<J: Json>(body: &str) -> Option<(String, Option<String>)> {
+/// `error` (as [`oauth_error_code`] lets it into a message) and the optional description (as
+/// [`ProviderText`]: it is the server's text). `None` when the body is not JSON or not one.
+pub fn oauth_error<J: Json>(body: &str) -> Option<(String, Option<ProviderText>)> {
     let body = J::parse(body).ok()?;
     let error = string(&body, "error")?;
     let description = optional(&body, "error_description", J::as_string)?;
-    Some((error, description))
+    Some((
+        oauth_error_code(&error),
+        description.as_deref().and_then(ProviderText::new),
+    ))
 }
 
 /// Classifies a response of `POST {broker}/oauth/token` received at `now_ms` (for an
@@ -151,7 +156,7 @@ mod tests {
             } => {
                 assert_eq!((status, error.as_str()), (403, "invalid_grant"));
                 assert_eq!(
-                    description.as_deref(),
+                    description.as_ref().map(ProviderText::as_str),
                     Some("Unknown or invalid refresh token.")
                 );
             }
