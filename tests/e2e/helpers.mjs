@@ -281,5 +281,12 @@ export function webRecords(page, ns = 'default') {
 export const grantsDelta = (before, after) => ({
   authorization_code: (after.grants?.authorization_code ?? 0) - (before.grants?.authorization_code ?? 0),
   refresh_token: (after.grants?.refresh_token ?? 0) - (before.grants?.refresh_token ?? 0),
+  /** Refresh grants that returned tokens. */
+  refresh_token_ok: (after.grants_ok?.refresh_token ?? 0) - (before.grants_ok?.refresh_token ?? 0),
+  /** Every `POST /oauth/token` that reached the fake, fault answers included. */
   token_requests: count(after, TOKEN) - count(before, TOKEN),
 });
+
+/** JSON of observed values for assertion messages and diagnostics, long strings cut to `max` characters. */
+export const observedJson = (value, max = 160) =>
+  JSON.stringify(value, (_, v) => (typeof v === 'string' && v.length > max ? `${v.slice(0, max)}…(${v.length} chars)` : v));

@@ -6,7 +6,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   beginSignInIn, callIn, env, grantsDelta, installClient, launch, openClientTab, requireEnv, resetFake,
-  signOutExtension, stats, withinStep,
+  observedJson, signOutExtension, stats, withinStep,
 } from './helpers.mjs';
 
 /** @type {Awaited<ReturnType<typeof launch>>} */
@@ -57,30 +57,31 @@ async function completeTwiceAtOnce(page, callback, { twoClients = false } = {}) 
   return { exchanges: delta.authorization_code, outcomes: results.map((r) => (r.ok ? r.value.state : r.code)) };
 }
 
-function assertOneExchange(observed) {
-  const report = JSON.stringify(observed);
+function assertOneExchange(t, observed) {
+  const report = observedJson(observed);
+  t.diagnostic(`observed: ${report}`);
   assert.equal(observed.exchanges, 1, `authorization_code exchanges: ${report}`);
   assert.ok(observed.outcomes.includes('signedIn'), `one call signed in: ${report}`);
   assert.ok(observed.outcomes.every((o) => o === 'signedIn' || o === 'unknown_state'), `the other resolved or got unknown_state: ${report}`);
 }
 
-test('web page (session storage): the same callback completed twice at once → one code exchange', async () => {
+test('web page (session storage): the same callback completed twice at once → one code exchange', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await webTab('session');
-  assertOneExchange(await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl)));
+  assertOneExchange(t, await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl)));
 });
 
-test('web page (local storage), two clients: the same callback completed by both at once → one code exchange', async () => {
+test('web page (local storage), two clients: the same callback completed by both at once → one code exchange', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await webTab('local');
-  assertOneExchange(await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl), { twoClients: true }));
+  assertOneExchange(t, await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl), { twoClients: true }));
 });
 
-test('extension page (chrome.storage): the same callback completed twice at once → one code exchange', async () => {
+test('extension page (chrome.storage): the same callback completed twice at once → one code exchange', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await extensionPage();
   const callback = await beginSignInIn(page, `https://${env.extensionId}.chromiumapp.org/`);
-  assertOneExchange(await completeTwiceAtOnce(page, callback));
+  assertOneExchange(t, await completeTwiceAtOnce(page, callback));
 });
 
 const ATTACKER_TEXT = 'Call 555-0100';
@@ -102,8 +103,9 @@ async function forgedThenReal(forgedQuery) {
   return { forged, real: afterForged, exchanges: delta.authorization_code };
 }
 
-function assertForgedHarmless(observed) {
-  const report = JSON.stringify(observed);
+function assertForgedHarmless(t, observed) {
+  const report = observedJson(observed);
+  t.diagnostic(`observed: ${report}`);
   assert.equal(observed.forged.ok, false, `the forged callback is refused: ${report}`);
   assert.ok(observed.real.ok && observed.real.value.state === 'signedIn', `the real callback afterwards still completes: ${report}`);
   assert.equal(observed.exchanges, 1, `the real code was exchanged once: ${report}`);
@@ -118,15 +120,15 @@ function assertForgedHarmless(observed) {
   }
 }
 
-test('a forged error callback WITHOUT state neither cancels the real sign-in nor shows its text', async () => {
-  assertForgedHarmless(await forgedThenReal(`error=access_denied&error_description=${FORGED_DESCRIPTION}`));
+test('a forged error callback WITHOUT state neither cancels the real sign-in nor shows its text', async (t) => {
+  assertForgedHarmless(t, await forgedThenReal(`error=access_denied&error_description=${FORGED_DESCRIPTION}`));
 });
 
-test('a forged error callback with a WRONG state neither cancels the real sign-in nor shows its text', async () => {
-  assertForgedHarmless(await forgedThenReal(`error=access_denied&error_description=${FORGED_DESCRIPTION}&state=forged-state`));
+test('a forged error callback with a WRONG state neither cancels the real sign-in nor shows its text', async (t) => {
+  assertForgedHarmless(t, await forgedThenReal(`error=access_denied&error_description=${FORGED_DESCRIPTION}&state=forged-state`));
 });
 
-test('a forged error callback with a 2,000-character description: bounded, plain details, real sign-in intact', async () => {
+test('a forged error callback with a 2,000-character description: bounded, plain details, real sign-in intact', async (t) => {
   const long = `${FORGED_DESCRIPTION}${'+Please+call+us+now.'.repeat(100)}`;
-  assertForgedHarmless(await forgedThenReal(`error=access_denied&error_description=${long}`));
+  assertForgedHarmless(t, await forgedThenReal(`error=access_denied&error_description=${long}`));
 });

@@ -7,7 +7,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   admin, beginSignInIn, callIn, env, grantsDelta, launch, openClientTab, requireEnv, resetFake, signInIn,
-  SIGNED_OUT_CODES, stats, webRecords, withinStep,
+  observedJson, SIGNED_OUT_CODES, stats, webRecords, withinStep,
 } from './helpers.mjs';
 
 /** @type {Awaited<ReturnType<typeof launch>>} */
@@ -43,7 +43,7 @@ async function freshStart() {
   await t.evaluate(() => localStorage.clear());
 }
 
-test('local storage: a new tab\'s first Jira call reuses the origin\'s access token (no token request)', async () => {
+test('local storage: a new tab\'s first Jira call reuses the origin\'s access token (no token request)', async (t) => {
   await freshStart();
   const a = await tab();
   assert.equal((await signInIn(a)).state, 'signedIn');
@@ -52,11 +52,12 @@ test('local storage: a new tab\'s first Jira call reuses the origin\'s access to
   const b = await tab();
   const first = await callIn(b, 'myself');
   const delta = grantsDelta(before, await stats());
+  t.diagnostic(`observed: ${observedJson({ firstCall: first.ok ? 'resolved' : first.code, grants: delta })}`);
   assert.ok(first.ok, `the new tab's first call: ${JSON.stringify(first)}`);
   assert.equal(delta.token_requests, 0, `token requests for the new tab's first call (${JSON.stringify(delta)})`);
 });
 
-test('local storage: an expired token in two tabs, five calls each at once → exactly one refresh grant', async () => {
+test('local storage: an expired token in two tabs, five calls each at once → exactly one refresh grant', async (t) => {
   await freshStart();
   const a = await tab();
   await signInIn(a);
@@ -70,11 +71,12 @@ test('local storage: an expired token in two tabs, five calls each at once → e
     Promise.all(Array.from({ length: 5 }, () => globalThis.__e2e.settle(globalThis.__e2e.client.myself()))));
   const results = (await withinStep(Promise.all([storm(a), storm(b)]), 'the storm')).flat();
   const delta = grantsDelta(before, await stats());
+  t.diagnostic(`observed: ${observedJson({ failedCalls: results.filter((r) => !r.ok).map((r) => r.code), grants: delta })}`);
   assert.deepEqual(results.filter((r) => !r.ok), [], 'every call got its answer');
   assert.equal(delta.refresh_token, 1, `refresh grants for the storm across two tabs (${JSON.stringify(delta)})`);
 });
 
-test('local storage: signOut in one tab signs out the others; nothing is written back', async () => {
+test('local storage: signOut in one tab signs out the others; nothing is written back', async (t) => {
   await freshStart();
   const a = await tab();
   await signInIn(a);
@@ -98,7 +100,8 @@ test('local storage: signOut in one tab signs out the others; nothing is written
       .filter(([route]) => !route.startsWith('POST /oauth/token'))
       .reduce((n, [route, c]) => n + c - (before.requests?.[route] ?? 0), 0),
   };
-  const report = JSON.stringify(observed);
+  const report = observedJson(observed);
+  t.diagnostic(`observed: ${report}`);
   for (const [i, r] of later.entries()) {
     assert.ok(!r.ok && SIGNED_OUT_CODES.includes(r.code), `call ${i + 1} in tab B after the sign-out in tab A: ${report}`);
   }
@@ -108,7 +111,7 @@ test('local storage: signOut in one tab signs out the others; nothing is written
   assert.equal(status.value?.state, 'signedOut', `tab B's status: ${JSON.stringify(status)}`);
 });
 
-test('local storage: one callback URL completed in two tabs at once → one code exchange, the other tab gets unknown_state', async () => {
+test('local storage: one callback URL completed in two tabs at once → one code exchange, the other tab gets unknown_state', async (t) => {
   // The pending sign-in lives in localStorage; both tabs (separate renderer processes) read it at the same
   // moment (a start time both wait for). A few rounds: it is a race between two processes.
   const rounds = [];
@@ -132,7 +135,8 @@ test('local storage: one callback URL completed in two tabs at once → one code
     for (const t of [a, b]) await t.close();
     tabs = tabs.filter((t) => t !== a && t !== b);
   }
-  const report = JSON.stringify(rounds);
+  const report = observedJson(rounds);
+  t.diagnostic(`observed: ${report}`);
   for (const r of rounds) {
     assert.equal(r.exchanges, 1, `authorization_code exchanges per round: ${report}`);
     assert.ok(r.outcomes.includes('signedIn'), `one tab signed in: ${report}`);
