@@ -17,9 +17,10 @@ pub struct SiteChoice {
 
 /// Text chosen by a remote party (an OAuth `error_description`, a forged callback's
 /// parameters): kept in an error's details for diagnostics, never part of its message. It has
-/// no `Display`, so it cannot be formatted into one by accident. Control characters become
-/// spaces, runs of white space fold into one, and it is cut to [`ProviderText::MAX_CHARS`]:
-/// one short line that renders as plain text.
+/// no `Display`, so it cannot be formatted into one by accident. Control characters and the
+/// markup brackets `<` `>` become spaces, runs of white space fold into one, and it is cut to
+/// [`ProviderText::MAX_CHARS`]: one short line of plain text, even where an embedder renders
+/// it carelessly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct ProviderText(String);
@@ -31,7 +32,7 @@ impl ProviderText {
     pub fn new(raw: &str) -> Option<Self> {
         let mut text = String::new();
         for word in raw
-            .split(|c: char| c.is_whitespace() || c.is_control())
+            .split(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
             .filter(|w| !w.is_empty())
         {
             if !text.is_empty() {

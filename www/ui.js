@@ -106,7 +106,18 @@ function hostOf(url) {
  * the service worker). `during` is 'signIn' or 'jira'; `hasOptions` says whether an options page can fix
  * settings; `scopesChanged` says whether the configured scopes differ from those the grant was asked with.
  */
-export function describeError(err, { during = 'jira', config = {}, hasOptions = false, scopesChanged = false } = {}) {
+export function describeError(err, options = {}) {
+  const out = describeCode(err, options);
+  // A refresh that failed moments ago is paused: "Try again" waits for the next attempt.
+  const ms = err?.details?.retryAfterMs;
+  if (out.action === 'retry' && !out.waitSecs && ms > 0) {
+    const secs = Math.max(1, Math.ceil(ms / 1000));
+    return { ...out, waitSecs: secs };
+  }
+  return out;
+}
+
+function describeCode(err, { during = 'jira', config = {}, hasOptions = false, scopesChanged = false } = {}) {
   const code = err?.code ?? 'unknown';
   const d = err?.details ?? {};
   switch (code) {

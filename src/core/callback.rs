@@ -195,8 +195,8 @@ mod tests {
         };
         assert!(description
             .as_str()
-            .starts_with("Call 555-0100 now<b>!</b> x"));
-        assert!(!description.as_str().contains(['\n', '\r']));
+            .starts_with("Call 555-0100 now b ! /b x"));
+        assert!(!description.as_str().contains(['\n', '\r', '<', '>']));
         assert!(description.as_str().chars().count() <= ProviderText::MAX_CHARS);
         assert!(!e.to_string().contains("555"), "{e}");
         // An error code that is not an OAuth error code is not repeated either.

@@ -297,3 +297,45 @@ impl<P: Platform> Inner<P> {
         self.platform.run_exclusive(name, critical).await?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    struct Quiet;
+
+    impl Wake for Quiet {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// A caller that stops waiting for the refresh leaves nothing behind in the flight: its
+    /// waker is released, so a long refresh with callers coming and going (popup opens,
+    /// cancelled calls) keeps no growing list of them.
+    #[test]
+    fn a_caller_that_stops_waiting_is_forgotten_by_the_refresh_flight() {
+        let flight: RefreshFlight = futures_util::future::pending().boxed_local().shared();
+        let mut driver = flight.clone();
+        let keep = Arc::new(Quiet);
+        let keep_waker = Waker::from(keep.clone());
+        assert!(Pin::new(&mut driver)
+            .poll(&mut Context::from_waker(&keep_waker))
+            .is_pending());
+        let gone: Vec<Arc<Quiet>> = (0..50).map(|_| Arc::new(Quiet)).collect();
+        for quiet in &gone {
+            let waker = Waker::from(quiet.clone());
+            let mut caller = flight.clone();
+            assert!(Pin::new(&mut caller)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        // Only the test's own handle of each dropped caller's waker is left.
+        assert!(gone.iter().all(|q| Arc::strong_count(q) == 1));
+        // The caller still waiting is still registered.
+        assert_eq!(Arc::strong_count(&keep), 3);
+    }
+}
