@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use jira_3lo::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, Method,
-    StoreError, TransportError,
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
+    Method, StoreError, TransportError,
 };
 use rand_pcg::rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -617,7 +617,7 @@ async fn exclusive<F: Future>(
     ctx: usize,
     name: String,
     critical: F,
-) -> F::Output {
+) -> Result<F::Output, LockError> {
     yield_now().await;
     let ticket = Ticket {
         ticket: world.lock_enqueue(&name),
@@ -636,11 +636,15 @@ async fn exclusive<F: Future>(
     let out = critical.await;
     world.trace(|| format!("c{ctx} releases {}", ticket.name));
     drop(ticket);
-    out
+    Ok(out)
 }
 
 impl CrossContextLock for SimPlatform {
-    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output> {
+    fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> impl Future<Output = Result<F::Output, LockError>> {
         exclusive(Rc::clone(&self.world), self.ctx, name.to_string(), critical)
     }
 }
