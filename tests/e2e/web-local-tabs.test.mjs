@@ -43,6 +43,17 @@ async function freshStart() {
   await t.evaluate(() => localStorage.clear());
 }
 
+/** A fresh fake, tab A signed in, tab B opened after it and warmed up with one call. */
+async function twoSignedInTabs() {
+  await freshStart();
+  const a = await tab();
+  await signInIn(a);
+  const b = await tab();
+  const warm = await callIn(b, 'myself');
+  assert.ok(warm.ok, `tab B's first call: ${JSON.stringify(warm)}`);
+  return [a, b];
+}
+
 test('local storage: a new tab\'s first Jira call reuses the origin\'s access token (no token request)', async (t) => {
   await freshStart();
   const a = await tab();
@@ -58,12 +69,7 @@ test('local storage: a new tab\'s first Jira call reuses the origin\'s access to
 });
 
 test('local storage: an expired token in two tabs, five calls each at once → exactly one refresh grant', async (t) => {
-  await freshStart();
-  const a = await tab();
-  await signInIn(a);
-  const b = await tab();
-  const warm = await callIn(b, 'myself');
-  assert.ok(warm.ok, `tab B's first call: ${JSON.stringify(warm)}`);
+  const [a, b] = await twoSignedInTabs();
 
   await admin('clock', { advance_secs: 2 * 3600 }); // every access token the tabs hold is now expired
   const before = await stats();
@@ -77,12 +83,7 @@ test('local storage: an expired token in two tabs, five calls each at once → e
 });
 
 test('local storage: signOut in one tab signs out the others; nothing is written back', async (t) => {
-  await freshStart();
-  const a = await tab();
-  await signInIn(a);
-  const b = await tab();
-  const warm = await callIn(b, 'myself');
-  assert.ok(warm.ok, `tab B's first call: ${JSON.stringify(warm)}`);
+  const [a, b] = await twoSignedInTabs();
 
   const out = await callIn(a, 'signOut');
   assert.ok(out.ok, `signOut: ${JSON.stringify(out)}`);
