@@ -111,8 +111,13 @@ pub struct NetStats {
     pub sent: u64,
     /// Requests of this context not answered yet.
     pub in_flight: u64,
-    /// When a refresh request of this context last ended in a failure (no token set).
+    /// When this context last learned that a refresh request of its had failed (no token
+    /// set): the time it released the refresh lock after the failed answer arrived. The
+    /// engine's pause runs from when it sees the failure, which can be later than the answer's
+    /// arrival when the clock jumps in between (a machine waking from sleep).
     pub last_refresh_failure_ms: Option<u64>,
+    /// A failed refresh answer has arrived and the context has not released the lock since.
+    refresh_failure_unseen: bool,
 }
 
 pub struct World {
@@ -372,7 +377,7 @@ impl World {
             let mut stats = self.net_stats.borrow_mut();
             stats[ctx].in_flight -= 1;
             if is_refresh && failed {
-                stats[ctx].last_refresh_failure_ms = Some(self.now());
+                stats[ctx].refresh_failure_unseen = true;
             }
             self.trace(|| match &result {
                 Ok(r) => format!("c{ctx} receives #{id} {}", r.status),
@@ -636,6 +641,12 @@ async fn exclusive<F: Future>(
     let out = critical.await;
     world.trace(|| format!("c{ctx} releases {}", ticket.name));
     drop(ticket);
+    {
+        let mut stats = world.net_stats.borrow_mut();
+        if std::mem::take(&mut stats[ctx].refresh_failure_unseen) {
+            stats[ctx].last_refresh_failure_ms = Some(world.now());
+        }
+    }
     Ok(out)
 }
 
