@@ -15,6 +15,62 @@ pub struct SiteChoice {
     pub avatar_url: Option<String>,
 }
 
+/// Text chosen by a remote party (an OAuth `error_description`, a forged callback's
+/// parameters): kept in an error's details for diagnostics, never part of its message. It has
+/// no `Display`, so it cannot be formatted into one by accident. Control characters and the
+/// markup brackets `<` `>` become spaces, runs of white space fold into one, and it is cut to
+/// [`ProviderText::MAX_CHARS`]: one short line of plain text, even where an embedder renders
+/// it carelessly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ProviderText(String);
+
+impl ProviderText {
+    pub const MAX_CHARS: usize = 200;
+
+    /// `None` when nothing but white space is left.
+    pub fn new(raw: &str) -> Option<Self> {
+        let mut text = String::new();
+        for word in raw
+            .split(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
+            .filter(|w| !w.is_empty())
+        {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(word);
+        }
+        if let Some((cut, _)) = text.char_indices().nth(Self::MAX_CHARS) {
+            text.truncate(cut);
+        }
+        (!text.is_empty()).then_some(ProviderText(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ProviderText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An OAuth `error` value from outside, as it may appear in a message: an error code is a
+/// short word of `a-z A-Z 0-9 _ . -` (RFC 6749 codes are `snake_case`); anything else, which
+/// only a forged or broken response sends, becomes `invalid_error_code`.
+pub fn oauth_error_code(raw: &str) -> String {
+    let is_code = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if is_code { raw } else { "invalid_error_code" }.to_string()
+}
+
 /// Stable machine-readable codes. These strings are part of the public API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,26 +140,28 @@ impl std::fmt::Display for ErrorCode {
 /// Everything that can go wrong, with what the caller needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The URL is not a redirect to our callback (other origin/path, or no OAuth params).
+    /// The URL is not a redirect to our callback (other origin/path, no OAuth params, or no
+    /// sign-in was ever started here).
     #[error("this URL is not the sign-in callback")]
     NotACallback,
     /// `state` in the callback differs from the pending sign-in's.
     #[error("the sign-in response does not belong to this sign-in attempt (state mismatch)")]
     StateMismatch,
-    /// No pending sign-in exists (never started, already used, or storage cleared).
+    /// A redirect to the callback of a sign-in attempt that has already ended (used, or
+    /// replaced by a newer attempt): start the sign-in again.
     #[error("no sign-in is in progress for this response; start the sign-in again")]
     UnknownState,
     /// The pending sign-in is older than its 10-minute life.
     #[error("the sign-in attempt expired; start the sign-in again")]
     StateExpired,
     /// The user clicked Cancel on the consent screen.
-    #[error("access was not granted: {description}")]
-    AccessDenied { description: String },
+    #[error("access was not granted: the sign-in was cancelled on the consent screen")]
+    AccessDenied { description: Option<ProviderText> },
     /// Any other `error=` on the callback.
-    #[error("the authorization server refused the sign-in: {error}{}", fmt_desc(.description))]
+    #[error("the authorization server refused the sign-in ({error})")]
     ProviderError {
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
     },
     /// The callback carried neither `code` nor `error`.
     #[error("the sign-in response has no authorization code")]
@@ -112,12 +170,14 @@ pub enum Error {
     /// No refresh token is stored: the user has to connect first.
     #[error("not signed in to Jira")]
     NotSignedIn,
-    /// The refresh token was refused for good (expired, revoked, rotated elsewhere):
-    /// tokens were cleared, the user must consent again.
+    /// The user must consent again: the token endpoint refused the refresh token for good
+    /// (expired, revoked, rotated elsewhere; the tokens were cleared), or the gateway refused
+    /// even a freshly refreshed access token (`error: "unauthorized"`; the tokens are kept,
+    /// since only the token endpoint ends a grant, and reconnecting replaces them).
     #[error("your Jira sign-in has expired or was revoked; please reconnect")]
     ReauthRequired {
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
     },
     /// The grant covers several Jira sites and none is chosen yet.
     #[error("choose which Jira site to use")]
@@ -148,20 +208,20 @@ pub enum Error {
     Timeout,
     /// The broker refused or failed (its own `{error, error_description}` body).
     /// `retry_after_ms` is its `Retry-After` (a 429 `rate_limited` carries one), when present.
-    #[error("the token broker failed ({status}): {error}{}", fmt_desc(.description))]
+    #[error("the token broker failed ({status}): {error}")]
     Broker {
         status: u16,
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
         retry_after_ms: Option<u64>,
     },
     /// The token endpoint answered an OAuth error that is not a permanent refusal,
     /// or a transient failure (5xx) during refresh: the refresh token is kept.
-    #[error("the token endpoint failed ({status}): {error}{}", fmt_desc(.description))]
+    #[error("the token endpoint failed ({status}): {error}")]
     Oauth {
         status: u16,
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
     },
     /// Jira answered an error (`ErrorCollection` body).
     #[error("Jira refused the request ({status}){}", fmt_jira(.error_messages, .errors))]
@@ -179,10 +239,14 @@ pub enum Error {
     /// The configuration is unusable (bad URL, missing scope, ...).
     #[error("invalid configuration: {message}")]
     Config { message: String },
-}
-
-fn fmt_desc(d: &Option<String>) -> String {
-    d.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+    /// A refresh failed moments ago and the token endpoint is left alone until the wait is
+    /// over: `last` is that failure (its code is this error's code), `retry_after_ms` when
+    /// the next attempt will be made.
+    #[error("{last} (the next attempt is in {} s)", .retry_after_ms.div_ceil(1000))]
+    RefreshPaused {
+        last: Box<Error>,
+        retry_after_ms: u64,
+    },
 }
 
 fn fmt_jira(messages: &[String], errors: &std::collections::BTreeMap<String, String>) -> String {
@@ -221,15 +285,29 @@ impl Error {
             Error::InvalidResponse { .. } => ErrorCode::InvalidResponse,
             Error::Storage { .. } => ErrorCode::Storage,
             Error::Config { .. } => ErrorCode::Config,
+            Error::RefreshPaused { last, .. } => last.code(),
         }
     }
 
     /// True when the user must go through consent again (the popup shows "Reconnect").
     pub fn needs_reconnect(&self) -> bool {
-        matches!(
-            self,
-            Error::NotSignedIn | Error::ReauthRequired { .. } | Error::MissingScope { .. }
-        )
+        match self {
+            Error::RefreshPaused { last, .. } => last.needs_reconnect(),
+            _ => matches!(
+                self,
+                Error::NotSignedIn | Error::ReauthRequired { .. } | Error::MissingScope { .. }
+            ),
+        }
+    }
+
+    /// How long the server asked us to wait (a 429's or 503's `Retry-After`), when it did.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after_ms, .. }
+            | Error::RefreshPaused { retry_after_ms, .. } => Some(*retry_after_ms),
+            Error::Broker { retry_after_ms, .. } => *retry_after_ms,
+            _ => None,
+        }
     }
 
     /// True for failures worth retrying later with nothing changed (network, 5xx, 429).
@@ -238,12 +316,23 @@ impl Error {
             Error::Network { .. } | Error::Timeout | Error::RateLimited { .. } => true,
             Error::Oauth { status, .. } | Error::Broker { status, .. } => *status >= 500,
             Error::Jira { status, .. } | Error::InvalidResponse { status, .. } => *status >= 500,
+            Error::RefreshPaused { last, .. } => last.is_transient(),
             _ => false,
         }
     }
 }
 
 impl Error {
+    /// The gateway refused an access token fresh from the token endpoint (a second 401 on one
+    /// call): the user has to reconnect, but no token is cleared for it.
+    #[cold]
+    pub(crate) fn gateway_refused_fresh_token() -> Self {
+        Error::ReauthRequired {
+            error: "unauthorized".into(),
+            description: None,
+        }
+    }
+
     /// [`Error::InvalidResponse`] with a fixed detail: one out-of-line constructor where each
     /// call site would otherwise inline its own copy into a new `String` (wasm size).
     #[cold]
@@ -270,5 +359,15 @@ impl Error {
 impl From<crate::session::ports::StoreError> for Error {
     fn from(e: crate::session::ports::StoreError) -> Self {
         Error::Storage { message: e.0 }
+    }
+}
+
+impl From<crate::session::ports::LockError> for Error {
+    fn from(e: crate::session::ports::LockError) -> Self {
+        use crate::session::ports::LockError;
+        match e {
+            LockError::Unavailable(message) => Error::Config { message },
+            LockError::Refused(message) => Error::Storage { message },
+        }
     }
 }

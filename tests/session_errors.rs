@@ -390,7 +390,7 @@ async fn corrupted_records_are_reported_and_discarded_not_fatal() {
     let sites = session.sites().await.unwrap();
     assert_eq!(sites.len(), 2);
 
-    // A broken pending record: the callback is simply unknown.
+    // A broken pending record is discarded: with no attempt, nothing is a callback of ours.
     store.raw_set(
         Area::Persistent,
         "jira3lo:default:pending",
@@ -400,7 +400,7 @@ async fn corrupted_records_are_reported_and_discarded_not_fatal() {
         .complete_sign_in(&format!("{}?code=x&state=y", support::REDIRECT))
         .await
         .unwrap_err();
-    assert_eq!(err, Error::UnknownState);
+    assert_eq!(err, Error::NotACallback);
 
     // A broken refresh record while the access token is fresh: calls keep working.
     session.choose_site(&sites[0].id).await.unwrap();

@@ -167,9 +167,19 @@ async fn a_503_on_the_token_endpoint_keeps_the_refresh_token_and_cools_down() {
     ));
     assert_eq!(env.count(TOKEN).await, tokens_before + 1);
 
-    // Within the cooldown the token endpoint is left alone: same error, no request.
+    // Within the cooldown the token endpoint is left alone: the same failure, saying when the
+    // next attempt is, and no request.
     let again = session.send(myself()).await.unwrap_err();
-    assert_eq!(again, err);
+    let Error::RefreshPaused {
+        last,
+        retry_after_ms,
+    } = &again
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!(**last, err);
+    assert_eq!(again.code(), err.code());
+    assert!((1..=5_000).contains(retry_after_ms), "{again:?}");
     assert_eq!(env.count(TOKEN).await, tokens_before + 1);
     assert_eq!(env.count(MYSELF).await, 0);
 
@@ -269,24 +279,27 @@ async fn a_401_refreshes_once_and_retries_once_also_for_post() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_401_right_after_a_refresh_is_not_retried_again() {
+async fn a_401_right_after_a_refresh_is_not_retried_again_and_clears_nothing() {
     let (env, session) = signed_in_session().await;
     let unauthorized =
         json!({ "status": 401, "body": "{\"code\":401,\"message\":\"Unauthorized\"}" });
     env.fault(MYSELF, 2, unauthorized).await;
     let err = session.send(myself()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
+    assert!(err.needs_reconnect());
     assert_eq!(env.count(MYSELF).await, 2, "one retry after one refresh");
     assert_eq!(env.grants("refresh_token").await, 1);
-    // Re-authorization required means what storage says too: no tokens left, signed out.
-    assert!(stored_refresh(&env).is_none());
-    assert!(stored_access(&env).is_none());
-    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
-    assert_eq!(
-        env.session().send(myself()).await.unwrap_err(),
-        Error::NotSignedIn,
-        "another context agrees"
-    );
+    // The token endpoint accepted the grant a moment ago: the gateway's refusals end nothing.
+    // The refresh token it issued is kept, and the next call works once the gateway does.
+    let rotated = stored_refresh(&env).expect("refresh token kept");
+    assert!(stored_access(&env).is_some());
+    assert!(matches!(
+        session.status().await.unwrap(),
+        Status::SignedIn { .. }
+    ));
+    env.session().send(myself()).await.unwrap();
+    assert_eq!(stored_refresh(&env), Some(rotated));
+    assert_eq!(env.grants("refresh_token").await, 1);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -357,7 +370,7 @@ mod hook_impls {
             &self,
             name: &str,
             critical: F,
-        ) -> impl Future<Output = F::Output> {
+        ) -> impl Future<Output = Result<F::Output, LockError>> {
             self.inner.run_exclusive(name, critical)
         }
     }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use jira_3lo::error::ProviderText;
 use jira_3lo::session::ports::Area;
 use jira_3lo::session::Status;
 use jira_3lo::{Error, ErrorCode};
@@ -95,7 +96,8 @@ async fn full_sign_in_stores_tokens_and_needs_a_site_choice_for_alice() {
     assert_eq!(env.grants("authorization_code").await, 1);
     assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
 
-    // Records: access in the session area, refresh/site in the persistent one; pending is gone.
+    // Records: access in the session area, refresh/site in the persistent one; the attempt has
+    // ended (no state left to match, its redirect URI kept).
     let store = &env.platform.store;
     let access = store.json(Area::Session, "jira3lo:default:access");
     assert_eq!(access["v"], 1);
@@ -110,9 +112,11 @@ async fn full_sign_in_stores_tokens_and_needs_a_site_choice_for_alice() {
         1
     );
     assert_eq!(store.json(Area::Persistent, "jira3lo:default:site")["v"], 1);
-    assert!(store
-        .raw_get(Area::Persistent, "jira3lo:default:pending")
-        .is_none());
+    let ended = store.json(Area::Persistent, "jira3lo:default:pending");
+    assert_eq!(
+        (&ended["state"], &ended["redirect_uri"]),
+        (&serde_json::Value::Null, &serde_json::json!(REDIRECT))
+    );
     assert!(store
         .raw_get(Area::Persistent, "jira3lo:default:access")
         .is_none());
@@ -215,12 +219,12 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     let code_exchanges =
         || async { env.grants("authorization_code").await + env.count("POST /oauth/token").await };
 
-    // No sign-in started.
+    // No sign-in started: no URL is a callback of ours.
     let err = session
         .complete_sign_in(&format!("{REDIRECT}?code=abc&state=xyz"))
         .await
         .unwrap_err();
-    assert_eq!(err, Error::UnknownState);
+    assert_eq!(err, Error::NotACallback);
 
     // Not a callback: other URL, or no OAuth parameters.
     let url = session.begin_sign_in(REDIRECT).await.unwrap();
@@ -266,7 +270,7 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     assert_eq!(
         session.complete_sign_in(&cb).await.unwrap_err(),
         Error::AccessDenied {
-            description: "User did not authorize the request".into()
+            description: ProviderText::new("User did not authorize the request")
         }
     );
     let cb = forged_callback(
@@ -280,7 +284,7 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
         err,
         Error::ProviderError {
             error: "server_error".into(),
-            description: Some("boom".into())
+            description: ProviderText::new("boom")
         }
     );
     assert_eq!(err.code(), ErrorCode::ProviderError);
@@ -432,23 +436,45 @@ async fn a_grant_without_a_jira_site_is_no_jira_site_and_leaves_nothing_stored()
 const RESOURCES: &str = "GET /oauth/token/accessible-resources";
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_fresh_token_rejected_at_discovery_leaves_nothing_stored() {
+async fn a_fresh_token_rejected_at_discovery_is_refreshed_once_and_never_cleared() {
     let env = start().await;
     let session = env.session();
+    // One 401: refreshed once, discovered with the new token, signed in.
     let url = session.begin_sign_in(REDIRECT).await.unwrap();
     let callback = env.authorize(&url).await;
     env.fault(RESOURCES, 1, serde_json::json!({ "status": 401 }))
         .await;
+    let status = session.complete_sign_in(&callback).await.unwrap();
+    assert!(
+        matches!(status, Status::SiteSelectionRequired { ref sites } if sites.len() == 2),
+        "{status:?}"
+    );
+    assert_eq!(env.grants("refresh_token").await, 1);
+
+    // Two 401s: a typed error asking to reconnect, but the token endpoint accepted the grant,
+    // so nothing is cleared (only the token endpoint ends a grant).
+    let env = start().await;
+    let session = env.session();
+    let url = session.begin_sign_in(REDIRECT).await.unwrap();
+    let callback = env.authorize(&url).await;
+    env.fault(RESOURCES, 2, serde_json::json!({ "status": 401 }))
+        .await;
     let err = session.complete_sign_in(&callback).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ReauthRequired, "{err:?}");
-    // Re-authorization required is what storage says as well.
-    assert_eq!(session.status().await.unwrap(), Status::SignedOut);
-    assert!(env.platform.store.keys(Area::Session).is_empty());
-    assert!(env
-        .platform
-        .store
+    assert_eq!(env.grants("refresh_token").await, 1);
+    let store = &env.platform.store;
+    assert!(store
         .raw_get(Area::Persistent, "jira3lo:default:refresh")
-        .is_none());
+        .is_some());
+    assert!(store
+        .raw_get(Area::Session, "jira3lo:default:access")
+        .is_some());
+    // Discovery is pending; the next call for the sites asks again and succeeds.
+    assert_eq!(
+        session.status().await.unwrap(),
+        Status::SiteSelectionRequired { sites: vec![] }
+    );
+    assert_eq!(session.sites().await.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "current_thread")]

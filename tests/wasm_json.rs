@@ -321,7 +321,7 @@ fn storage_records_read_the_same_as_natively() {
     );
     let pending = PendingRecord {
         v: 1,
-        state: State::new("st"),
+        state: Some(State::new("st")),
         redirect_uri: "https://x.chromiumapp.org/".into(),
         created_at_ms: 5,
     };

@@ -32,6 +32,72 @@ fn web_storage(name: &str) -> web_sys::Storage {
         .unchecked_into()
 }
 
+/// `local`: both areas in `localStorage`, so every tab of the origin shares the access token
+/// with the refresh token (a per-tab copy made each tab refresh and rotate on its own).
+#[wasm_bindgen_test]
+async fn local_store_keeps_both_areas_in_local_storage() {
+    let store = BrowserStore::open(StorageKind::Local).expect("localStorage in a page");
+    store_round_trip(&store, "t-local", false).await;
+    store
+        .set(Area::Session, "t-local:access", "short")
+        .await
+        .unwrap();
+    store
+        .set(Area::Persistent, "t-local:refresh", "long")
+        .await
+        .unwrap();
+    let local = web_storage("localStorage");
+    assert_eq!(
+        local.get_item("t-local:access").unwrap().as_deref(),
+        Some("short")
+    );
+    assert_eq!(
+        local.get_item("t-local:refresh").unwrap().as_deref(),
+        Some("long")
+    );
+    assert_eq!(
+        web_storage("sessionStorage")
+            .get_item("t-local:access")
+            .unwrap(),
+        None
+    );
+    store.remove(Area::Session, "t-local:access").await.unwrap();
+    store
+        .remove(Area::Persistent, "t-local:refresh")
+        .await
+        .unwrap();
+    assert_eq!(local.get_item("t-local:access").unwrap(), None);
+}
+
+/// Without `navigator.locks`, a shared store's lock is a typed `config` error (the client
+/// says how to opt into in-context locking), and the opted-in in-context lock works.
+#[wasm_bindgen_test]
+async fn missing_web_locks_are_a_config_error() {
+    let navigator: js_sys::Object = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .unwrap()
+        .unchecked_into();
+    let descriptor = js_sys::Object::new();
+    js_sys::Reflect::set(&descriptor, &"value".into(), &JsValue::UNDEFINED).unwrap();
+    js_sys::Reflect::set(&descriptor, &"configurable".into(), &JsValue::TRUE).unwrap();
+    js_sys::Object::define_property(&navigator, &"locks".into(), &descriptor);
+    let refused = WebLock::new()
+        .run_exclusive("jira3lo-test:no-locks", async {})
+        .await;
+    let in_context = WebLock::in_context()
+        .run_exclusive("jira3lo-test:no-locks", async { 7 })
+        .await;
+    js_sys::Reflect::delete_property(&navigator, &"locks".into()).unwrap();
+    let err = jira_3lo::Error::from(refused.unwrap_err());
+    assert_eq!(err.code(), jira_3lo::ErrorCode::Config, "{err}");
+    assert!(err.to_string().contains("locks: \"context\""), "{err}");
+    assert_eq!(in_context, Ok(7));
+    // navigator.locks is back for the other tests.
+    assert!(WebLock::new()
+        .run_exclusive("jira3lo-test:no-locks", async {})
+        .await
+        .is_ok());
+}
+
 #[wasm_bindgen_test]
 async fn session_store_keeps_both_areas_in_session_storage() {
     let store = BrowserStore::open(StorageKind::Session).expect("sessionStorage in a page");
@@ -64,44 +130,6 @@ async fn session_store_keeps_both_areas_in_session_storage() {
     );
     store.remove(Area::Persistent, "t-session:p").await.unwrap();
     store.remove(Area::Session, "t-session:s").await.unwrap();
-}
-
-#[wasm_bindgen_test]
-async fn local_store_keeps_the_access_token_in_session_storage_and_the_rest_in_local_storage() {
-    let store = BrowserStore::open(StorageKind::Local).expect("Web Storage in a page");
-    store_round_trip(&store, "t-local", true).await;
-    store
-        .set(Area::Persistent, "t-local:p", "refresh")
-        .await
-        .unwrap();
-    store
-        .set(Area::Session, "t-local:s", "access")
-        .await
-        .unwrap();
-    assert_eq!(
-        web_storage("localStorage")
-            .get_item("t-local:p")
-            .unwrap()
-            .as_deref(),
-        Some("refresh")
-    );
-    assert_eq!(
-        web_storage("sessionStorage")
-            .get_item("t-local:s")
-            .unwrap()
-            .as_deref(),
-        Some("access")
-    );
-    assert_eq!(
-        web_storage("localStorage").get_item("t-local:s").unwrap(),
-        None
-    );
-    store.remove(Area::Persistent, "t-local:p").await.unwrap();
-    store.remove(Area::Session, "t-local:s").await.unwrap();
-    assert_eq!(
-        web_storage("localStorage").get_item("t-local:p").unwrap(),
-        None
-    );
 }
 
 #[wasm_bindgen_test]
@@ -207,7 +235,8 @@ async fn web_lock_excludes_another_context() {
     let started = js_sys::Date::now();
     let waited = WebLock::new()
         .run_exclusive(name, async move { js_sys::Date::now() - started })
-        .await;
+        .await
+        .expect("the lock is granted");
     assert!(
         waited >= 300.0,
         "the page entered after {waited} ms while the worker held the lock for 400 ms"
@@ -244,12 +273,13 @@ async fn client_sign_in_with_web_storage() {
         .get_item("jira3lo:page-local:refresh")
         .unwrap()
         .is_some());
-    assert!(web_storage("sessionStorage")
+    // The access token sits with the refresh token, where every tab of the origin sees it.
+    assert!(web_storage("localStorage")
         .get_item("jira3lo:page-local:access")
         .unwrap()
         .is_some());
     assert_eq!(
-        web_storage("localStorage")
+        web_storage("sessionStorage")
             .get_item("jira3lo:page-local:access")
             .unwrap(),
         None

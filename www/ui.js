@@ -106,7 +106,18 @@ function hostOf(url) {
  * the service worker). `during` is 'signIn' or 'jira'; `hasOptions` says whether an options page can fix
  * settings; `scopesChanged` says whether the configured scopes differ from those the grant was asked with.
  */
-export function describeError(err, { during = 'jira', config = {}, hasOptions = false, scopesChanged = false } = {}) {
+export function describeError(err, options = {}) {
+  const out = describeCode(err, options);
+  // A refresh that failed moments ago is paused: "Try again" waits for the next attempt.
+  const ms = err?.details?.retryAfterMs;
+  if (out.action === 'retry' && !out.waitSecs && ms > 0) {
+    const secs = Math.max(1, Math.ceil(ms / 1000));
+    return { ...out, waitSecs: secs };
+  }
+  return out;
+}
+
+function describeCode(err, { during = 'jira', config = {}, hasOptions = false, scopesChanged = false } = {}) {
   const code = err?.code ?? 'unknown';
   const d = err?.details ?? {};
   switch (code) {
@@ -145,7 +156,8 @@ export function describeError(err, { during = 'jira', config = {}, hasOptions = 
     case 'not_a_callback':
       return { code, text: 'That sign-in attempt expired or was interrupted. Please connect again.', action: null };
     case 'provider_error':
-      return { code, text: `Atlassian refused the sign-in${d.errorDescription ? `: ${d.errorDescription}` : d.error ? ` (${d.error})` : ''}.`, action: null };
+      // Never the description: a forged callback chooses it (a phishing line, markup).
+      return { code, text: `Atlassian refused the sign-in${d.error ? ` (${d.error})` : ''}.`, action: null };
     case 'no_jira_site':
       return { code, text: 'This Atlassian account gave access to no Jira site. Connect again and pick a Jira site on the Atlassian page.', action: 'reconnect' };
     case 'unknown_site':

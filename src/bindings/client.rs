@@ -11,7 +11,9 @@ use super::config::ClientConfig;
 use super::error::to_js;
 use super::jira::promise;
 use super::types::{site_js, sites_js, status_js, Site, Status};
-use crate::platform::{identity, BrowserPlatform, BrowserStore, FetchClient, Subscription};
+use crate::platform::{
+    identity, BrowserPlatform, BrowserStore, FetchClient, Subscription, WebLock,
+};
 use crate::session::Session;
 use crate::Error;
 use wasm_bindgen_futures::JsFuture;
@@ -100,6 +102,9 @@ impl JiraClient {
         let resolved = config.resolve().map_err(to_js)?;
         let store = BrowserStore::open(resolved.storage).map_err(|e| to_js(e.into()))?;
         let mut platform = BrowserPlatform::new(store.clone());
+        if !resolved.web_locks {
+            platform = platform.with_lock(WebLock::in_context());
+        }
         if let Some(timeout) = resolved.request_timeout_ms {
             platform = platform.with_http(FetchClient::new(timeout));
         }

@@ -38,11 +38,25 @@ pub struct ClientConfig {
     /// Per-request timeout in milliseconds; default 30000.
     #[tsify(optional)]
     pub request_timeout_ms: Option<u32>,
+    /// How refreshes are kept to one across contexts. Default `"web"`: Web Locks, required for
+    /// every storage other contexts share (a client cannot be created without them);
+    /// `"context"`: within this JS context only, for an embedder that knows no other context
+    /// uses the same storage. `memory` storage always locks within the context.
+    #[tsify(optional)]
+    pub locks: Option<LockChoice>,
+}
+
+/// See [`ClientConfig::locks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum LockChoice {
+    Web,
+    Context,
 }
 
 /// Where tokens live: `extension` = chrome.storage.session (access token) + chrome.storage.local
-/// (refresh token, site); `session` = sessionStorage; `local` = sessionStorage (access token) +
-/// localStorage (refresh token, site); `memory` = this JS context only.
+/// (refresh token, site), shared by every extension context; `session` = sessionStorage (this
+/// tab); `local` = localStorage (every tab of the origin); `memory` = this JS context only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageChoice {
@@ -68,6 +82,8 @@ impl From<StorageChoice> for StorageKind {
 pub(crate) struct Resolved {
     pub session: SessionConfig,
     pub storage: StorageKind,
+    /// Web Locks (true) or the in-context lock.
+    pub web_locks: bool,
     pub request_timeout_ms: Option<u32>,
 }
 
@@ -152,9 +168,11 @@ impl ClientConfig {
             .storage
             .map(StorageKind::from)
             .unwrap_or_else(StorageKind::detect);
+        let web_locks = storage != StorageKind::Memory && self.locks != Some(LockChoice::Context);
         Ok(Resolved {
             session,
             storage,
+            web_locks,
             request_timeout_ms: self.request_timeout_ms,
         })
     }

@@ -6,6 +6,7 @@ use wasm_bindgen::prelude::*;
 
 use super::js::set;
 use super::types::sites_js;
+use crate::error::ProviderText;
 use crate::Error;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -21,8 +22,9 @@ export type JiraErrorCode =
 export interface JiraErrorDetails {
   /** HTTP status of the failing response (broker, token endpoint, Jira, 429). */
   status?: number;
-  /** `rate_limited` (and a `broker` 429 with `Retry-After`): wait at least this long before
-   * trying again. */
+  /** `rate_limited`, a `broker` 429 with `Retry-After`, and any error of a refresh that
+   * failed moments ago (the token endpoint is left alone until then): wait at least this long
+   * before trying again. */
   retryAfterMs?: number;
   /** `network`: the server that could not be reached, `scheme://host[:port]` (no path). */
   origin?: string;
@@ -37,8 +39,13 @@ export interface JiraErrorDetails {
   /** OAuth / broker / provider error code, e.g. `invalid_grant`, `access_denied`. */
   error?: string;
   /** OAuth / broker / provider error description. */
-  errorDescription?: string;
+  errorDescription?: ProviderText;
 }
+
+/** Text chosen by a remote server or by whoever crafted a callback URL: untrusted. It is never
+ * part of a `message`; render it only as text (`textContent`), if at all. One line, at most 200
+ * characters. */
+export type ProviderText = string;
 
 /** How every promise of this package rejects. */
 export interface JiraError extends Error {
@@ -60,19 +67,30 @@ export type StatusChangeCallback = (status: Status) => void;
 /// error, errorDescription). Set straight from the error, without copying it first.
 fn details(error: &Error) -> JsValue {
     let out: JsValue = js_sys::Object::new().into();
-    let number = |key: &str, n: f64| set(&out, key, &JsValue::from_f64(n));
-    let text = |key: &str, s: &str| set(&out, key, &JsValue::from_str(s));
-    let oauth = |error: &str, description: &Option<String>| {
+    fill_details(&out, error);
+    out
+}
+
+/// Sets the members of `error`'s details on `out`. A paused refresh has its last failure's
+/// details plus `retryAfterMs`, the time until the next attempt.
+fn fill_details(out: &JsValue, error: &Error) {
+    let number = |key: &str, n: f64| set(out, key, &JsValue::from_f64(n));
+    let text = |key: &str, s: &str| set(out, key, &JsValue::from_str(s));
+    let oauth = |error: &str, description: &Option<ProviderText>| {
         text("error", error);
         if let Some(description) = description {
             text("errorDescription", description);
         }
     };
     match error {
-        Error::AccessDenied { description } => {
-            text("error", "access_denied");
-            text("errorDescription", description);
+        Error::RefreshPaused {
+            last,
+            retry_after_ms,
+        } => {
+            fill_details(out, last);
+            number("retryAfterMs", *retry_after_ms as f64);
         }
+        Error::AccessDenied { description } => oauth("access_denied", description),
         Error::ProviderError { error, description }
         | Error::ReauthRequired { error, description } => oauth(error, description),
         Error::Broker {
@@ -99,12 +117,12 @@ fn details(error: &Error) -> JsValue {
             origin: Some(origin),
             ..
         } => text("origin", origin),
-        Error::SiteSelectionRequired { sites } => set(&out, "sites", &sites_js(sites)),
+        Error::SiteSelectionRequired { sites } => set(out, "sites", &sites_js(sites)),
         Error::UnknownSite { site_id } => text("siteId", site_id),
         Error::MissingScope { message } => {
             number("status", 401.0);
             set(
-                &out,
+                out,
                 "errorMessages",
                 &super::js::strings(std::slice::from_ref(message)),
             );
@@ -122,17 +140,16 @@ fn details(error: &Error) -> JsValue {
             errors,
         } => {
             number("status", (*status).into());
-            set(&out, "errorMessages", &super::js::strings(error_messages));
+            set(out, "errorMessages", &super::js::strings(error_messages));
             let object = js_sys::Object::new().into();
             for (field, message) in errors {
                 set(&object, field, &JsValue::from_str(message));
             }
-            set(&out, "errors", &object);
+            set(out, "errors", &object);
         }
         Error::InvalidResponse { status, .. } => number("status", (*status).into()),
         _ => {}
     }
-    out
 }
 
 /// Converts a crate error into the `JiraError` a promise rejects with.

@@ -16,7 +16,10 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// because the popup that started it usually closes before the callback comes back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingSignIn {
-    pub state: State,
+    /// `None` once the attempt has ended (its callback was taken). The redirect URI is kept,
+    /// so that a later redirect to it (a reload, a second tab) is told apart from a URL that
+    /// is no callback of ours.
+    pub state: Option<State>,
     pub redirect_uri: String,
     pub created_at_ms: u64,
 }
@@ -25,6 +28,14 @@ impl PendingSignIn {
     /// True once the attempt is older than [`PENDING_TTL_MS`].
     pub fn is_expired(&self, now_ms: u64) -> bool {
         now_ms.saturating_sub(self.created_at_ms) > PENDING_TTL_MS
+    }
+
+    /// The same attempt, ended: no state can match it any more.
+    pub fn ended(self) -> Self {
+        PendingSignIn {
+            state: None,
+            ..self
+        }
     }
 }
 
@@ -94,17 +105,36 @@ pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
     ))
 }
 
-/// A redirect URI must be an absolute http(s) URL without a fragment (OAuth 2.0 §3.1.2).
+/// A redirect URI must be an absolute URL without a fragment (OAuth 2.0 §3.1.2), `https`, or
+/// `http` on a loopback host only (RFC 8252 §7.3): a plain `http` redirect to any other host
+/// would carry the code across the network in the clear.
 pub fn check_redirect_uri(uri: &str) -> Result<WebUrl, Error> {
     let parsed = WebUrl::parse(uri).map_err(|e| Error::Config {
         message: format!("redirect URI is not an absolute URL: {e}"),
     })?;
-    if !matches!(parsed.scheme.as_str(), "http" | "https") || parsed.fragment.is_some() {
+    let secure = match parsed.scheme.as_str() {
+        "https" => true,
+        "http" => parsed.host.as_deref().is_some_and(is_loopback_host),
+        _ => false,
+    };
+    if !secure || parsed.fragment.is_some() {
         return Err(Error::Config {
-            message: "redirect URI must be an http(s) URL without a fragment".into(),
+            message: "redirect URI must be https (http only on a loopback host) without a fragment"
+                .into(),
         });
     }
     Ok(parsed)
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`, as a parsed URL spells its host.
+fn is_loopback_host(host: &str) -> bool {
+    if host == "localhost" || host == "[::1]" {
+        return true;
+    }
+    let mut parts = host.split('.');
+    parts.next() == Some("127")
+        && host.split('.').count() == 4
+        && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Percent-encodes a query value; spaces become `%20`, not `+`.
@@ -199,6 +229,18 @@ mod tests {
                 client_id: " ",
                 ..ok.clone()
             },
+            AuthorizeParams {
+                redirect_uri: "http://x.example/cb",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                redirect_uri: "http://127.0.0.1.evil.example/cb",
+                ..ok.clone()
+            },
+            AuthorizeParams {
+                redirect_uri: "http://localhost.evil.example/cb",
+                ..ok.clone()
+            },
         ] {
             assert_eq!(
                 authorize_url(&bad).unwrap_err().code(),
@@ -209,9 +251,34 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_redirects_are_for_loopback_hosts_only() {
+        for ok in [
+            "http://127.0.0.1:9/cb",
+            "http://127.1.2.3/cb",
+            "http://localhost:8080/callback",
+            "http://[::1]:7/cb",
+            "https://x.example/cb",
+        ] {
+            assert!(check_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://x.example/cb",
+            "http://10.0.0.1/cb",
+            "http://127.0.0.1.nip.example/cb",
+            "ftp://127.0.0.1/cb",
+        ] {
+            assert_eq!(
+                check_redirect_uri(bad).unwrap_err().code(),
+                crate::ErrorCode::Config,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn pending_expires_after_ten_minutes() {
         let p = PendingSignIn {
-            state: State::new("s"),
+            state: Some(State::new("s")),
             redirect_uri: "r".into(),
             created_at_ms: 1_000,
         };

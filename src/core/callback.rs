@@ -4,21 +4,50 @@
 use super::authorize::PendingSignIn;
 use super::secrets::{AuthorizationCode, State};
 use super::urls::WebUrl;
+use crate::error::{oauth_error_code, ProviderText};
 use crate::Error;
 
-/// Checks `callback_url` against the pending sign-in and returns the authorization code.
+/// The verdict on a callback URL: what the caller gets, and whether it ends the attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackCheck {
+    pub outcome: Result<AuthorizationCode, Error>,
+    /// Only a callback carrying the attempt's own `state` ends it: a forged or foreign
+    /// redirect (no state, a wrong one, another URL) leaves the real attempt alive.
+    pub ends_attempt: bool,
+}
+
+impl CallbackCheck {
+    fn keeps(error: Error) -> Self {
+        CallbackCheck {
+            outcome: Err(error),
+            ends_attempt: false,
+        }
+    }
+
+    fn ends(outcome: Result<AuthorizationCode, Error>) -> Self {
+        CallbackCheck {
+            outcome,
+            ends_attempt: true,
+        }
+    }
+}
+
+/// Checks `callback_url` against the sign-in attempt (pending, or ended with its redirect URI
+/// remembered) and returns the authorization code.
 ///
-/// Order of checks: it must be a callback at all (same scheme/host/port/path as the pending
-/// redirect URI and carrying `code`, `error` or `state`) → a pending sign-in must exist → the
-/// `state` must match (constant time) → provider errors (`error=...`) → expiry → the code.
-/// An `error=` redirect without `state` is still reported as that error (Atlassian's denial
-/// redirect may omit `state`; reporting a refusal grants nothing).
+/// Order of checks: it must be a redirect to the attempt's redirect URI (same scheme, host,
+/// port and path, carrying `code`, `error` or `state`) → the attempt must still be pending →
+/// the `state` must match (constant time) → provider errors (`error=...`) → expiry → the code.
+/// An `error=` redirect without `state` is reported as that error (Atlassian's denial
+/// redirect may omit `state`) but, proving nothing, does not end the attempt.
 pub fn validate_callback(
     callback_url: &str,
-    pending: Option<&PendingSignIn>,
+    attempt: Option<&PendingSignIn>,
     now_ms: u64,
-) -> Result<AuthorizationCode, Error> {
-    let url = WebUrl::parse(callback_url).map_err(|_| Error::NotACallback)?;
+) -> CallbackCheck {
+    let Ok(url) = WebUrl::parse(callback_url) else {
+        return CallbackCheck::keeps(Error::NotACallback);
+    };
     let mut code = None;
     let mut state = None;
     let mut error = None;
@@ -32,47 +61,40 @@ pub fn validate_callback(
             _ => {}
         }
     }
-    if code.is_none() && state.is_none() && error.is_none() {
-        return Err(Error::NotACallback);
-    }
-    let Some(pending) = pending else {
-        return Err(Error::UnknownState);
+    let is_ours = attempt.is_some_and(|a| same_endpoint(&url, &a.redirect_uri));
+    let (Some(attempt), true) = (attempt, is_ours) else {
+        return CallbackCheck::keeps(Error::NotACallback);
     };
-    if !same_endpoint(&url, &pending.redirect_uri) {
-        return Err(Error::NotACallback);
+    if code.is_none() && state.is_none() && error.is_none() {
+        return CallbackCheck::keeps(Error::NotACallback);
     }
-    match &state {
-        Some(s) if State::new(s.as_str()) == pending.state => {}
-        Some(_) => return Err(Error::StateMismatch),
-        None if error.is_some() => {}
-        None => return Err(Error::StateMismatch),
-    }
-    if let Some(error) = error {
-        return Err(if error == "access_denied" {
-            Error::AccessDenied {
-                description: description
-                    .unwrap_or_else(|| "the user did not authorize the request".into()),
-            }
+    let Some(expected) = &attempt.state else {
+        return CallbackCheck::keeps(Error::UnknownState);
+    };
+    let provider_error = |error: &str| {
+        let description = description.as_deref().and_then(ProviderText::new);
+        let error = oauth_error_code(error);
+        if error == "access_denied" {
+            Error::AccessDenied { description }
         } else {
             Error::ProviderError { error, description }
-        });
+        }
+    };
+    match (&state, &error) {
+        (Some(s), _) if State::new(s.as_str()) == *expected => {}
+        (None, Some(error)) => return CallbackCheck::keeps(provider_error(error)),
+        _ => return CallbackCheck::keeps(Error::StateMismatch),
     }
-    if pending.is_expired(now_ms) {
-        return Err(Error::StateExpired);
+    if let Some(error) = error {
+        return CallbackCheck::ends(Err(provider_error(&error)));
     }
-    match code {
+    if attempt.is_expired(now_ms) {
+        return CallbackCheck::ends(Err(Error::StateExpired));
+    }
+    CallbackCheck::ends(match code {
         Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
         _ => Err(Error::MissingCode),
-    }
-}
-
-/// True when the callback outcome ends the pending attempt (it must not be used again).
-/// A foreign or forged callback (not ours, wrong state) leaves the real attempt alive.
-pub fn consumes_pending(outcome: &Result<AuthorizationCode, Error>) -> bool {
-    !matches!(
-        outcome,
-        Err(Error::NotACallback | Error::StateMismatch | Error::UnknownState)
-    )
+    })
 }
 
 /// Same scheme, host, port and path as the registered redirect URI ("starts with" done on
@@ -96,14 +118,14 @@ mod tests {
 
     fn pending() -> PendingSignIn {
         PendingSignIn {
-            state: State::new("good-state"),
+            state: Some(State::new("good-state")),
             redirect_uri: REDIRECT.into(),
             created_at_ms: 1_000,
         }
     }
 
     fn check(url: &str, now: u64) -> Result<AuthorizationCode, Error> {
-        validate_callback(url, Some(&pending()), now)
+        validate_callback(url, Some(&pending()), now).outcome
     }
 
     #[test]
@@ -115,52 +137,76 @@ mod tests {
             redirect_uri: "https://abc.chromiumapp.org/".into(),
             ..pending()
         };
-        let code = validate_callback(
+        let check = validate_callback(
             "https://abc.chromiumapp.org/?code=c&state=good-state",
             Some(&p),
             2_000,
         );
-        assert!(code.is_ok());
+        assert!(check.outcome.is_ok() && check.ends_attempt);
     }
 
     #[test]
-    fn typed_outcomes() {
-        let cases: Vec<(&str, ErrorCode)> = vec![
-            ("https://evil.example/cb?code=x&state=good-state", ErrorCode::NotACallback),
-            ("https://abc.chromiumapp.org/other?code=x&state=good-state", ErrorCode::NotACallback),
-            ("http://abc.chromiumapp.org/cb?code=x&state=good-state", ErrorCode::NotACallback),
-            ("https://abc.chromiumapp.org:8443/cb?code=x&state=good-state", ErrorCode::NotACallback),
-            ("https://abc.chromiumapp.org/cb", ErrorCode::NotACallback),
-            ("https://abc.chromiumapp.org/cb?foo=bar", ErrorCode::NotACallback),
-            ("not a url", ErrorCode::NotACallback),
-            ("https://abc.chromiumapp.org/cb?code=x&state=bad-state", ErrorCode::StateMismatch),
-            ("https://abc.chromiumapp.org/cb?code=x", ErrorCode::StateMismatch),
-            ("https://abc.chromiumapp.org/cb?code=x&state=good-stat", ErrorCode::StateMismatch),
+    fn typed_outcomes_and_which_end_the_attempt() {
+        let cases: Vec<(&str, ErrorCode, bool)> = vec![
+            ("https://evil.example/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/other?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("http://abc.chromiumapp.org/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org:8443/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/cb", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/cb?foo=bar", ErrorCode::NotACallback, false),
+            ("not a url", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/cb?code=x&state=bad-state", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb?code=x", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb?code=x&state=good-stat", ErrorCode::StateMismatch, false),
             (
                 "https://abc.chromiumapp.org/cb?error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=good-state",
                 ErrorCode::AccessDenied,
+                true,
             ),
-            ("https://abc.chromiumapp.org/cb?error=access_denied", ErrorCode::AccessDenied),
-            ("https://abc.chromiumapp.org/cb?error=server_error&state=good-state", ErrorCode::ProviderError),
-            ("https://abc.chromiumapp.org/cb?error=access_denied&state=bad", ErrorCode::StateMismatch),
-            ("https://abc.chromiumapp.org/cb?state=good-state", ErrorCode::MissingCode),
-            ("https://abc.chromiumapp.org/cb?state=good-state&code=", ErrorCode::MissingCode),
+            // No state: reported, but it proves nothing, so the attempt stays.
+            ("https://abc.chromiumapp.org/cb?error=access_denied", ErrorCode::AccessDenied, false),
+            ("https://abc.chromiumapp.org/cb?error=server_error", ErrorCode::ProviderError, false),
+            ("https://abc.chromiumapp.org/cb?error=server_error&state=good-state", ErrorCode::ProviderError, true),
+            ("https://abc.chromiumapp.org/cb?error=access_denied&state=bad", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb?state=good-state", ErrorCode::MissingCode, true),
+            ("https://abc.chromiumapp.org/cb?state=good-state&code=", ErrorCode::MissingCode, true),
         ];
-        for (url, expected) in cases {
-            assert_eq!(check(url, 2_000).unwrap_err().code(), expected, "{url}");
+        for (url, expected, ends) in cases {
+            let check = validate_callback(url, Some(&pending()), 2_000);
+            assert_eq!(check.outcome.unwrap_err().code(), expected, "{url}");
+            assert_eq!(check.ends_attempt, ends, "{url}");
         }
     }
 
     #[test]
-    fn descriptions_are_carried() {
-        let e = check(&format!("{REDIRECT}?error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=good-state"), 2_000)
-            .unwrap_err();
-        assert_eq!(
-            e,
-            Error::AccessDenied {
-                description: "User did not authorize the request".into()
-            }
-        );
+    fn provider_text_is_kept_bounded_and_never_in_the_message() {
+        let forged =
+            "Call%20555-0100%20now%3Cb%3E!%3C%2Fb%3E%0A%0Dx".to_string() + &"y".repeat(900);
+        let e = check(
+            &format!("{REDIRECT}?error=access_denied&error_description={forged}&state=good-state"),
+            2_000,
+        )
+        .unwrap_err();
+        let Error::AccessDenied {
+            description: Some(description),
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert!(description
+            .as_str()
+            .starts_with("Call 555-0100 now b ! /b x"));
+        assert!(!description.as_str().contains(['\n', '\r', '<', '>']));
+        assert!(description.as_str().chars().count() <= ProviderText::MAX_CHARS);
+        assert!(!e.to_string().contains("555"), "{e}");
+        // An error code that is not an OAuth error code is not repeated either.
+        let e = check(
+            &format!("{REDIRECT}?error=Call%20555-0100&state=good-state"),
+            2_000,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ProviderError);
+        assert!(!e.to_string().contains("555"), "{e}");
         let e = check(
             &format!(
                 "{REDIRECT}?error=temporarily_unavailable&error_description=busy&state=good-state"
@@ -172,33 +218,32 @@ mod tests {
             e,
             Error::ProviderError {
                 error: "temporarily_unavailable".into(),
-                description: Some("busy".into())
+                description: ProviderText::new("busy"),
             }
         );
     }
 
     #[test]
-    fn unknown_and_expired_state() {
+    fn unknown_ended_and_expired_attempts() {
         let url = format!("{REDIRECT}?code=x&state=good-state");
-        assert_eq!(
-            validate_callback(&url, None, 2_000).unwrap_err(),
-            Error::UnknownState
+        // Nothing started: no URL is a callback of ours.
+        let none = validate_callback(&url, None, 2_000);
+        assert_eq!(none.outcome.unwrap_err(), Error::NotACallback);
+        // An ended attempt: its redirect is a used callback, a foreign URL is still foreign.
+        let ended = pending().ended();
+        let again = validate_callback(&url, Some(&ended), 2_000);
+        assert_eq!(again.outcome.unwrap_err(), Error::UnknownState);
+        assert!(!again.ends_attempt);
+        let foreign = validate_callback(
+            "https://evil.example/cb?code=x&state=y",
+            Some(&ended),
+            2_000,
         );
-        assert_eq!(
-            validate_callback("https://x/?a=b", None, 2_000).unwrap_err(),
-            Error::NotACallback
-        );
+        assert_eq!(foreign.outcome.unwrap_err(), Error::NotACallback);
         let late = 1_000 + super::super::authorize::PENDING_TTL_MS + 1;
-        assert_eq!(check(&url, late).unwrap_err(), Error::StateExpired);
+        let expired = validate_callback(&url, Some(&pending()), late);
+        assert_eq!(expired.outcome.unwrap_err(), Error::StateExpired);
+        assert!(expired.ends_attempt);
         assert!(check(&url, late - 1).is_ok());
-    }
-
-    #[test]
-    fn forged_callbacks_do_not_consume_the_attempt() {
-        assert!(!consumes_pending(&Err(Error::StateMismatch)));
-        assert!(!consumes_pending(&Err(Error::NotACallback)));
-        assert!(consumes_pending(&Err(Error::StateExpired)));
-        assert!(consumes_pending(&Err(Error::MissingCode)));
-        assert!(consumes_pending(&Ok(AuthorizationCode::new("c"))));
     }
 }

@@ -81,11 +81,12 @@ impl SiteRecord {
     }
 }
 
-/// `jira3lo:{ns}:pending` (persistent area).
+/// `jira3lo:{ns}:pending` (persistent area). No `state`: the attempt has ended (see
+/// [`PendingSignIn::state`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRecord {
     pub v: u32,
-    pub state: State,
+    pub state: Option<State>,
     pub redirect_uri: String,
     pub created_at_ms: u64,
 }

@@ -44,8 +44,13 @@ pub fn decide(
     }
 }
 
-/// After a failed refresh the token endpoint is left alone until `until_ms`; callers in the
-/// meantime get the same error at once instead of hammering a failing endpoint.
+/// The longest a server's `Retry-After` may pause refreshing: a bounded wait, never a lockout.
+pub const MAX_PAUSE_MS: u64 = 10 * 60 * 1000;
+
+/// After a token request that was sent and failed, the token endpoint is left alone until
+/// `until_ms`: callers in the meantime get [`Error::RefreshPaused`] at once, saying when the
+/// next attempt will be made, instead of hammering a failing endpoint. Only a sent request
+/// starts one: a caller turned away by the pause does not extend it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cooldown {
     pub until_ms: u64,
@@ -53,23 +58,26 @@ pub struct Cooldown {
 }
 
 impl Cooldown {
-    pub fn after_failure(error: Error, now_ms: u64, cooldown_ms: u64) -> Self {
+    /// The pause after `error`: the server's `Retry-After` when it gave one (a broker 429),
+    /// else `default_ms`; at most [`MAX_PAUSE_MS`].
+    pub fn after_failure(error: Error, now_ms: u64, default_ms: u64) -> Self {
+        let wait = error
+            .retry_after_ms()
+            .unwrap_or(default_ms)
+            .min(MAX_PAUSE_MS);
         Cooldown {
-            until_ms: now_ms.saturating_add(cooldown_ms),
+            until_ms: now_ms.saturating_add(wait),
             error,
         }
     }
 
-    /// The error to return while the cooldown lasts, `None` once it is over.
-    pub fn active(&self, now_ms: u64) -> Option<&Error> {
-        (now_ms < self.until_ms).then_some(&self.error)
+    /// The error for a caller arriving at `now_ms` while the pause lasts, `None` once it is over.
+    pub fn active(&self, now_ms: u64) -> Option<Error> {
+        (now_ms < self.until_ms).then(|| Error::RefreshPaused {
+            last: Box::new(self.error.clone()),
+            retry_after_ms: self.until_ms - now_ms,
+        })
     }
-}
-
-/// Whether a refresh failure leaves the grant intact (keep tokens, cool down): everything except
-/// the outcomes that already need the user (re-authorization, not signed in).
-pub fn starts_cooldown(error: &Error) -> bool {
-    !matches!(error, Error::ReauthRequired { .. } | Error::NotSignedIn)
 }
 
 #[cfg(test)]
@@ -139,18 +147,38 @@ mod tests {
     }
 
     #[test]
-    fn cooldown_window() {
+    fn cooldown_window_says_when_the_next_attempt_is() {
         let c = Cooldown::after_failure(Error::Timeout, 1_000, 5_000);
-        assert_eq!(c.active(1_000), Some(&Error::Timeout));
-        assert_eq!(c.active(5_999), Some(&Error::Timeout));
+        let paused = |retry_after_ms| Error::RefreshPaused {
+            last: Box::new(Error::Timeout),
+            retry_after_ms,
+        };
+        assert_eq!(c.active(1_000), Some(paused(5_000)));
+        assert_eq!(c.active(5_999), Some(paused(1)));
         assert_eq!(c.active(6_000), None);
-        assert!(starts_cooldown(&Error::Network {
-            message: "x".into(),
-            origin: None,
-        }));
-        assert!(!starts_cooldown(&Error::ReauthRequired {
-            error: "invalid_grant".into(),
-            description: None
-        }));
+        let e = c.active(2_000).unwrap();
+        assert_eq!(
+            (e.code(), e.retry_after_ms()),
+            (crate::ErrorCode::Timeout, Some(4_000))
+        );
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn a_servers_retry_after_sets_the_pause_within_a_bound() {
+        let broker_429 = |retry_after_ms| Error::Broker {
+            status: 429,
+            error: "rate_limited".into(),
+            description: None,
+            retry_after_ms,
+        };
+        let c = Cooldown::after_failure(broker_429(Some(2_000)), 0, 5_000);
+        assert_eq!(c.until_ms, 2_000);
+        let c = Cooldown::after_failure(broker_429(Some(30_000)), 0, 5_000);
+        assert_eq!(c.until_ms, 30_000);
+        let c = Cooldown::after_failure(broker_429(Some(u64::MAX)), 0, 5_000);
+        assert_eq!(c.until_ms, MAX_PAUSE_MS);
+        let c = Cooldown::after_failure(broker_429(None), 0, 5_000);
+        assert_eq!(c.until_ms, 5_000);
     }
 }

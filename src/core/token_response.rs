@@ -4,6 +4,7 @@
 use super::gateway::retry_after_ms;
 use super::json::decode;
 use super::tokens::TokenResponse;
+use crate::error::{oauth_error_code, ProviderText};
 use crate::session::ports::HttpResponse;
 use crate::Error;
 
@@ -32,7 +33,7 @@ pub enum TokenOutcome {
     Refused {
         status: u16,
         error: String,
-        description: Option<String>,
+        description: Option<ProviderText>,
     },
     /// Anything else: broker refusals, other OAuth errors, 5xx, 429, non-JSON.
     Failed(Error),
@@ -45,11 +46,15 @@ struct OauthError {
     error_description: Option<String>,
 }
 
-/// `error` and the optional description of an OAuth error body; `None` when the body is not
-/// JSON or not one.
-pub fn oauth_error(body: &str) -> Option<(String, Option<String>)> {
+/// An OAuth error body: `error` (as [`oauth_error_code`] lets it into a message) and the
+/// optional description (as [`ProviderText`]: it is the server's text). `None` when the body
+/// is not JSON or not one.
+pub fn oauth_error(body: &str) -> Option<(String, Option<ProviderText>)> {
     let e = decode::<OauthError>(body).ok()?;
-    Some((e.error, e.error_description))
+    Some((
+        oauth_error_code(&e.error),
+        e.error_description.as_deref().and_then(ProviderText::new),
+    ))
 }
 
 /// What `GET {broker}/v1/client` answers: `{"client_id": "..."}`.
@@ -158,7 +163,7 @@ mod tests {
             } => {
                 assert_eq!((status, error.as_str()), (403, "invalid_grant"));
                 assert_eq!(
-                    description.as_deref(),
+                    description.as_ref().map(ProviderText::as_str),
                     Some("Unknown or invalid refresh token.")
                 );
             }

@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::global::{describe_js_error, global_path};
+use crate::error::ProviderText;
 use crate::Error;
 
 /// `browser.identity` (Firefox, promise-based) when present, else `chrome.identity`.
@@ -65,7 +66,7 @@ pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String
         .as_string()
         .filter(|u| !u.is_empty())
         .ok_or_else(|| Error::AccessDenied {
-            description: "the sign-in window closed without a response".to_string(),
+            description: ProviderText::new("the sign-in window closed without a response"),
         })
 }
 
@@ -83,7 +84,7 @@ fn flow_error(error: &JsValue, url: &str) -> Error {
     let has = |needle| crate::core::text::contains(&lower, needle);
     if has("did not approve") || has("cancel") || has("closed") {
         Error::AccessDenied {
-            description: message,
+            description: ProviderText::new(&message),
         }
     } else if has("could not be loaded") {
         Error::Network {
@@ -93,7 +94,7 @@ fn flow_error(error: &JsValue, url: &str) -> Error {
     } else {
         Error::ProviderError {
             error: "web_auth_flow_failed".to_string(),
-            description: Some(message),
+            description: ProviderText::new(&message),
         }
     }
 }

@@ -6,8 +6,10 @@
 //! critical future completes (or is dropped): the request callback returns a promise that is
 //! only resolved then. A context that dies releases its locks, so nothing stays stuck.
 //!
-//! Where Web Locks are missing (old browsers, opaque origins) an in-context async mutex per
-//! name still single-flights this context's callers.
+//! Where the store is shared by several contexts, Web Locks are required: a lock that cannot
+//! be had is a typed error ([`LockError`]), never a quiet downgrade. [`WebLock::in_context`]
+//! is the documented mode for a store no other context reads (memory), or for an embedder
+//! who accepts single-context locking where Web Locks are missing (`locks: "context"`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,9 +19,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::global::global_path;
+use super::global::{describe_js_error, global_path};
 use crate::session::mutex::{LocalGuard, LocalMutex};
-use crate::session::ports::CrossContextLock;
+use crate::session::ports::{CrossContextLock, LockError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,8 +39,8 @@ extern "C" {
 /// Which mechanism a [`WebLock`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockMode {
-    /// `navigator.locks` when this context has it, else the in-context mutex.
-    Auto,
+    /// `navigator.locks`; without it, every acquisition is [`LockError::Unavailable`].
+    Web,
     /// Only the in-context mutex (no cross-context exclusion).
     InContext,
 }
@@ -52,7 +54,7 @@ pub struct WebLock {
 impl Default for WebLock {
     fn default() -> Self {
         WebLock {
-            mode: LockMode::Auto,
+            mode: LockMode::Web,
         }
     }
 }
@@ -62,16 +64,15 @@ impl WebLock {
         WebLock::default()
     }
 
-    /// The in-context fallback only (what runs where Web Locks are missing).
+    /// The in-context mutex only: for a store no other context shares.
     pub fn in_context() -> Self {
         WebLock {
             mode: LockMode::InContext,
         }
     }
 
-    /// True when locks taken here exclude other contexts too.
-    pub fn is_cross_context(&self) -> bool {
-        self.mode == LockMode::Auto && lock_manager().is_some()
+    pub fn mode(&self) -> LockMode {
+        self.mode
     }
 }
 
@@ -80,9 +81,13 @@ fn lock_manager() -> Option<LockManager> {
 }
 
 impl CrossContextLock for WebLock {
-    async fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> F::Output {
-        let _held = self.hold(name).await;
-        critical.await
+    async fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> Result<F::Output, LockError> {
+        let _held = self.hold(name).await?;
+        Ok(critical.await)
     }
 }
 
@@ -95,17 +100,21 @@ enum Held {
 impl WebLock {
     /// Waits for the lock `name`. Not generic over the critical future, so one copy of the
     /// acquisition serves every caller of [`CrossContextLock::run_exclusive`].
-    async fn hold(&self, name: &str) -> Held {
-        if self.mode == LockMode::Auto {
-            if let Some(manager) = lock_manager() {
-                if let Ok(held) = acquire(&manager, name).await {
-                    return Held::Web(held);
-                }
-                // The request was refused (e.g. SecurityError in an opaque origin): fall
-                // back rather than fail the caller's refresh.
-            }
+    async fn hold(&self, name: &str) -> Result<Held, LockError> {
+        if self.mode == LockMode::InContext {
+            return Ok(Held::Local(local_mutex(name).lock_owned().await));
         }
-        Held::Local(local_mutex(name).lock_owned().await)
+        let manager = lock_manager().ok_or_else(|| {
+            LockError::Unavailable(
+                "Web Locks (navigator.locks) are not available in this context, and the store is shared with other contexts; pass locks: \"context\" to accept locking within this context only".to_string(),
+            )
+        })?;
+        acquire(&manager, name).await.map(Held::Web).map_err(|e| {
+            LockError::Refused(format!(
+                "the Web Locks request was refused ({})",
+                describe_js_error(&e)
+            ))
+        })
     }
 }
 
@@ -122,6 +131,10 @@ impl Drop for HeldLock {
 }
 
 /// Requests the exclusive lock and waits until it is granted.
+///
+/// The grant callback is a `Closure` owned by a task that lives until the request settles
+/// (released after the grant, or rejected before it), then frees it: no path leaks it, and
+/// a waiter dropped before the grant still finds the callback there when the grant comes.
 async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue> {
     let mut release = None;
     let released = js_sys::Promise::new(&mut |resolve, _| release = Some(resolve));
@@ -135,9 +148,9 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
     // granted: the callback then returns an already-resolved promise.
     let held = HeldLock { release };
 
-    let callback = Closure::once_into_js(move |lock: JsValue| {
+    let callback = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |lock: JsValue| {
         let _ = grant.call1(&JsValue::UNDEFINED, &lock);
-        released
+        released.clone()
     });
     let options = js_sys::Object::new();
     js_sys::Reflect::set(
@@ -145,7 +158,14 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
         &JsValue::from_str("mode"),
         &JsValue::from_str("exclusive"),
     )?;
-    let request = manager.request(name, &options, callback.unchecked_ref())?;
+    let request = manager.request(name, &options, callback.as_ref().unchecked_ref())?;
+    wasm_bindgen_futures::spawn_local({
+        let request = request.clone();
+        async move {
+            let _ = JsFuture::from(request).await;
+            drop(callback);
+        }
+    });
     // `request` settles only after release, so before the grant it can only reject.
     JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
         &granted, &request,

@@ -18,7 +18,7 @@ pub use lock::{LockMode, WebLock};
 pub use storage::{BrowserStore, MemoryStore, StorageKind, Subscription};
 
 use crate::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore,
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
     StoreError, TransportError,
 };
 
@@ -87,7 +87,11 @@ impl KeyValueStore for BrowserPlatform {
 }
 
 impl CrossContextLock for BrowserPlatform {
-    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output> {
+    fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> impl Future<Output = Result<F::Output, LockError>> {
         self.lock.run_exclusive(name, critical)
     }
 }

@@ -4,11 +4,14 @@
 //! |-------------|---------------------------------|---------------------------------------------------|
 //! | `extension` | `chrome.storage.session`        | `chrome.storage.local`                            |
 //! | `session`   | `sessionStorage`                | `sessionStorage` (gone when the tab closes)       |
-//! | `local`     | `sessionStorage`                | `localStorage` (survives restarts)                |
+//! | `local`     | `localStorage`                  | `localStorage` (survives restarts)                |
 //! | `memory`    | this context's memory           | this context's memory                             |
 //!
-//! With `session` both areas are the one `sessionStorage`: a key must not be used in both
-//! areas (the engine's keys never are). Everything is resolved through `globalThis`, never `window`, so the extension store works in
+//! The access token lives wherever the refresh token does, so every context that shares the
+//! grant shares its current access token too: with `local`, a per-tab `sessionStorage` copy
+//! would make each tab refresh (and rotate) on its own, and a sign-out in one tab would leave
+//! the others their tokens. With `session` and `local` both areas are one `Storage`: a key
+//! must not be used in both areas (the engine's keys never are). Everything is resolved through `globalThis`, never `window`, so the extension store works in
 //! the MV3 service worker. [`BrowserStore::subscribe`] reports changed keys: `chrome.storage`
 //! reports changes made by every extension context (this one included); Web Storage reports
 //! other documents' changes through the `storage` event and this context's own writes
@@ -92,10 +95,8 @@ enum Backend {
         local: StorageArea,
         on_changed: ChangeEvent,
     },
-    Web {
-        session: web_sys::Storage,
-        persistent: web_sys::Storage,
-    },
+    /// `sessionStorage` or `localStorage`, holding both areas.
+    Web(web_sys::Storage),
     Memory(MemoryStore),
 }
 
@@ -103,7 +104,7 @@ impl std::fmt::Debug for BrowserStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.backend {
             Backend::Extension { .. } => "extension",
-            Backend::Web { .. } => "web",
+            Backend::Web(_) => "web",
             Backend::Memory(_) => "memory",
         };
         f.debug_struct("BrowserStore").field("kind", &kind).finish()
@@ -134,17 +135,8 @@ impl BrowserStore {
                     on_changed,
                 }
             }
-            StorageKind::Session => {
-                let session = web_storage("sessionStorage")?;
-                Backend::Web {
-                    session: session.clone(),
-                    persistent: session,
-                }
-            }
-            StorageKind::Local => Backend::Web {
-                session: web_storage("sessionStorage")?,
-                persistent: web_storage("localStorage")?,
-            },
+            StorageKind::Session => Backend::Web(web_storage("sessionStorage")?),
+            StorageKind::Local => Backend::Web(web_storage("localStorage")?),
             StorageKind::Memory => Backend::Memory(MemoryStore::context()),
         };
         Ok(BrowserStore { backend })
@@ -186,7 +178,7 @@ impl BrowserStore {
                     }],
                 }
             }
-            Backend::Web { .. } => {
+            Backend::Web(_) => {
                 let mut parts = Vec::new();
                 let global: JsValue = js_sys::global().into();
                 // Only documents receive other documents' `storage` events.
@@ -257,15 +249,9 @@ impl KeyValueStore for BrowserStore {
                         .and_then(|s| s.as_string()))
                 }
             }
-            Backend::Web {
-                session,
-                persistent,
-            } => {
-                let storage = pick(area, session, persistent);
-                storage
-                    .get_item(key)
-                    .map_err(|e| store_error("Web Storage getItem", &e))
-            }
+            Backend::Web(storage) => storage
+                .get_item(key)
+                .map_err(|e| store_error("Web Storage getItem", &e)),
             Backend::Memory(memory) => Ok(memory.get(area, key)),
         }
     }
@@ -280,11 +266,7 @@ impl KeyValueStore for BrowserStore {
                 settle("chrome.storage set", storage.set(&items)).await?;
                 Ok(())
             }
-            Backend::Web {
-                session,
-                persistent,
-            } => {
-                let storage = pick(area, session, persistent);
+            Backend::Web(storage) => {
                 storage
                     .set_item(key, value)
                     .map_err(|e| store_error("Web Storage setItem", &e))?;
@@ -305,11 +287,7 @@ impl KeyValueStore for BrowserStore {
                 settle("chrome.storage remove", storage.remove(key)).await?;
                 Ok(())
             }
-            Backend::Web {
-                session,
-                persistent,
-            } => {
-                let storage = pick(area, session, persistent);
+            Backend::Web(storage) => {
                 storage
                     .remove_item(key)
                     .map_err(|e| store_error("Web Storage removeItem", &e))?;

@@ -40,9 +40,10 @@ impl<P: Platform> Session<P> {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token.clone())).await?;
                 }
-                ApiOutcome::TokenRejected => {
-                    return Err(self.reject_grant(&access.access_token).await)
-                }
+                // Refused again with a token fresh from the token endpoint: an error that ends
+                // nothing (another context may hold a newer grant; only the token endpoint
+                // ends one).
+                ApiOutcome::TokenRejected => return Err(Error::gateway_refused_fresh_token()),
                 ApiOutcome::SiteUnreachable if !rediscovered => {
                     rediscovered = true;
                     site = self.rediscover_after_site_gone(&site).await?;
@@ -131,7 +132,7 @@ impl<P: Platform> Session<P> {
             Selection::None => Err(Error::NoJiraSite),
             Selection::One(only) => {
                 self.inner
-                    .save_site(&SiteRecord::new(rec.sites.clone(), Some(only.id)))
+                    .save_site_while_signed_in(&SiteRecord::new(rec.sites.clone(), Some(only.id)))
                     .await?;
                 Err(Error::UnknownSite {
                     site_id: site.id.clone(),
@@ -139,7 +140,7 @@ impl<P: Platform> Session<P> {
             }
             Selection::Several(sites) => {
                 self.inner
-                    .save_site(&SiteRecord::new(sites.clone(), None))
+                    .save_site_while_signed_in(&SiteRecord::new(sites.clone(), None))
                     .await?;
                 Err(Error::SiteSelectionRequired { sites })
             }

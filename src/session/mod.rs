@@ -30,14 +30,17 @@
 //!   storing a new grant, clearing tokens (sign-out, a refused grant). So a refresh in flight
 //!   in one context can neither resurrect tokens another context just cleared nor overwrite a
 //!   newer grant.
-//! - `jira-3lo:sites:{namespace}` guards site discovery: a context that needs the sites while
-//!   another one is discovering them waits for that result instead of asking again.
-//!   Taken before the refresh lock, never inside it.
+//! - `jira-3lo:sites:{namespace}` guards site discovery and the completion of a sign-in: a
+//!   context that needs the sites while another one is discovering them waits for that
+//!   result instead of asking again, and a pending attempt is read and ended by one context
+//!   at a time (one code exchange per callback). Taken before the refresh lock, never inside it.
+//! - A site record is only written inside the refresh lock while a token is stored, so a
+//!   discovery that finishes after a sign-out cannot write it back.
 
 pub mod ports;
 
 mod call;
-mod flight;
+mod exchange;
 /// Used by the wasm platform and bindings only.
 #[cfg(any(target_arch = "wasm32", test))]
 pub(crate) mod mutex;
@@ -49,9 +52,10 @@ mod store;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Serialize;
 
-use crate::core::records::AccessRecord;
+use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::refresh::Cooldown;
 pub use crate::error::SiteChoice;
 use crate::Error;
@@ -138,6 +142,18 @@ pub enum Status {
     SignedIn { site: SiteChoice },
 }
 
+impl Status {
+    /// The status a stored list of sites gives: the chosen site, else the list to choose from.
+    fn of_sites(record: SiteRecord) -> Status {
+        match record.chosen_site() {
+            Some(site) => Status::SignedIn { site: site.clone() },
+            None => Status::SiteSelectionRequired {
+                sites: record.sites,
+            },
+        }
+    }
+}
+
 /// An unreadable storage record that was discarded (reported, never fatal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StorageReport {
@@ -145,7 +161,8 @@ pub struct StorageReport {
     pub reason: String,
 }
 
-type RefreshFlight = flight::Flight<Result<AccessRecord, Error>>;
+/// The refresh in flight in one context: every caller awaits (and drives) the same future.
+type RefreshFlight = Shared<LocalBoxFuture<'static, Result<AccessRecord, Error>>>;
 
 pub(crate) struct Inner<P: Platform> {
     config: SessionConfig,
@@ -219,10 +236,7 @@ impl<P: Platform> Session<P> {
             return Ok(Status::SignedOut);
         }
         Ok(match self.inner.load_site().await? {
-            Some(rec) => match rec.chosen_site() {
-                Some(site) => Status::SignedIn { site: site.clone() },
-                None => Status::SiteSelectionRequired { sites: rec.sites },
-            },
+            Some(rec) => Status::of_sites(rec),
             // Discovery pending (see the variant's docs).
             None => Status::SiteSelectionRequired { sites: Vec::new() },
         })
@@ -232,11 +246,9 @@ impl<P: Platform> Session<P> {
     /// the refresh lock, so a refresh in flight in any context finishes first and cannot
     /// store tokens afterwards.
     pub async fn sign_out(&self) -> Result<(), Error> {
-        self.settle_refresh().await;
         let inner = &self.inner;
         inner
-            .platform
-            .run_exclusive(&inner.refresh_lock(), async {
+            .with_tokens_locked(async {
                 inner.cooldown.borrow_mut().take();
                 inner.clear_all().await
             })
@@ -271,8 +283,59 @@ impl<P: Platform> Inner<P> {
             .map_err(|e| Error::from_transport(e, &url))
     }
 
-    /// Held while discovering sites (see the module docs).
+    /// Held while discovering sites and while completing a sign-in (see the module docs).
     fn sites_lock(&self) -> String {
         format!("jira-3lo:sites:{}", self.config.namespace)
+    }
+
+    /// Runs `critical` holding the lock `name`; a lock that cannot be had is the error.
+    async fn exclusive<T>(
+        &self,
+        name: &str,
+        critical: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.platform.run_exclusive(name, critical).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    struct Quiet;
+
+    impl Wake for Quiet {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// A caller that stops waiting for the refresh leaves nothing behind in the flight: its
+    /// waker is released, so a long refresh with callers coming and going (popup opens,
+    /// cancelled calls) keeps no growing list of them.
+    #[test]
+    fn a_caller_that_stops_waiting_is_forgotten_by_the_refresh_flight() {
+        let flight: RefreshFlight = futures_util::future::pending().boxed_local().shared();
+        let mut driver = flight.clone();
+        let keep = Arc::new(Quiet);
+        let keep_waker = Waker::from(keep.clone());
+        assert!(Pin::new(&mut driver)
+            .poll(&mut Context::from_waker(&keep_waker))
+            .is_pending());
+        let gone: Vec<Arc<Quiet>> = (0..50).map(|_| Arc::new(Quiet)).collect();
+        for quiet in &gone {
+            let waker = Waker::from(quiet.clone());
+            let mut caller = flight.clone();
+            assert!(Pin::new(&mut caller)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        // Only the test's own handle of each dropped caller's waker is left.
+        assert!(gone.iter().all(|q| Arc::strong_count(q) == 1));
+        // The caller still waiting is still registered.
+        assert_eq!(Arc::strong_count(&keep), 3);
     }
 }

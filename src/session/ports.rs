@@ -144,11 +144,28 @@ pub trait KeyValueStore {
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>>;
 }
 
+/// Why a [`CrossContextLock`] could not be held. Never silent: the engine turns it into
+/// [`crate::Error::Config`] (no lock mechanism here) or [`crate::Error::Storage`] (refused).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// This context has no lock that spans the contexts sharing the store (no Web Locks).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The lock manager refused the request (e.g. a `SecurityError` in an opaque origin).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// An exclusive lock shared by every context that shares the store (Web Locks in the
 /// browser). `critical` is not polled before the lock is held, and the lock is held until
-/// it completes: the whole refresh round trip runs inside.
+/// it completes: the whole refresh round trip runs inside. A lock that cannot be had is an
+/// error, never a quiet downgrade to a lock that covers fewer contexts than the store.
 pub trait CrossContextLock {
-    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output>;
+    fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> impl Future<Output = Result<F::Output, LockError>>;
 }
 
 /// Wall-clock time and sleeping.

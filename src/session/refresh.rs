@@ -6,12 +6,11 @@ use std::rc::Rc;
 
 use futures_util::FutureExt;
 
-use super::flight::Flight;
 use super::ports::{HttpRequest, HttpResponse, Method};
 use super::{Inner, Platform, Session};
 use crate::core::json::{self, JsonValue};
 use crate::core::records::{AccessRecord, RefreshRecord, SCHEMA_VERSION};
-use crate::core::refresh::{decide, starts_cooldown, Cooldown, RefreshDecision};
+use crate::core::refresh::{decide, Cooldown, RefreshDecision};
 use crate::core::secrets::AccessToken;
 use crate::core::token_response::{classify_token_response, TokenOutcome};
 use crate::core::tokens::{is_fresh, TokenSet};
@@ -41,86 +40,52 @@ impl<P: Platform> Session<P> {
         }
         let inner = Rc::clone(&self.inner);
         let flight = async move {
-            let lock = inner.refresh_lock();
             let result = inner
-                .platform
-                .run_exclusive(&lock, inner.refresh_locked(rejected))
+                .exclusive(&inner.refresh_lock(), inner.refresh_locked(rejected))
                 .await;
-            match &result {
-                Ok(_) => {
-                    inner.cooldown.borrow_mut().take();
-                }
-                Err(e) if starts_cooldown(e) => {
-                    let now = inner.platform.now_ms();
-                    let cooldown =
-                        Cooldown::after_failure(e.clone(), now, inner.config.refresh_cooldown_ms);
-                    *inner.cooldown.borrow_mut() = Some(cooldown);
-                }
-                Err(_) => {}
-            }
             // Later callers start a new flight (which re-reads storage first).
             inner.refresh_flight.borrow_mut().take();
             result
         }
-        .boxed_local();
-        let flight = Flight::new(flight);
+        .boxed_local()
+        .shared();
         *self.inner.refresh_flight.borrow_mut() = Some(flight.clone());
         flight.await
     }
+}
 
+impl<P: Platform> Inner<P> {
     /// Waits for this context's refresh in flight, if any, whatever its outcome. Called before
     /// taking the refresh lock elsewhere: the flight holds that lock, and a flight whose
     /// callers were all dropped is only driven by whoever awaits it.
-    pub(super) async fn settle_refresh(&self) {
-        let in_flight = self.inner.refresh_flight.borrow().clone();
+    async fn settle_refresh(&self) {
+        let in_flight = self.refresh_flight.borrow().clone();
         if let Some(flight) = in_flight {
             let _ = flight.await;
         }
     }
 
+    /// Runs `critical` holding the refresh lock, after this context's refresh in flight has
+    /// settled: every write of the tokens outside a refresh goes through here.
+    pub(super) async fn with_tokens_locked<T>(
+        &self,
+        critical: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.settle_refresh().await;
+        self.exclusive(&self.refresh_lock(), critical).await
+    }
+
     /// Stores the tokens of a new grant, replacing the old grant entirely (never mix two
     /// refresh-token families), inside the refresh lock.
     pub(super) async fn store_grant(&self, tokens: TokenSet) -> Result<AccessRecord, Error> {
-        self.settle_refresh().await;
-        let inner = &self.inner;
-        inner
-            .platform
-            .run_exclusive(&inner.refresh_lock(), async {
-                inner.clear_tokens().await?;
-                inner.cooldown.borrow_mut().take();
-                inner.store_tokens(tokens).await
-            })
-            .await
+        self.with_tokens_locked(async {
+            self.clear_tokens().await?;
+            self.cooldown.borrow_mut().take();
+            self.store_tokens(tokens).await
+        })
+        .await
     }
 
-    /// The gateway refused `rejected`, an access token fresh from the token endpoint: the grant
-    /// is gone in practice. Clears the tokens (inside the refresh lock, and only while storage
-    /// still holds that token: another context may have stored a new grant meanwhile) and
-    /// returns the re-authorization error, as a refused refresh does.
-    pub(super) async fn reject_grant(&self, rejected: &AccessToken) -> Error {
-        self.settle_refresh().await;
-        let inner = &self.inner;
-        let cleared = inner
-            .platform
-            .run_exclusive(&inner.refresh_lock(), async {
-                let stored = inner.load_access().await?;
-                if stored.is_none_or(|a| a.access_token == *rejected) {
-                    inner.clear_tokens().await?;
-                }
-                Ok::<(), Error>(())
-            })
-            .await;
-        match cleared {
-            Ok(()) => Error::ReauthRequired {
-                error: "unauthorized".into(),
-                description: Some("the gateway rejected a freshly issued access token".into()),
-            },
-            Err(storage) => storage,
-        }
-    }
-}
-
-impl<P: Platform> Inner<P> {
     /// The refresh round trip; runs while holding the cross-context lock.
     async fn refresh_locked(&self, rejected: Option<AccessToken>) -> Result<AccessRecord, Error> {
         let mut reread_after_refusal = false;
@@ -140,16 +105,20 @@ impl<P: Platform> Inner<P> {
                 RefreshDecision::NotSignedIn => return Err(Error::NotSignedIn),
                 RefreshDecision::Refresh(rt) => rt,
             };
-            if let Some(error) = self.cooldown.borrow().as_ref().and_then(|c| c.active(now)) {
-                return Err(error.clone());
+            if let Some(paused) = self.cooldown.borrow().as_ref().and_then(|c| c.active(now)) {
+                return Err(paused);
             }
             let body = json::string_object(&[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token.secret()),
             ]);
-            let resp = self.post_token(body).await?;
+            let resp = match self.post_token(body).await {
+                Ok(resp) => resp,
+                Err(e) => return Err(self.pause_refreshing(e)),
+            };
             match classify_token_response(&resp, self.platform.now_ms()) {
                 TokenOutcome::Issued(t) => {
+                    self.cooldown.borrow_mut().take();
                     let previous_scopes = access.map(|a| a.scopes).unwrap_or_default();
                     let set =
                         TokenSet::from_response(t, now, Some(refresh_token), &previous_scopes);
@@ -168,9 +137,18 @@ impl<P: Platform> Inner<P> {
                     self.clear_tokens().await?;
                     return Err(Error::ReauthRequired { error, description });
                 }
-                TokenOutcome::Failed(e) => return Err(e),
+                TokenOutcome::Failed(e) => return Err(self.pause_refreshing(e)),
             }
         }
+    }
+
+    /// A token request was sent and failed without ending the grant: the token endpoint is
+    /// left alone for a while (see [`Cooldown`]). Returns the failure for the caller.
+    fn pause_refreshing(&self, error: Error) -> Error {
+        let now = self.platform.now_ms();
+        let cooldown = Cooldown::after_failure(error.clone(), now, self.config.refresh_cooldown_ms);
+        *self.cooldown.borrow_mut() = Some(cooldown);
+        error
     }
 
     /// Persists a token set: the refresh token first (it is the one that must never be lost).
@@ -192,7 +170,8 @@ impl<P: Platform> Inner<P> {
         Ok(access)
     }
 
-    /// `POST {broker}/oauth/token` with a JSON body (the broker adds the client credentials).
+    /// `POST {broker}/oauth/token` with a JSON body (the broker adds the client credentials):
+    /// the code exchange and every refresh.
     pub(super) async fn post_token(&self, body: JsonValue) -> Result<HttpResponse, Error> {
         let request = HttpRequest {
             method: Method::Post,

@@ -1,19 +1,13 @@
 //! Sign-in: the authorize URL (with a stored pending attempt) and the callback → tokens → sites.
 
 use super::ports::{HttpRequest, Method};
-use super::sites::Fetched;
-use super::{Platform, Session, SiteChoice, Status};
+use super::{Inner, Platform, Session, Status};
 use crate::core::authorize::{authorize_url, check_redirect_uri, AuthorizeParams, PendingSignIn};
-use crate::core::callback::{consumes_pending, validate_callback};
+use crate::core::callback::validate_callback;
 use crate::core::gateway::retry_after_ms;
-use crate::core::json;
-use crate::core::records::{PendingRecord, SiteRecord};
-use crate::core::secrets::State;
-use crate::core::sites::{select, Selection};
-use crate::core::token_response::{
-    broker_client_id, classify_token_response, oauth_error, TokenOutcome,
-};
-use crate::core::tokens::TokenSet;
+use crate::core::records::PendingRecord;
+use crate::core::secrets::{AuthorizationCode, State};
+use crate::core::token_response::{broker_client_id, oauth_error};
 use crate::Error;
 
 impl<P: Platform> Session<P> {
@@ -32,7 +26,7 @@ impl<P: Platform> Session<P> {
             state: &state,
         })?;
         let pending = PendingSignIn {
-            state,
+            state: Some(state),
             redirect_uri: redirect_uri.to_string(),
             created_at_ms: self.inner.platform.now_ms(),
         };
@@ -44,94 +38,29 @@ impl<P: Platform> Session<P> {
 
     /// Validates the callback URL, exchanges the code through the broker, stores the tokens
     /// and discovers the Jira sites (one accessible-resources call).
+    ///
+    /// The whole completion holds the sites lock: one context at a time reads and ends the
+    /// pending attempt, so a callback completed twice (two tabs, or twice in one) sends its
+    /// code to the token endpoint once and the other completion is [`Error::UnknownState`];
+    /// and a context asking for the sites meanwhile waits for this discovery.
     pub async fn complete_sign_in(&self, callback_url: &str) -> Result<Status, Error> {
-        let now = self.inner.platform.now_ms();
-        let pending: Option<PendingSignIn> = self.inner.load_pending().await?.map(Into::into);
-        let outcome = validate_callback(callback_url, pending.as_ref(), now);
-        if consumes_pending(&outcome) {
-            self.inner.remove_pending().await?;
-        }
-        let code = outcome?;
-        let Some(pending) = pending else {
-            return Err(Error::UnknownState);
-        };
-
-        let sent_at = self.inner.platform.now_ms();
-        let resp = self
-            .inner
-            .post_token(json::string_object(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.secret()),
-                ("redirect_uri", &pending.redirect_uri),
-            ]))
-            .await?;
-        let tokens = match classify_token_response(&resp, self.inner.platform.now_ms()) {
-            TokenOutcome::Issued(t) => TokenSet::from_response(t, sent_at, None, &[]),
-            TokenOutcome::Refused {
-                status,
-                error,
-                description,
-            } => {
-                return Err(Error::Oauth {
-                    status,
-                    error,
-                    description,
-                })
-            }
-            TokenOutcome::Failed(e) => return Err(e),
-        };
-        // Sites lock first (a context asking for the sites meanwhile waits for this discovery
-        // instead of repeating it), then the tokens are written under the refresh lock.
         let inner = &self.inner;
         inner
-            .platform
-            .run_exclusive(&inner.sites_lock(), async {
-                let access = self.store_grant(tokens).await?;
-                let previous_choice = inner.load_site().await?.and_then(|r| r.chosen);
-                let sites = match self.fetch_jira_sites(&access).await? {
-                    Fetched::Sites(sites) => sites,
-                    Fetched::TokenRejected => {
-                        return Err(self.reject_grant(&access.access_token).await)
+            .exclusive(&inner.sites_lock(), async {
+                let (code, redirect_uri) = inner.take_callback(callback_url).await?;
+                let tokens = inner.exchange_code(&code, &redirect_uri).await?;
+                inner.store_grant(tokens).await?;
+                match self.discover_locked().await {
+                    Ok(record) => Ok(Status::of_sites(record)),
+                    // A grant that reaches no Jira site is of no use: leave nothing stored.
+                    Err(Error::NoJiraSite) => {
+                        inner.with_tokens_locked(inner.clear_all()).await?;
+                        Err(Error::NoJiraSite)
                     }
-                };
-                self.settle_sign_in(sites, previous_choice).await
+                    Err(e) => Err(e),
+                }
             })
             .await
-    }
-
-    /// The end of a sign-in, once its sites are known: none → everything is cleared and
-    /// [`Error::NoJiraSite`]; one → chosen; several → the previous choice if still listed,
-    /// else the list to choose from.
-    async fn settle_sign_in(
-        &self,
-        sites: Vec<SiteChoice>,
-        previous_choice: Option<String>,
-    ) -> Result<Status, Error> {
-        let inner = &self.inner;
-        match select(&sites) {
-            Selection::None => {
-                inner
-                    .platform
-                    .run_exclusive(&inner.refresh_lock(), inner.clear_all())
-                    .await?;
-                Err(Error::NoJiraSite)
-            }
-            Selection::One(site) => {
-                inner
-                    .save_site(&SiteRecord::new(sites, Some(site.id.clone())))
-                    .await?;
-                Ok(Status::SignedIn { site })
-            }
-            Selection::Several(list) => {
-                let chosen = previous_choice.filter(|id| list.iter().any(|s| &s.id == id));
-                let record = SiteRecord::new(list.clone(), chosen);
-                inner.save_site(&record).await?;
-                Ok(match record.chosen_site() {
-                    Some(site) => Status::SignedIn { site: site.clone() },
-                    None => Status::SiteSelectionRequired { sites: list },
-                })
-            }
-        }
     }
 
     /// The OAuth client id: configured, or fetched once from the broker's `GET /v1/client`.
@@ -168,5 +97,27 @@ impl<P: Platform> Session<P> {
         })?;
         *self.inner.client_id.borrow_mut() = Some(client_id.clone());
         Ok(client_id)
+    }
+}
+
+impl<P: Platform> Inner<P> {
+    /// Checks a callback against the stored attempt and, when it carries the attempt's own
+    /// state, ends the attempt (its redirect URI is kept, see [`PendingSignIn::state`]).
+    /// Returns the code and the redirect URI it must be exchanged with. Called inside the
+    /// sites lock, so reading and ending the attempt is one step for every context.
+    async fn take_callback(
+        &self,
+        callback_url: &str,
+    ) -> Result<(AuthorizationCode, String), Error> {
+        let attempt: Option<PendingSignIn> = self.load_pending().await?.map(Into::into);
+        let check = validate_callback(callback_url, attempt.as_ref(), self.platform.now_ms());
+        if let (true, Some(attempt)) = (check.ends_attempt, &attempt) {
+            self.save_pending(&PendingRecord::from(&attempt.clone().ended()))
+                .await?;
+        }
+        let code = check.outcome?;
+        // A code only ever comes with the attempt it belongs to.
+        let redirect_uri = attempt.map(|a| a.redirect_uri).ok_or(Error::NotACallback)?;
+        Ok((code, redirect_uri))
     }
 }

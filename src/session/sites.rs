@@ -1,7 +1,7 @@
 //! Site discovery (accessible-resources), the cached list and the user's choice.
 
 use super::ports::{HttpRequest, Method};
-use super::{Platform, Session, SiteChoice, Status};
+use super::{Inner, Platform, Session, SiteChoice, Status};
 use crate::core::gateway::{classify_api_response, ApiOutcome};
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::sites::{jira_sites, merge, parse_accessible_resources, select, Selection};
@@ -25,7 +25,7 @@ impl<P: Platform> Session<P> {
             });
         };
         self.inner
-            .save_site(&SiteRecord::new(rec.sites, Some(site.id.clone())))
+            .save_site_while_signed_in(&SiteRecord::new(rec.sites, Some(site.id.clone())))
             .await?;
         Ok(Status::SignedIn { site })
     }
@@ -39,7 +39,7 @@ impl<P: Platform> Session<P> {
         match select(&rec.sites) {
             Selection::One(site) => {
                 self.inner
-                    .save_site(&SiteRecord::new(rec.sites, Some(site.id.clone())))
+                    .save_site_while_signed_in(&SiteRecord::new(rec.sites, Some(site.id.clone())))
                     .await?;
                 Ok(site)
             }
@@ -58,8 +58,7 @@ impl<P: Platform> Session<P> {
         }
         let inner = &self.inner;
         inner
-            .platform
-            .run_exclusive(&inner.sites_lock(), async {
+            .exclusive(&inner.sites_lock(), async {
                 match known(inner.load_site().await?) {
                     Some(rec) => Ok(rec),
                     None => self.discover_locked().await,
@@ -72,16 +71,17 @@ impl<P: Platform> Session<P> {
     pub(super) async fn discover(&self) -> Result<SiteRecord, Error> {
         let inner = &self.inner;
         inner
-            .platform
-            .run_exclusive(&inner.sites_lock(), self.discover_locked())
+            .exclusive(&inner.sites_lock(), self.discover_locked())
             .await
     }
 
     /// Calls accessible-resources (refreshing once on a 401) and stores the list, keeping the
     /// previous choice when it is still listed and choosing automatically when only one is.
+    /// A second 401, for a token fresh from the token endpoint, is an error that ends
+    /// nothing: only the token endpoint ends a grant.
     /// No Jira site at all: the stored list is dropped (status: discovery pending, so a later
     /// [`Session::sites`] asks again; the tokens stay) and the result is [`Error::NoJiraSite`].
-    async fn discover_locked(&self) -> Result<SiteRecord, Error> {
+    pub(super) async fn discover_locked(&self) -> Result<SiteRecord, Error> {
         let mut access = self.access().await?;
         let mut refreshed = false;
         let sites = loop {
@@ -91,9 +91,7 @@ impl<P: Platform> Session<P> {
                     refreshed = true;
                     access = self.refresh(Some(access.access_token)).await?;
                 }
-                Fetched::TokenRejected => {
-                    return Err(self.reject_grant(&access.access_token).await)
-                }
+                Fetched::TokenRejected => return Err(Error::gateway_refused_fresh_token()),
             }
         };
         let previous = self.inner.load_site().await?.and_then(|r| r.chosen);
@@ -106,7 +104,7 @@ impl<P: Platform> Session<P> {
             Selection::Several(_) => previous.filter(|id| sites.iter().any(|s| &s.id == id)),
         };
         let rec = SiteRecord::new(sites, chosen);
-        self.inner.save_site(&rec).await?;
+        self.inner.save_site_while_signed_in(&rec).await?;
         Ok(rec)
     }
 
@@ -153,4 +151,19 @@ pub(super) enum Fetched {
     Sites(Vec<SiteChoice>),
     /// 401: refresh and try once more.
     TokenRejected,
+}
+
+impl<P: Platform> Inner<P> {
+    /// Writes the site record only while the namespace is signed in, inside the refresh lock,
+    /// so that a discovery or a choice finishing after a sign-out in any context cannot write
+    /// the record back: it is [`Error::NotSignedIn`] instead.
+    pub(super) async fn save_site_while_signed_in(&self, record: &SiteRecord) -> Result<(), Error> {
+        self.with_tokens_locked(async {
+            if self.load_refresh().await?.is_none() && self.load_access().await?.is_none() {
+                return Err(Error::NotSignedIn);
+            }
+            self.save_site(record).await
+        })
+        .await
+    }
 }

@@ -178,3 +178,115 @@ export async function noticeText(page) {
   const n = page.locator('#notice');
   return (await n.count()) ? (await n.textContent()).trim() : null;
 }
+
+// ---- a bare client page (no demo app): the module and a JiraClient driven by the test ---------------
+
+/** The records the module keeps for a namespace: `jira3lo:<ns>:access|refresh|site`. */
+export const SESSION_RECORD = (ns = 'default') => new RegExp(`^jira3lo:${ns}:(access|refresh|site)$`);
+
+/** Codes a call must reject with once the user signed out (in this or another context). */
+export const SIGNED_OUT_CODES = ['not_signed_in', 'reauth_required'];
+
+/**
+ * Installs `globalThis.__e2e` in `page` (already on its origin): the package's exports (`mod`),
+ * `newClient(options)` (a JiraClient on the local fake + broker with the given storage),
+ * `client` (one such client) and `settle(promise)` → `{ok: true, value}` or `{ok: false, code, message, details}`.
+ */
+export async function installClient(page, { storage, namespace } = {}) {
+  await page.evaluate(async ({ broker, fake, storage, namespace }) => {
+    const mod = await import('/www/pkg/jira_3lo.js');
+    await mod.default();
+    const newClient = (options = {}) => new mod.JiraClient({
+      brokerUrl: broker, apiBaseUrl: fake, authBaseUrl: fake,
+      ...(storage ? { storage } : {}), ...(namespace ? { namespace } : {}), ...options,
+    });
+    const settle = (promise) => Promise.resolve(promise).then(
+      (value) => ({ ok: true, value }),
+      (e) => ({ ok: false, code: e?.code ?? null, message: String(e?.message ?? e), details: e?.details ?? null }),
+    );
+    globalThis.__e2e = { mod, newClient, settle, client: newClient() };
+  }, { broker: env.broker, fake: env.fake, storage: storage ?? null, namespace: namespace ?? null });
+}
+
+/**
+ * A tab of the demo page with the demo app's script replaced by an empty one (so no app runs and makes
+ * calls of its own), with `__e2e` installed (see installClient). The document is the static server's
+ * (Chromium lets a loopback document, not a test-made one, fetch the loopback broker); its `localStorage`
+ * and Web Locks are the origin's.
+ */
+export async function openClientTab(ctx, options = {}) {
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.errors = errors;
+  await page.route((url) => url.pathname.endsWith('/www/demo.js'), (route) =>
+    route.fulfill({ contentType: 'text/javascript; charset=utf-8', body: '// the demo app is not run in this tab\n' }));
+  await page.goto(env.demoUrl);
+  await installClient(page, options);
+  return page;
+}
+
+/** `promise`, or a rejection naming `what` once `ms` passed (page.evaluate itself has no timeout). */
+export function withinStep(promise, what, ms = STEP_TIMEOUT_MS) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `__e2e.client[method](...args)` in `page`, settled (see installClient), within STEP_TIMEOUT_MS. */
+export function callIn(page, method, ...args) {
+  return withinStep(
+    page.evaluate(({ method, args }) => globalThis.__e2e.settle(globalThis.__e2e.client[method](...args)), { method, args }),
+    `${method} in ${page.url()}`,
+  );
+}
+
+/**
+ * Opens an authorize URL the way a browser would follow it with the fake in auto-consent mode, and returns
+ * the callback URL (`redirect_uri?code&state`) it redirects to, without loading that page.
+ */
+export async function authorizeCallback(authorizeUrl) {
+  const res = await fetch(authorizeUrl, { redirect: 'manual' });
+  const location = res.headers.get('location');
+  assert.ok(res.status === 302 && location, `authorize answered ${res.status} (auto consent expected): ${await res.text()}`);
+  return location;
+}
+
+/** The callback URL of a sign-in begun in `page` (its `__e2e.client`) for `redirectUri` (default: the demo page). */
+export async function beginSignInIn(page, redirectUri = env.demoUrl) {
+  const begun = await callIn(page, 'beginSignIn', redirectUri);
+  assert.ok(begun.ok, `beginSignIn: ${JSON.stringify(begun)}`);
+  return authorizeCallback(begun.value);
+}
+
+/** A whole sign-in in `page` (auto consent); returns the status it resolved with. */
+export async function signInIn(page, redirectUri = env.demoUrl) {
+  const done = await callIn(page, 'completeSignIn', await beginSignInIn(page, redirectUri));
+  assert.ok(done.ok, `completeSignIn: ${JSON.stringify(done)}`);
+  return done.value;
+}
+
+/** The module's session records (`jira3lo:<ns>:access|refresh|site`) in this tab's localStorage and sessionStorage. */
+export function webRecords(page, ns = 'default') {
+  return page.evaluate((source) => {
+    const re = new RegExp(source);
+    const keys = (s) => Object.keys(s).filter((k) => re.test(k)).sort();
+    return { localStorage: keys(localStorage), sessionStorage: keys(sessionStorage) };
+  }, SESSION_RECORD(ns).source);
+}
+
+/** Differences of the fake's grant counters between two stats snapshots. */
+export const grantsDelta = (before, after) => ({
+  authorization_code: (after.grants?.authorization_code ?? 0) - (before.grants?.authorization_code ?? 0),
+  refresh_token: (after.grants?.refresh_token ?? 0) - (before.grants?.refresh_token ?? 0),
+  /** Refresh grants that returned tokens. */
+  refresh_token_ok: (after.grants_ok?.refresh_token ?? 0) - (before.grants_ok?.refresh_token ?? 0),
+  /** Every `POST /oauth/token` that reached the fake, fault answers included. */
+  token_requests: count(after, TOKEN) - count(before, TOKEN),
+});
+
+/** JSON of observed values for assertion messages and diagnostics, long strings cut to `max` characters. */
+export const observedJson = (value, max = 160) =>
+  JSON.stringify(value, (_, v) => (typeof v === 'string' && v.length > max ? `${v.slice(0, max)}…(${v.length} chars)` : v));

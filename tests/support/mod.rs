@@ -20,8 +20,8 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jira_3lo::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, Method,
-    StoreError, TransportError,
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
+    Method, StoreError, TransportError,
 };
 use jira_3lo::session::{Session, SessionConfig, Status};
 use serde_json::{json, Value};
@@ -276,13 +276,18 @@ fn map_reqwest_error(e: reqwest::Error) -> TransportError {
 }
 
 impl KeyValueStore for TestPlatform {
+    // Each operation takes effect, then yields once: browser storage is asynchronous, so other
+    // contexts' tasks run between one storage step and the next, as they do in a browser.
     fn get(
         &self,
         area: Area,
         key: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> {
         let v = self.store.raw_get(area, key);
-        async move { Ok(v) }
+        async move {
+            tokio::task::yield_now().await;
+            Ok(v)
+        }
     }
 
     fn set(
@@ -292,17 +297,27 @@ impl KeyValueStore for TestPlatform {
         value: &str,
     ) -> impl Future<Output = Result<(), StoreError>> {
         self.store.raw_set(area, key, value);
-        async { Ok(()) }
+        async {
+            tokio::task::yield_now().await;
+            Ok(())
+        }
     }
 
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
         self.store.raw_remove(area, key);
-        async { Ok(()) }
+        async {
+            tokio::task::yield_now().await;
+            Ok(())
+        }
     }
 }
 
 impl CrossContextLock for TestPlatform {
-    fn run_exclusive<F: Future>(&self, name: &str, critical: F) -> impl Future<Output = F::Output> {
+    fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> impl Future<Output = Result<F::Output, LockError>> {
         let mutex = self
             .lock
             .locks
@@ -317,7 +332,7 @@ impl CrossContextLock for TestPlatform {
             let _guard = mutex.lock().await;
             acquisitions.set(acquisitions.get() + 1);
             *by_name.borrow_mut().entry(name).or_default() += 1;
-            critical.await
+            Ok(critical.await)
         }
     }
 }

@@ -80,6 +80,10 @@ macro_rules! same_checks_in_both_contexts {
         async fn client_signed_out() {
             $crate::shared::signed_out_client_reports_not_signed_in().await;
         }
+        #[wasm_bindgen_test]
+        async fn refused_web_lock() {
+            $crate::shared::a_refused_web_lock_is_a_typed_error_and_leaks_nothing().await;
+        }
     };
 }
 pub(crate) use same_checks_in_both_contexts;
@@ -406,6 +410,7 @@ pub async fn lock_serializes_critical_sections(lock: WebLock, name: &str) {
                 who
             })
             .await
+            .expect("the lock is granted")
         }
     };
     let (a, b) = future::join(
@@ -433,6 +438,7 @@ pub async fn lock_serializes_critical_sections(lock: WebLock, name: &str) {
                 inside.set(inside.get() - 1);
             })
             .await
+            .expect("the lock is granted")
         }
     };
     future::join(
@@ -451,10 +457,7 @@ pub async fn lock_serializes_critical_sections(lock: WebLock, name: &str) {
 /// the origin sees) for the whole critical future, and released afterwards.
 pub async fn web_lock_is_held_for_the_whole_critical_future(name: &str) {
     let lock = WebLock::new();
-    assert!(
-        lock.is_cross_context(),
-        "navigator.locks must exist in this context"
-    );
+    assert_eq!(lock.mode(), jira_3lo::platform::LockMode::Web);
     let held_names = || async {
         let locks = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
         let locks = js_sys::Reflect::get(&locks, &"locks".into()).unwrap();
@@ -483,7 +486,8 @@ pub async fn web_lock_is_held_for_the_whole_critical_future(name: &str) {
             let late = held_names().await;
             (early, late)
         })
-        .await;
+        .await
+        .expect("navigator.locks must exist in this context");
     assert!(
         seen_inside.0.iter().any(|n| n == name),
         "held at the start: {:?}",
@@ -533,7 +537,8 @@ pub async fn dropping_the_critical_future_releases_the_lock(lock: WebLock, name:
         "taking the lock after the holder was dropped",
         lock.run_exclusive(name, async {}),
     )
-    .await;
+    .await
+    .expect("the lock is granted");
 }
 
 // --------------------------------------------------------------------------------- clock
@@ -747,4 +752,34 @@ pub async fn client_signs_in_through_the_redirect_flow(namespace: &str) {
     );
     drop(other);
     drop(callback);
+}
+
+/// A Web Locks request the browser refuses (a name starting with `-` is reserved) is a typed
+/// `storage` error, never a quiet fall-back to a lock that only covers this context; and the
+/// grant callback of a refused request is freed (its captured handles leave the heap).
+pub async fn a_refused_web_lock_is_a_typed_error_and_leaks_nothing() {
+    let lock = WebLock::new();
+    let attempt = || lock.run_exclusive("-reserved-name", async { "entered" });
+    // Warm up once: the first call allocates lazily-created handles that stay.
+    let first = attempt().await.unwrap_err();
+    assert!(
+        matches!(first, jira_3lo::session::ports::LockError::Refused(_)),
+        "{first:?}"
+    );
+    assert_eq!(
+        jira_3lo::Error::from(first).code(),
+        jira_3lo::ErrorCode::Storage
+    );
+    sleep(10).await;
+    let before = wasm_bindgen::externref_heap_live_count();
+    for _ in 0..20 {
+        assert!(attempt().await.is_err());
+    }
+    sleep(10).await;
+    let after = wasm_bindgen::externref_heap_live_count();
+    assert!(
+        after <= before + 2,
+        "20 refused requests left {} JS handles behind",
+        after - before
+    );
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: the project's two front doors (`test`, `demo`) plus `bench` and `build`.
+//! `cargo xtask <command>`: the project's two front doors (`test`, `demo`) plus `bench`, `sim` and `build`.
 //!
 //! Everything a fresh Debian machine lacks is installed on the way (see [`tools`]); a second run
 //! installs nothing. Each stage is named and timed; any failure stops with a nonzero exit.
@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod demo;
 mod services;
+mod sim;
 mod size;
 mod test;
 mod tools;
@@ -20,8 +21,13 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
                   wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
+  test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
+                  given tests/e2e/*.test.mjs files or all of them
   demo            build, start the fake Atlassian + broker, serve the extension and the demo page
   bench [WHAT]    benchmarks: broker | size | convert | popup | all (default all)
+  sim [--schedules N] [--seed S]
+                  deterministic simulation of the session engine: N schedules (default
+                  100000; from seed S when both are given), or rerun seed S with its trace
   build           build the wasm package and the unpacked extension into target/extension
   setup           only install the missing tools";
 
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "sim" => sim::run(rest),
         "build" => tools::ensure_all().and_then(|_| {
             build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
                 println!("extension folder: {}", p.display());

@@ -56,19 +56,39 @@ pub fn run_all() -> Result {
         "wasm-bindgen tests in headless Chromium (page + service worker)",
         wasm_tests,
     )?;
+    let files = e2e_files()?;
     stage(
         "Playwright end-to-end tests (real extension + demo page)",
-        e2e_tests,
+        || e2e_tests(&files),
     )?;
     Ok(())
 }
 
+/// `cargo xtask test` runs every stage; `cargo xtask test e2e [FILE...]` runs only the
+/// Playwright stage (after the tool installs), for the given `tests/e2e/*.test.mjs` files or all.
 pub fn run(args: &[String]) -> Result {
-    if !args.is_empty() {
-        return Err(format!("cargo xtask test takes no arguments (got {args:?})").into());
-    }
     let started = Instant::now();
-    run_all()?;
+    match args.split_first() {
+        None => run_all()?,
+        Some((stage_name, files)) if stage_name == "e2e" => {
+            ensure_all()?;
+            let files = if files.is_empty() {
+                e2e_files()?
+            } else {
+                files.to_vec()
+            };
+            stage(
+                "Playwright end-to-end tests (real extension + demo page)",
+                || e2e_tests(&files),
+            )?;
+        }
+        Some(_) => {
+            return Err(format!(
+                "cargo xtask test takes no arguments, or `e2e [FILE...]` (got {args:?})"
+            )
+            .into())
+        }
+    }
     println!(
         "\nall stages passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -139,14 +159,14 @@ fn wasm_tests() -> Result {
 }
 
 /// Builds the extension against freshly started services and runs `node --test tests/e2e/`.
-fn e2e_tests() -> Result {
+fn e2e_tests(files: &[String]) -> Result {
     let stack = start_test_stack(false)?;
     let artifacts = root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let mut cmd = Command::new("node");
     // One test may take at most 3 minutes; the whole stage at most 15.
     cmd.args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
-        .args(e2e_files()?)
+        .args(files)
         .env("JIRA3LO_ARTIFACTS", &artifacts);
     stack.export_env(&mut cmd);
     run_with_deadline(&mut cmd, Duration::from_secs(15 * 60))

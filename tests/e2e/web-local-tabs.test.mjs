@@ -1,0 +1,146 @@
+// Several tabs of one web origin with `storage: 'local'` (the refresh token and the site in localStorage,
+// shared by every tab of the origin), in headless Chromium against the real broker and fake Atlassian.
+// The tabs must behave as one session: a new tab reuses the origin's access token, a refresh storm across
+// tabs costs one refresh grant, a sign-out in one tab signs out all of them, and one callback URL completed
+// in two tabs at once is exchanged once.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  admin, beginSignInIn, callIn, env, grantsDelta, launch, openClientTab, requireEnv, resetFake, signInIn,
+  observedJson, SIGNED_OUT_CODES, stats, webRecords, withinStep,
+} from './helpers.mjs';
+
+/** @type {Awaited<ReturnType<typeof launch>>} */
+let browser;
+/** @type {import('playwright-core').Page[]} */
+let tabs = [];
+
+before(async () => {
+  requireEnv();
+  browser = await launch({ withExtension: false });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+afterEach(async () => {
+  for (const t of tabs) await t.close().catch(() => {});
+  tabs = [];
+});
+
+/** A new tab of the origin with a `local` client (tabs opened this way share nothing but the origin). */
+async function tab() {
+  const t = await openClientTab(browser.ctx, { storage: 'local' });
+  tabs.push(t);
+  return t;
+}
+
+/** Resets the fake (auto consent, bob: one site) and empties the origin's localStorage. */
+async function freshStart() {
+  await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
+  const t = await tab();
+  await t.evaluate(() => localStorage.clear());
+}
+
+/** A fresh fake, tab A signed in, tab B opened after it and warmed up with one call. */
+async function twoSignedInTabs() {
+  await freshStart();
+  const a = await tab();
+  await signInIn(a);
+  const b = await tab();
+  const warm = await callIn(b, 'myself');
+  assert.ok(warm.ok, `tab B's first call: ${JSON.stringify(warm)}`);
+  return [a, b];
+}
+
+test('local storage: a new tab\'s first Jira call reuses the origin\'s access token (no token request)', async (t) => {
+  await freshStart();
+  const a = await tab();
+  assert.equal((await signInIn(a)).state, 'signedIn');
+
+  const before = await stats();
+  const b = await tab();
+  const first = await callIn(b, 'myself');
+  const delta = grantsDelta(before, await stats());
+  t.diagnostic(`observed: ${observedJson({ firstCall: first.ok ? 'resolved' : first.code, grants: delta })}`);
+  assert.ok(first.ok, `the new tab's first call: ${JSON.stringify(first)}`);
+  assert.equal(delta.token_requests, 0, `token requests for the new tab's first call (${JSON.stringify(delta)})`);
+});
+
+test('local storage: an expired token in two tabs, five calls each at once → exactly one refresh grant', async (t) => {
+  const [a, b] = await twoSignedInTabs();
+
+  await admin('clock', { advance_secs: 2 * 3600 }); // every access token the tabs hold is now expired
+  const before = await stats();
+  const storm = (page) => page.evaluate(() =>
+    Promise.all(Array.from({ length: 5 }, () => globalThis.__e2e.settle(globalThis.__e2e.client.myself()))));
+  const results = (await withinStep(Promise.all([storm(a), storm(b)]), 'the storm')).flat();
+  const delta = grantsDelta(before, await stats());
+  t.diagnostic(`observed: ${observedJson({ failedCalls: results.filter((r) => !r.ok).map((r) => r.code), grants: delta })}`);
+  assert.deepEqual(results.filter((r) => !r.ok), [], 'every call got its answer');
+  assert.equal(delta.refresh_token, 1, `refresh grants for the storm across two tabs (${JSON.stringify(delta)})`);
+});
+
+test('local storage: signOut in one tab signs out the others; nothing is written back', async (t) => {
+  const [a, b] = await twoSignedInTabs();
+
+  const out = await callIn(a, 'signOut');
+  assert.ok(out.ok, `signOut: ${JSON.stringify(out)}`);
+  const before = await stats();
+  const later = [
+    await callIn(b, 'myself'),
+    await callIn(b, 'search', { jql: 'assignee = currentUser()', maxResults: 1 }),
+    await callIn(b, 'myself'),
+  ];
+  const afterCalls = await stats();
+  const observed = {
+    laterCalls: later.map((r) => (r.ok ? 'resolved' : r.code)),
+    records: { a: await webRecords(a), b: await webRecords(b) },
+    apiRequestsAfterSignOut: Object.entries(afterCalls.requests ?? {})
+      .filter(([route]) => !route.startsWith('POST /oauth/token'))
+      .reduce((n, [route, c]) => n + c - (before.requests?.[route] ?? 0), 0),
+  };
+  const report = observedJson(observed);
+  t.diagnostic(`observed: ${report}`);
+  for (const [i, r] of later.entries()) {
+    assert.ok(!r.ok && SIGNED_OUT_CODES.includes(r.code), `call ${i + 1} in tab B after the sign-out in tab A: ${report}`);
+  }
+  const none = { localStorage: [], sessionStorage: [] };
+  assert.deepEqual(observed.records, { a: none, b: none }, `no session record in any tab: ${report}`);
+  const status = await callIn(b, 'status');
+  assert.equal(status.value?.state, 'signedOut', `tab B's status: ${JSON.stringify(status)}`);
+});
+
+test('local storage: one callback URL completed in two tabs at once → one code exchange, the other tab gets unknown_state', async (t) => {
+  // The pending sign-in lives in localStorage; both tabs (separate renderer processes) read it at the same
+  // moment (a start time both wait for). A few rounds: it is a race between two processes.
+  const rounds = [];
+  for (let round = 0; round < 3; round++) {
+    await freshStart();
+    const a = await tab();
+    const b = await tab();
+    const callback = await beginSignInIn(a, env.demoUrl);
+    // As an app does on load: both tabs read their status (signed out) first.
+    for (const t of [a, b]) assert.equal((await callIn(t, 'status')).value?.state, 'signedOut');
+    const before = await stats();
+    const startAt = Date.now() + 300;
+    const complete = (page) => page.evaluate(async ({ callback, startAt }) => {
+      await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now() - 20)));
+      while (Date.now() < startAt) { /* both tabs start within a millisecond */ }
+      return globalThis.__e2e.settle(globalThis.__e2e.client.completeSignIn(callback));
+    }, { callback, startAt });
+    const results = await withinStep(Promise.all([complete(a), complete(b)]), 'both completeSignIn calls');
+    const delta = grantsDelta(before, await stats());
+    rounds.push({ exchanges: delta.authorization_code, outcomes: results.map((r) => (r.ok ? r.value.state : r.code)) });
+    for (const t of [a, b]) await t.close();
+    tabs = tabs.filter((t) => t !== a && t !== b);
+  }
+  const report = observedJson(rounds);
+  t.diagnostic(`observed: ${report}`);
+  for (const r of rounds) {
+    assert.equal(r.exchanges, 1, `authorization_code exchanges per round: ${report}`);
+    assert.ok(r.outcomes.includes('signedIn'), `one tab signed in: ${report}`);
+    assert.ok(r.outcomes.every((o) => o === 'signedIn' || o === 'unknown_state'), `the other resolved or got unknown_state: ${report}`);
+  }
+});
