@@ -12,9 +12,10 @@ use std::process::Command;
 pub const TARGET_BYTES: usize = 135 * 1024;
 
 /// The enforced budget. Every model crossing the JS boundary is a serde model (one
-/// serde-wasm-bindgen reader per model in the wasm) and the module reached 153,759 B with
-/// them, short of [`TARGET_BYTES`]: the budget is that size + 2%.
-pub const BUDGET_BYTES: usize = 156_834;
+/// serde-wasm-bindgen reader per model in the wasm) and the module reached 157,875 B with
+/// them (153,759 B before main's `locks` option, provider texts and refresh cooldown), short
+/// of [`TARGET_BYTES`]: the budget is that size + 2%.
+pub const BUDGET_BYTES: usize = 161_033;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {
