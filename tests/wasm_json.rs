@@ -1,9 +1,7 @@
 //! The engine's serde readers (src/core/json.rs `decode`) as the wasm build runs them, in real
 //! Chromium, on the bad inputs of the native unit tests (HTML where JSON is expected, truncated
 //! bodies, missing members, wrong types, corrupted records): each is held to the outcome and
-//! error variant the native tests expect, and a reason never quotes a stored value. (The
-//! browser's `JSON.parse` does not tell a text cut short from other bad syntax: where the
-//! native build says `Eof`, the wasm says `Syntax`.)
+//! error variant the native tests expect, and a reason never quotes a stored value.
 #![cfg(target_arch = "wasm32")]
 
 use jira_3lo::core::gateway::classify_api_response;
@@ -82,9 +80,9 @@ fn token_responses_read_the_same_as_natively() {
         (
             200,
             r#"{"access_token":"a""#,
-            "token response is not a token set (Syntax error)",
+            "token response is not a token set (Eof error)",
         ),
-        (200, "", "token response is not a token set (Syntax error)"),
+        (200, "", "token response is not a token set (Eof error)"),
         (
             200,
             r#"{"access_token":"SECRET","expires_in":"x"}"#,
@@ -184,7 +182,7 @@ fn accessible_resources_read_the_same_as_natively() {
     assert_eq!(list[1], ("c2".into(), "".into(), "".into(), vec![], None));
     for (body, category) in [
         ("<html>", "Syntax"),
-        ("[{\"id\":\"c1\"", "Syntax"),
+        ("[{\"id\":\"c1\"", "Eof"),
         ("{\"id\":\"c1\"}", "Data"),
         ("[{\"name\":\"no id\"}]", "Data"),
         ("[{\"id\":\"c1\",\"name\":null}]", "Data"),
@@ -372,10 +370,10 @@ fn storage_records_read_the_same_as_natively() {
     assert_eq!(both::<RefreshRecord>(None), Decoded::Missing);
     for (raw, reason) in [
         ("garbage", "not JSON (Syntax error)"),
-        ("", "not JSON (Syntax error)"),
+        ("", "not JSON (Eof error)"),
         (
             "{\"v\":1,\"refresh_token\":\"SECRET\"",
-            "not JSON (Syntax error)",
+            "not JSON (Eof error)",
         ),
         ("{\"refresh_token\":\"SECRET\"}", "no schema version"),
         (
