@@ -187,3 +187,38 @@ async fn a_popup_opened_during_a_sign_in_does_not_repeat_the_discovery() {
     assert!(seen.iter().all(|s| *s == sites), "{seen:?}");
     assert_eq!(env.count("GET /oauth/token/accessible-resources").await, 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn calls_with_a_fresh_token_read_no_storage_and_a_change_elsewhere_is_seen() {
+    let (env, popup) = signed_in_session().await;
+    let worker = env.session();
+    worker.send(myself()).await.unwrap(); // a new context reads storage once
+    let reads = env.platform.store.reads.get();
+    for _ in 0..10 {
+        worker.send(myself()).await.unwrap();
+    }
+    assert_eq!(
+        env.platform.store.reads.get(),
+        reads,
+        "the token and site are held in memory"
+    );
+    assert_eq!(env.count(MYSELF).await, 11);
+
+    // Another context rotates the tokens: the change event drops the copy, and the next
+    // call reads the new token once, without a refresh of its own.
+    env.advance(3_601).await;
+    popup.send(myself()).await.unwrap();
+    assert_eq!(env.grants("refresh_token").await, 1);
+    let reads = env.platform.store.reads.get();
+    worker.send(myself()).await.unwrap();
+    worker.send(myself()).await.unwrap();
+    assert_eq!(env.platform.store.reads.get() - reads, 1);
+    assert_eq!(env.grants("refresh_token").await, 1);
+
+    // A sign-out elsewhere ends the worker's access at once.
+    popup.sign_out().await.unwrap();
+    assert_eq!(
+        worker.send(myself()).await.unwrap_err(),
+        jira_3lo::Error::NotSignedIn
+    );
+}

@@ -219,9 +219,10 @@ async fn a_discovery_finishing_after_a_sign_out_elsewhere_writes_nothing_back() 
 #[tokio::test(flavor = "current_thread")]
 async fn a_site_choice_racing_a_sign_out_elsewhere_is_not_signed_in_and_writes_nothing() {
     let (env, popup) = signed_in_session().await;
+    let sites = popup.sites().await.unwrap();
+    // A tab opened now reads the site list from storage, and the sign-out lands before it
+    // writes its choice.
     let tab = env.session();
-    let sites = tab.sites().await.unwrap();
-    // The choice reads the site list, then the sign-out lands before it writes.
     let (chosen, signed_out) =
         futures_util::future::join(tab.choose_site(&sites[1].id), popup.sign_out()).await;
     signed_out.unwrap();

@@ -364,6 +364,9 @@ mod hook_impls {
         fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
             self.inner.remove(area, key)
         }
+        fn watch(&self, listener: std::rc::Rc<dyn Fn(Option<&str>)>) {
+            self.inner.watch(listener)
+        }
     }
     impl CrossContextLock for HookPlatform {
         fn run_exclusive<F: Future>(

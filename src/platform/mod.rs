@@ -11,6 +11,7 @@ mod lock;
 mod storage;
 
 use std::future::Future;
+use std::rc::Rc;
 
 pub use clock::{sleep, BrowserClock};
 pub use fetch::{FetchClient, DEFAULT_TIMEOUT_MS};
@@ -83,6 +84,10 @@ impl KeyValueStore for BrowserPlatform {
 
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
         self.store.remove(area, key)
+    }
+
+    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+        self.store.watch(listener)
     }
 }
 

@@ -86,6 +86,8 @@ pub(crate) fn extension_api(path: &[&str]) -> Option<JsValue> {
 #[derive(Clone)]
 pub struct BrowserStore {
     backend: Backend,
+    /// The listeners of [`KeyValueStore::watch`]: registered as long as the store lives.
+    watching: Rc<RefCell<Vec<Subscription>>>,
 }
 
 #[derive(Clone)]
@@ -139,13 +141,17 @@ impl BrowserStore {
             StorageKind::Local => Backend::Web(web_storage("localStorage")?),
             StorageKind::Memory => Backend::Memory(MemoryStore::context()),
         };
-        Ok(BrowserStore { backend })
+        Ok(BrowserStore {
+            backend,
+            watching: Rc::default(),
+        })
     }
 
     /// A store over the given memory store (tests use an isolated one).
     pub fn memory(store: MemoryStore) -> Self {
         BrowserStore {
             backend: Backend::Memory(store),
+            watching: Rc::default(),
         }
     }
 
@@ -230,6 +236,11 @@ async fn settle(what: &str, call: Result<js_sys::Promise, JsValue>) -> Result<Js
 }
 
 impl KeyValueStore for BrowserStore {
+    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+        let subscription = self.subscribe(move |key| listener(key));
+        self.watching.borrow_mut().push(subscription);
+    }
+
     async fn get(&self, area: Area, key: &str) -> Result<Option<String>, StoreError> {
         match &self.backend {
             Backend::Extension { session, local, .. } => {

@@ -39,6 +39,7 @@
 
 pub mod ports;
 
+mod cache;
 mod call;
 mod exchange;
 /// Used by the wasm platform and bindings only.
@@ -172,6 +173,9 @@ pub(crate) struct Inner<P: Platform> {
     cooldown: RefCell<Option<Cooldown>>,
     client_id: RefCell<Option<String>>,
     reports: RefCell<Vec<StorageReport>>,
+    /// What a Jira call needs, kept between storage reads (see [`cache`]).
+    access: cache::Cached<AccessRecord>,
+    site: cache::Cached<SiteRecord>,
 }
 
 /// The 3LO session of one context. See the module docs.
@@ -199,16 +203,25 @@ impl<P: Platform> Clone for Session<P> {
 impl<P: Platform> Session<P> {
     pub fn new(config: SessionConfig, platform: P) -> Self {
         let client_id = config.client_id.clone();
-        Session {
-            inner: Rc::new(Inner {
-                config,
-                platform,
-                refresh_flight: RefCell::new(None),
-                cooldown: RefCell::new(None),
-                client_id: RefCell::new(client_id),
-                reports: RefCell::new(Vec::new()),
-            }),
-        }
+        let inner = Rc::new(Inner {
+            config,
+            platform,
+            refresh_flight: RefCell::new(None),
+            cooldown: RefCell::new(None),
+            client_id: RefCell::new(client_id),
+            reports: RefCell::new(Vec::new()),
+            access: Default::default(),
+            site: Default::default(),
+        });
+        // The listener holds the engine weakly: the store's listeners live with the platform,
+        // which the engine owns.
+        let weak = Rc::downgrade(&inner);
+        inner.platform.watch(Rc::new(move |key: Option<&str>| {
+            if let Some(inner) = weak.upgrade() {
+                inner.changed(key);
+            }
+        }));
+        Session { inner }
     }
 
     pub fn config(&self) -> &SessionConfig {

@@ -142,6 +142,11 @@ pub trait KeyValueStore {
         value: &str,
     ) -> impl Future<Output = Result<(), StoreError>>;
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>>;
+    /// Calls `listener(Some(key))` after `key` changed in any context sharing the store,
+    /// this one included (`None`: anything may have changed), for as long as this store
+    /// lives. The engine keeps its in-memory copies of records current with it, so a store
+    /// whose changes go unreported would leave other contexts' copies stale.
+    fn watch(&self, listener: std::rc::Rc<dyn Fn(Option<&str>)>);
 }
 
 /// Why a [`CrossContextLock`] could not be held. Never silent: the engine turns it into

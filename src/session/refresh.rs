@@ -20,7 +20,7 @@ impl<P: Platform> Session<P> {
     /// A usable access token: the stored one while fresh, otherwise the result of a refresh.
     pub(crate) async fn access(&self) -> Result<AccessRecord, Error> {
         let now = self.inner.platform.now_ms();
-        if let Some(a) = self.inner.load_access().await? {
+        if let Some(a) = self.inner.cached_access().await? {
             if is_fresh(a.expires_at_ms, now, self.inner.config.refresh_skew_ms) {
                 return Ok(a);
             }

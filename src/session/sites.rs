@@ -53,7 +53,7 @@ impl<P: Platform> Session<P> {
     /// (a sign-in) stored the sites while we waited.
     async fn site_record(&self) -> Result<SiteRecord, Error> {
         let known = |rec: Option<SiteRecord>| rec.filter(|r| !r.sites.is_empty());
-        if let Some(rec) = known(self.inner.load_site().await?) {
+        if let Some(rec) = known(self.inner.cached_site().await?) {
             return Ok(rec);
         }
         let inner = &self.inner;

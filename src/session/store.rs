@@ -37,12 +37,37 @@ impl<P: Platform> Inner<P> {
             .await?)
     }
 
+    /// A change event from some context: drop the copies of the records it touched.
+    pub(super) fn changed(&self, key: Option<&str>) {
+        let ns = self.ns();
+        if key.is_none_or(|k| k == keys::access(ns)) {
+            self.access.forget();
+        }
+        if key.is_none_or(|k| k == keys::site(ns)) {
+            self.site.forget();
+        }
+    }
+
+    /// The access record as storage holds it now (and the copy refreshed with it).
     pub(super) async fn load_access(&self) -> Result<Option<AccessRecord>, Error> {
-        self.load(Area::Session, keys::access(self.ns())).await
+        let read_at = self.access.generation();
+        let record = self.load(Area::Session, keys::access(self.ns())).await?;
+        self.access.fill(read_at, record.clone());
+        Ok(record)
+    }
+
+    /// The access record from the in-memory copy, else from storage: the per-call path.
+    pub(super) async fn cached_access(&self) -> Result<Option<AccessRecord>, Error> {
+        match self.access.get() {
+            Some(record) => Ok(record),
+            None => self.load_access().await,
+        }
     }
 
     pub(super) async fn save_access(&self, r: &AccessRecord) -> Result<(), Error> {
-        self.save(Area::Session, keys::access(self.ns()), r).await
+        self.save(Area::Session, keys::access(self.ns()), r).await?;
+        self.access.set(Some(r.clone()));
+        Ok(())
     }
 
     pub(super) async fn load_refresh(&self) -> Result<Option<RefreshRecord>, Error> {
@@ -54,19 +79,35 @@ impl<P: Platform> Inner<P> {
             .await
     }
 
+    /// The site record as storage holds it now (and the copy refreshed with it).
     pub(super) async fn load_site(&self) -> Result<Option<SiteRecord>, Error> {
-        self.load(Area::Persistent, keys::site(self.ns())).await
+        let read_at = self.site.generation();
+        let record = self.load(Area::Persistent, keys::site(self.ns())).await?;
+        self.site.fill(read_at, record.clone());
+        Ok(record)
+    }
+
+    /// The site record from the in-memory copy, else from storage: the per-call path.
+    pub(super) async fn cached_site(&self) -> Result<Option<SiteRecord>, Error> {
+        match self.site.get() {
+            Some(record) => Ok(record),
+            None => self.load_site().await,
+        }
     }
 
     pub(super) async fn save_site(&self, r: &SiteRecord) -> Result<(), Error> {
-        self.save(Area::Persistent, keys::site(self.ns()), r).await
+        self.save(Area::Persistent, keys::site(self.ns()), r)
+            .await?;
+        self.site.set(Some(r.clone()));
+        Ok(())
     }
 
     pub(super) async fn remove_site(&self) -> Result<(), Error> {
-        Ok(self
-            .platform
+        self.platform
             .remove(Area::Persistent, &keys::site(self.ns()))
-            .await?)
+            .await?;
+        self.site.set(None);
+        Ok(())
     }
 
     pub(super) async fn load_pending(&self) -> Result<Option<PendingRecord>, Error> {
@@ -90,6 +131,7 @@ impl<P: Platform> Inner<P> {
         self.platform
             .remove(Area::Session, &keys::access(self.ns()))
             .await?;
+        self.access.set(None);
         self.platform
             .remove(Area::Persistent, &keys::refresh(self.ns()))
             .await?;

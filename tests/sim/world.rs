@@ -128,6 +128,8 @@ pub struct World {
     seq: Cell<u64>,
     store: RefCell<BTreeMap<(u8, String), String>>,
     pub events: RefCell<Vec<StorageEvent>>,
+    /// The engines' change listeners ([`KeyValueStore::watch`]), told of every write at once.
+    listeners: RefCell<Vec<Rc<dyn Fn(Option<&str>)>>>,
     locks: RefCell<BTreeMap<String, LockState>>,
     net: RefCell<BTreeMap<u64, InFlight>>,
     pub net_stats: RefCell<Vec<NetStats>>,
@@ -157,6 +159,7 @@ impl World {
             seq: Cell::new(0),
             store: RefCell::default(),
             events: RefCell::default(),
+            listeners: RefCell::default(),
             locks: RefCell::default(),
             net: RefCell::default(),
             net_stats: RefCell::new(vec![NetStats::default(); contexts]),
@@ -281,6 +284,10 @@ impl World {
             value: value.map(str::to_string),
             op: self.task_op.borrow().get(&self.polling.get()).copied(),
         });
+        let listeners = self.listeners.borrow().clone();
+        for listener in listeners {
+            listener(Some(key));
+        }
     }
 
     // -- lock ---------------------------------------------------------------------------------
@@ -588,6 +595,10 @@ impl KeyValueStore for SimPlatform {
             world.write(ctx, area, &key, Some(&value));
             Ok(())
         }
+    }
+
+    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+        self.world.listeners.borrow_mut().push(listener);
     }
 
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {

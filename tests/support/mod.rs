@@ -39,6 +39,11 @@ pub const CLIENT_SECRET: &str = "demo-secret";
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     data: Rc<RefCell<HashMap<(u8, String), String>>>,
+    /// Change listeners of every context over this store, told of each write at once (as
+    /// `chrome.storage.onChanged` tells every extension context).
+    listeners: Rc<RefCell<Vec<Rc<dyn Fn(Option<&str>)>>>>,
+    /// Reads through the port (`get`), by every context.
+    pub reads: Rc<Cell<u64>>,
 }
 
 fn area_id(area: Area) -> u8 {
@@ -62,12 +67,21 @@ impl MemoryStore {
         self.data
             .borrow_mut()
             .insert((area_id(area), key.to_string()), value.to_string());
+        self.changed(key);
     }
 
     pub fn raw_remove(&self, area: Area, key: &str) {
         self.data
             .borrow_mut()
             .remove(&(area_id(area), key.to_string()));
+        self.changed(key);
+    }
+
+    fn changed(&self, key: &str) {
+        let listeners = self.listeners.borrow().clone();
+        for listener in listeners {
+            listener(Some(key));
+        }
     }
 
     /// Every key in one area.
@@ -284,6 +298,7 @@ impl KeyValueStore for TestPlatform {
         key: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> {
         let v = self.store.raw_get(area, key);
+        self.store.reads.set(self.store.reads.get() + 1);
         async move {
             tokio::task::yield_now().await;
             Ok(v)
@@ -301,6 +316,10 @@ impl KeyValueStore for TestPlatform {
             tokio::task::yield_now().await;
             Ok(())
         }
+    }
+
+    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+        self.store.listeners.borrow_mut().push(listener);
     }
 
     fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {

@@ -11,11 +11,11 @@ use std::process::Command;
 /// What the issue asked for: 135 KB (138,240 B) of wasm + glue, gzip -9.
 pub const TARGET_BYTES: usize = 135 * 1024;
 
-/// The enforced budget. Every model crossing the JS boundary is a serde model (one
-/// serde-wasm-bindgen reader per model in the wasm) and the module reached 157,875 B with
-/// them (153,759 B before main's `locks` option, provider texts and refresh cooldown), short
-/// of [`TARGET_BYTES`]: the budget is that size + 2%.
-pub const BUDGET_BYTES: usize = 161_033;
+/// The enforced budget: the size reached + 2%, short of [`TARGET_BYTES`]. Every model crossing
+/// the JS boundary is a serde model, and the engine decodes with serde_json in the wasm too
+/// (the faster of the conversions `cargo xtask bench convert` measures: about 23 KB more than
+/// `JSON.parse` + serde-wasm-bindgen). Reached: 182,091 B.
+pub const BUDGET_BYTES: usize = 185_733;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {
