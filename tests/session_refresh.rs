@@ -364,7 +364,7 @@ mod hook_impls {
         fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
             self.inner.remove(area, key)
         }
-        fn watch(&self, listener: std::rc::Rc<dyn Fn(Option<&str>)>) {
+        fn watch(&self, listener: jira_3lo::session::ports::ChangeListener) {
             self.inner.watch(listener)
         }
     }

@@ -11,7 +11,6 @@ mod lock;
 mod storage;
 
 use std::future::Future;
-use std::rc::Rc;
 
 pub use clock::{sleep, BrowserClock};
 pub use fetch::{FetchClient, DEFAULT_TIMEOUT_MS};
@@ -19,8 +18,8 @@ pub use lock::{LockMode, WebLock};
 pub use storage::{BrowserStore, MemoryStore, StorageKind, Subscription};
 
 use crate::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
-    StoreError, TransportError,
+    Area, ChangeListener, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse,
+    KeyValueStore, LockError, StoreError, TransportError,
 };
 
 /// The four ports bundled for the session engine: fetch, a browser store, Web Locks and the
@@ -86,7 +85,7 @@ impl KeyValueStore for BrowserPlatform {
         self.store.remove(area, key)
     }
 
-    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+    fn watch(&self, listener: ChangeListener) {
         self.store.watch(listener)
     }
 }

@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::global::{describe_js_error, global_path};
-use crate::session::ports::{Area, KeyValueStore, StoreError};
+use crate::session::ports::{Area, ChangeListener, KeyValueStore, StoreError};
 
 /// Which storage a client keeps its records in (the JS config's `storage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +236,7 @@ async fn settle(what: &str, call: Result<js_sys::Promise, JsValue>) -> Result<Js
 }
 
 impl KeyValueStore for BrowserStore {
-    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+    fn watch(&self, listener: ChangeListener) {
         let subscription = self.subscribe(move |key| listener(key));
         self.watching.borrow_mut().push(subscription);
     }

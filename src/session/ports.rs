@@ -128,6 +128,9 @@ pub enum Area {
 #[error("storage error: {0}")]
 pub struct StoreError(pub String);
 
+/// Told the key that changed (`None`: anything may have changed), see [`KeyValueStore::watch`].
+pub type ChangeListener = std::rc::Rc<dyn Fn(Option<&str>)>;
+
 /// Async string key-value storage shared by every context of the extension.
 pub trait KeyValueStore {
     fn get(
@@ -146,7 +149,7 @@ pub trait KeyValueStore {
     /// this one included (`None`: anything may have changed), for as long as this store
     /// lives. The engine keeps its in-memory copies of records current with it, so a store
     /// whose changes go unreported would leave other contexts' copies stale.
-    fn watch(&self, listener: std::rc::Rc<dyn Fn(Option<&str>)>);
+    fn watch(&self, listener: ChangeListener);
 }
 
 /// Why a [`CrossContextLock`] could not be held. Never silent: the engine turns it into

@@ -129,7 +129,7 @@ pub struct World {
     store: RefCell<BTreeMap<(u8, String), String>>,
     pub events: RefCell<Vec<StorageEvent>>,
     /// The engines' change listeners ([`KeyValueStore::watch`]), told of every write at once.
-    listeners: RefCell<Vec<Rc<dyn Fn(Option<&str>)>>>,
+    listeners: RefCell<Vec<jira_3lo::session::ports::ChangeListener>>,
     locks: RefCell<BTreeMap<String, LockState>>,
     net: RefCell<BTreeMap<u64, InFlight>>,
     pub net_stats: RefCell<Vec<NetStats>>,
@@ -597,7 +597,7 @@ impl KeyValueStore for SimPlatform {
         }
     }
 
-    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+    fn watch(&self, listener: jira_3lo::session::ports::ChangeListener) {
         self.world.listeners.borrow_mut().push(listener);
     }
 

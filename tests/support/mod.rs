@@ -41,7 +41,7 @@ pub struct MemoryStore {
     data: Rc<RefCell<HashMap<(u8, String), String>>>,
     /// Change listeners of every context over this store, told of each write at once (as
     /// `chrome.storage.onChanged` tells every extension context).
-    listeners: Rc<RefCell<Vec<Rc<dyn Fn(Option<&str>)>>>>,
+    listeners: Rc<RefCell<Vec<jira_3lo::session::ports::ChangeListener>>>,
     /// Reads through the port (`get`), by every context.
     pub reads: Rc<Cell<u64>>,
 }
@@ -318,7 +318,7 @@ impl KeyValueStore for TestPlatform {
         }
     }
 
-    fn watch(&self, listener: Rc<dyn Fn(Option<&str>)>) {
+    fn watch(&self, listener: jira_3lo::session::ports::ChangeListener) {
         self.store.listeners.borrow_mut().push(listener);
     }
 
