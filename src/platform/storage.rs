@@ -455,7 +455,16 @@ impl Drop for Part {
                     closure.as_ref().unchecked_ref(),
                 );
             }
-            Part::Local { hub, id } => hub.listeners.borrow_mut().retain(|(other, _)| other != id),
+            Part::Local { hub, id } => {
+                let gone = {
+                    let mut listeners = hub.listeners.borrow_mut();
+                    let at = listeners.iter().position(|(other, _)| other == id);
+                    at.map(|i| listeners.remove(i))
+                };
+                // Dropped outside the borrow: a listener may own a client whose store's own
+                // subscriptions to this hub unregister as it goes.
+                drop(gone);
+            }
         }
     }
 }
