@@ -310,7 +310,7 @@ struct IterState {
     buffer: RefCell<Vec<Issue>>,
     /// Serialises `next()` calls: a second call waits for the page the first is fetching.
     /// (An owned-guard mutex, the kind the in-context lock uses: one lock future in the wasm.)
-    busy: Rc<crate::session::mutex::LocalMutex>,
+    busy: std::sync::Arc<futures_util::lock::Mutex<()>>,
     closed: Cell<bool>,
 }
 

@@ -13,15 +13,15 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::global::{describe_js_error, global_path};
-use crate::session::mutex::{LocalGuard, LocalMutex};
 use crate::session::ports::{CrossContextLock, LockError};
+use futures_util::lock::{Mutex, OwnedMutexGuard};
 
 #[wasm_bindgen]
 extern "C" {
@@ -94,7 +94,7 @@ impl CrossContextLock for WebLock {
 /// A held lock of either kind; dropping it releases the lock.
 enum Held {
     Web(#[allow(dead_code)] HeldLock),
-    Local(#[allow(dead_code)] LocalGuard),
+    Local(#[allow(dead_code)] OwnedMutexGuard<()>),
 }
 
 impl WebLock {
@@ -177,16 +177,16 @@ async fn acquire(manager: &LockManager, name: &str) -> Result<HeldLock, JsValue>
 thread_local! {
     /// `(name, mutex)`: a few names per context, and a few bytes of wasm where a hash map is
     /// kilobytes.
-    static LOCAL_MUTEXES: RefCell<Vec<(String, Rc<LocalMutex>)>> = const { RefCell::new(Vec::new()) };
+    static LOCAL_MUTEXES: RefCell<Vec<(String, Arc<Mutex<()>>)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn local_mutex(name: &str) -> Rc<LocalMutex> {
+fn local_mutex(name: &str) -> Arc<Mutex<()>> {
     LOCAL_MUTEXES.with(|mutexes| {
         let mut mutexes = mutexes.borrow_mut();
         if let Some((_, mutex)) = mutexes.iter().find(|(n, _)| n == name) {
             return mutex.clone();
         }
-        let mutex = Rc::<LocalMutex>::default();
+        let mutex = Arc::new(Mutex::new(()));
         mutexes.push((name.to_string(), mutex.clone()));
         mutex
     })

@@ -42,9 +42,6 @@ pub mod ports;
 mod cache;
 mod call;
 mod exchange;
-/// Used by the wasm platform and bindings only.
-#[cfg(any(target_arch = "wasm32", test))]
-pub(crate) mod mutex;
 mod refresh;
 mod sign_in;
 mod sites;
@@ -324,6 +321,41 @@ mod tests {
 
     impl Wake for Quiet {
         fn wake(self: Arc<Self>) {}
+    }
+
+    /// The in-context lock (`futures_util`'s mutex with owned guards, as the platform's
+    /// in-context lock and the issue iterator's turn use it): one holder at a time, a release
+    /// wakes the next waiter, and a waiter dropped while waiting strands nobody.
+    #[test]
+    fn the_in_context_lock_hands_over_and_a_dropped_waiter_strands_nobody() {
+        use futures_util::lock::Mutex;
+        use std::pin::pin;
+        let mutex = Arc::new(Mutex::new(()));
+        let held = Arc::clone(&mutex)
+            .lock_owned()
+            .now_or_never()
+            .expect("free");
+        let (gone, next) = (Arc::new(Quiet), Arc::new(Quiet));
+        let (gone_waker, next_waker) = (Waker::from(gone), Waker::from(next));
+        {
+            let mut dropped = pin!(Arc::clone(&mutex).lock_owned());
+            assert!(dropped
+                .as_mut()
+                .poll(&mut Context::from_waker(&gone_waker))
+                .is_pending());
+        }
+        let mut waiting = pin!(Arc::clone(&mutex).lock_owned());
+        assert!(waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&next_waker))
+            .is_pending());
+        assert!(Arc::clone(&mutex).lock_owned().now_or_never().is_none());
+        drop(held);
+        let turn = waiting.as_mut().poll(&mut Context::from_waker(&next_waker));
+        assert!(turn.is_ready());
+        assert!(Arc::clone(&mutex).lock_owned().now_or_never().is_none());
+        drop(turn);
+        assert!(mutex.lock_owned().now_or_never().is_some());
     }
 
     /// A caller that stops waiting for the refresh leaves nothing behind in the flight: its
