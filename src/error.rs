@@ -345,26 +345,26 @@ impl Error {
 
     /// The error for a request that got no response; `url` is the URL it was sent to, of
     /// which only the origin is kept (see [`crate::core::urls::origin_of`]).
-    pub fn from_transport(e: crate::session::ports::TransportError, url: &str) -> Self {
+    pub fn from_transport(e: crate::core::io::TransportError, url: &str) -> Self {
         match e {
-            crate::session::ports::TransportError::Network(message) => Error::Network {
+            crate::core::io::TransportError::Network(message) => Error::Network {
                 message,
                 origin: crate::core::urls::origin_of(url),
             },
-            crate::session::ports::TransportError::Timeout => Error::Timeout,
+            crate::core::io::TransportError::Timeout => Error::Timeout,
         }
     }
 }
 
-impl From<crate::session::ports::StoreError> for Error {
-    fn from(e: crate::session::ports::StoreError) -> Self {
+impl From<crate::core::io::StoreError> for Error {
+    fn from(e: crate::core::io::StoreError) -> Self {
         Error::Storage { message: e.0 }
     }
 }
 
-impl From<crate::session::ports::LockError> for Error {
-    fn from(e: crate::session::ports::LockError) -> Self {
-        use crate::session::ports::LockError;
+impl From<crate::core::io::LockError> for Error {
+    fn from(e: crate::core::io::LockError) -> Self {
+        use crate::core::io::LockError;
         match e {
             LockError::Unavailable(message) => Error::Config { message },
             LockError::Refused(message) => Error::Storage { message },

@@ -30,8 +30,8 @@ pub struct JiraClient {
     subscriptions: RefCell<Vec<Subscription>>,
 }
 
-/// The Rust API of the client (what `wasm-bindgen` tests call): the same operations as the
-/// JavaScript methods below, which share one boxed future type to keep the wasm small.
+/// The Rust side of the operations the `wasm-bindgen` tests call directly (the JavaScript
+/// methods below are the API; these exist only where a test needs typed results).
 impl JiraClient {
     /// The current sign-in state, from storage only (no network request).
     pub async fn status(&self) -> Result<Ts<Status>, JsValue> {
@@ -55,16 +55,6 @@ impl JiraClient {
             .await
             .map_err(to_js)?;
         Ok(Ts::new_unchecked(status_js(&status)))
-    }
-
-    /// Extension only: the whole sign-in through `chrome.identity.launchWebAuthFlow`.
-    pub async fn sign_in_with_extension(
-        &self,
-        interactive: Option<bool>,
-    ) -> Result<Ts<Status>, JsValue> {
-        JsFuture::from(self.sign_in_with_extension_js(interactive))
-            .await
-            .map(Ts::new_unchecked)
     }
 
     /// The Jira sites of this sign-in (cached; discovered once if unknown).

@@ -19,6 +19,7 @@ use super::client::JiraClient;
 use super::error::to_js as error_to_js;
 use super::js::{self, from_js, to_js};
 use crate::core::api_request::JiraRequest;
+use crate::core::io::HttpResponse;
 use crate::jira::calls::{parse, Transitions};
 use crate::jira::models::{
     ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
@@ -26,7 +27,6 @@ use crate::jira::models::{
 };
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
-use crate::session::ports::HttpResponse;
 use crate::session::Session;
 use crate::Error;
 

@@ -2,7 +2,7 @@
 //! sends them to `{api_base}/ex/jira/{cloudId}{path}` with authentication, retries and refresh.
 
 use super::json::JsonValue;
-use crate::session::ports::Method;
+use crate::core::io::Method;
 
 /// One Jira REST call relative to the site's gateway root.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::json::{decode, to_text, DecodeError, JsonValue};
-use crate::session::ports::HttpResponse;
+use crate::core::io::HttpResponse;
 use crate::Error;
 
 /// The wait hint for a 429 that carries no usable `Retry-After` (it is not retried automatically).

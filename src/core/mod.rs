@@ -7,6 +7,7 @@ pub mod api_request;
 pub mod authorize;
 pub mod callback;
 pub mod gateway;
+pub mod io;
 pub mod json;
 pub mod records;
 pub mod refresh;

@@ -1,8 +1,8 @@
 //! `accessible-resources`: merge duplicates, infer products, keep Jira sites, select one.
 
 use super::json::decode;
+use crate::core::io::HttpResponse;
 use crate::error::SiteChoice;
-use crate::session::ports::HttpResponse;
 use crate::Error;
 
 /// One entry of `GET /oauth/token/accessible-resources`.

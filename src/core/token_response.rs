@@ -4,8 +4,8 @@
 use super::gateway::retry_after_ms;
 use super::json::decode;
 use super::tokens::TokenResponse;
+use crate::core::io::HttpResponse;
 use crate::error::{oauth_error_code, ProviderText};
-use crate::session::ports::HttpResponse;
 use crate::Error;
 
 /// Error codes the broker itself produces (its refusals, not Atlassian's).

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use super::paging::SearchWalk;
 use super::requests;
 use crate::core::api_request::JiraRequest;
+use crate::core::io::HttpResponse;
 use crate::core::json::decode;
-use crate::session::ports::HttpResponse;
 use crate::session::{Platform, Session};
 use crate::Error;
 

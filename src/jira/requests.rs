@@ -301,8 +301,8 @@ pub fn search_projects(search: &ProjectSearch) -> JiraRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::io::Method;
     use crate::jira::models::IdOrName;
-    use crate::session::ports::Method;
     use serde_json::json;
 
     fn q(req: &JiraRequest) -> Vec<(&str, &str)> {
