@@ -16,7 +16,6 @@ use crate::platform::{
 };
 use crate::session::Session;
 use crate::Error;
-use wasm_bindgen_futures::JsFuture;
 
 /// A signed-in (or signing-in) connection to Jira Cloud for one app and one storage.
 ///
