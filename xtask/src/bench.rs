@@ -1,4 +1,4 @@
-//! `cargo xtask bench [broker|size|convert|popup|all]`: measurements, not timed tests. Every
+//! `cargo xtask bench [broker|size|convert|popup|percall|all]`: measurements, not timed tests. Every
 //! figure is reported next to a baseline measured in the same run.
 
 use crate::build::build_pkg;
@@ -15,12 +15,14 @@ pub fn run(args: &[String]) -> Result {
         "size" => size(),
         "convert" => convert(),
         "popup" => popup(),
+        "percall" => percall(),
         "all" => broker()
             .and_then(|_| size())
             .and_then(|_| convert())
-            .and_then(|_| popup()),
+            .and_then(|_| popup())
+            .and_then(|_| percall()),
         other => Err(format!(
-            "unknown benchmark `{other}` (broker | size | convert | popup | all)"
+            "unknown benchmark `{other}` (broker | size | convert | popup | percall | all)"
         )
         .into()),
     }
@@ -81,14 +83,31 @@ fn convert() -> Result {
 
 /// Popup open → first issues rendered (cached tokens) vs a plain-JS page doing the same fetch.
 fn popup() -> Result {
+    playwright_bench(
+        "bench popup (Playwright, headless Chromium)",
+        "bench-popup.mjs",
+    )
+}
+
+/// Per-call cost: 1,000 sequential 50-issue `client.search` calls vs 1,000 raw `fetch` + `.json()`
+/// of the same URL with the same token, in one page; fails above the 1.25× budget (medians).
+fn percall() -> Result {
+    playwright_bench(
+        "bench percall (module search vs raw fetch, headless Chromium)",
+        "bench-percall.mjs",
+    )
+}
+
+/// Runs `tests/e2e/<script>` with node against the release test stack (fake + broker + static).
+fn playwright_bench(name: &str, script: &str) -> Result {
     let stack = start_test_stack(true)?;
-    stage("bench popup (Playwright, headless Chromium)", || {
-        let script = root().join("tests/e2e/bench-popup.mjs");
-        if !script.exists() {
-            return Err("tests/e2e/bench-popup.mjs is missing".into());
+    stage(name, || {
+        let path = root().join("tests/e2e").join(script);
+        if !path.exists() {
+            return Err(format!("tests/e2e/{script} is missing").into());
         }
         let mut cmd = Command::new("node");
-        cmd.arg(script);
+        cmd.arg(path);
         stack.export_env(&mut cmd);
         sh(&mut cmd)
     })
