@@ -14,8 +14,10 @@ pub const TARGET_BYTES: usize = 135 * 1024;
 /// The enforced budget. Every model crossing the JS boundary is a serde model (one
 /// serde-wasm-bindgen reader per model in the wasm) and the module reached 157,875 B with
 /// them (153,759 B before main's `locks` option, provider texts and refresh cooldown), short
-/// of [`TARGET_BYTES`]: the budget is that size + 2%.
-pub const BUDGET_BYTES: usize = 161_033;
+/// of [`TARGET_BYTES`]: the budget is that size + 2% (161,033 B), plus what routing HTTP
+/// through gloo-net (`http` feature only) costs: 2,361 B (182,091 B -> 184,452 B measured on
+/// the same tree before and after).
+pub const BUDGET_BYTES: usize = 163_394;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {
