@@ -31,6 +31,57 @@ fn this_is_a_service_worker_without_window_or_web_storage() {
 
 same_checks_in_both_contexts!();
 
+/// `FetchClient` is gloo-net's `fetch` (the global one, from gloo-net 0.6) plus our layer, here
+/// where there is no `window`: a POST with a JSON body and a bearer header (through the CORS
+/// preflight), the response's headers read back, then a timeout of the same client's kind.
+#[wasm_bindgen_test]
+async fn gloo_net_fetch_works_in_the_service_worker() {
+    use jira_3lo::platform::FetchClient;
+    use jira_3lo::session::ports::{HttpClient, HttpRequest, Method, TransportError};
+    use serde_json::json;
+
+    assert!(js_sys::Reflect::has(&js_sys::global(), &"ServiceWorkerGlobalScope".into()).unwrap());
+    let response = FetchClient::default()
+        .send(HttpRequest {
+            method: Method::Post,
+            url: format!(
+                "{}/ex/jira/00000000-0000-0000-0000-000000000000/rest/api/3/search/jql",
+                fake_url()
+            ),
+            headers: vec![("Authorization".into(), "Bearer garbage".into())],
+            body: Some(json!({"jql": "project = X", "maxResults": 1}).to_string()),
+        })
+        .await
+        .expect("an HTTP response through gloo-net in the worker");
+    assert_eq!(response.status, 401, "body: {}", response.body);
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|v| v.contains("json")),
+        "{:?}",
+        response.headers
+    );
+    let body: serde_json::Value = serde_json::from_str(&response.body).expect("a JSON body");
+    assert_eq!(body["code"], json!(401), "body: {}", response.body);
+
+    admin(
+        "POST",
+        "faults",
+        json!({"route": "GET /me", "count": 1, "fault": {"delay_ms": 2000}}),
+    )
+    .await;
+    let result = FetchClient::new(200)
+        .send(HttpRequest {
+            method: Method::Get,
+            url: format!("{}/me", fake_url()),
+            headers: vec![],
+            body: None,
+        })
+        .await;
+    clear_faults().await;
+    assert_eq!(result, Err(TransportError::Timeout));
+}
+
 #[wasm_bindgen_test]
 async fn memory_store_reports_own_writes() {
     subscription_reports_changed_keys(

@@ -1,9 +1,12 @@
-//! The [`HttpClient`] port over the global `fetch`, usable in a page and in a service worker.
+//! The [`HttpClient`] port over the global `fetch`, through gloo-net (which binds the global
+//! `fetch`, not `window.fetch`, so it works in a page and in a service worker alike).
 //!
-//! Every request carries an `AbortController` signal: the timeout aborts it (reported as
-//! [`TransportError::Timeout`]), and so does dropping the future (no orphaned request keeps
-//! running after its caller gave up). Cookies are never sent (`credentials: "omit"`): the
-//! broker and the API authenticate with the body / bearer header only.
+//! gloo-net builds and sends the request and reads the response; this layer adds what the
+//! session needs on top of it. Every request carries an `AbortController` signal: the timeout
+//! aborts it (reported as [`TransportError::Timeout`]), and so does dropping the future (no
+//! orphaned request keeps running after its caller gave up). Cookies are never sent
+//! (`credentials: "omit"`): the broker and the API authenticate with the body / bearer header
+//! only, and nothing comes from the HTTP cache (`cache: "no-store"`).
 //!
 //! Error messages name the failing origin and the browser's generic reason, never the URL
 //! path, a header value or the body (which may hold a code or a token).
@@ -12,16 +15,13 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
+use gloo_net::http::{Headers, Method as GlooMethod, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, Headers, Request, RequestCache, RequestCredentials, RequestInit, RequestMode,
-    Response,
-};
+use web_sys::{AbortController, RequestCache, RequestCredentials, RequestMode};
 
-use super::global::{clear_timeout, describe_js_error, fetch_with_request, set_timeout};
-use crate::session::ports::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use super::global::{clear_timeout, describe_js_error, set_timeout};
+use crate::session::ports::{HttpClient, HttpRequest, HttpResponse, Method, TransportError};
 
 /// Default per-request timeout; the config's `requestTimeoutMs` overrides it.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
@@ -106,27 +106,36 @@ impl Drop for Inflight {
 
 async fn send(request: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
     let origin = origin_of(&request.url);
-    let init = request_init(&request)?;
     let controller = AbortController::new().map_err(|e| network(&origin, &e))?;
-    init.set_signal(Some(&controller.signal()));
-    let js_request = Request::new_with_str_and_init(&request.url, &init)
-        .map_err(|_| TransportError::Network(format!("invalid request URL for {origin}")))?;
+    let js_request = build(&request, &controller, &origin)?;
 
     let timed_out = Rc::new(Cell::new(false));
     let inflight = Inflight::start(controller, timeout_ms, timed_out.clone());
-    let result = perform(&js_request).await;
+    let result = perform(js_request).await;
     inflight.finish();
     result.map_err(|e| {
         if timed_out.get() {
             TransportError::Timeout
         } else {
-            network(&origin, &e)
+            TransportError::Network(format!(
+                "request to {origin} failed ({})",
+                describe_gloo_error(&e)
+            ))
         }
     })
 }
 
-fn request_init(request: &HttpRequest) -> Result<RequestInit, TransportError> {
-    let headers = Headers::new().map_err(|e| TransportError::Network(describe_js_error(&e)))?;
+/// The gloo-net request: our headers (appended, so a repeated name keeps every value), the
+/// JSON default content type, CORS, no cookies, no HTTP cache, and the abort signal.
+fn build(
+    request: &HttpRequest,
+    controller: &AbortController,
+    origin: &str,
+) -> Result<gloo_net::http::Request, TransportError> {
+    // The headers are a `web_sys::Headers` filled here rather than gloo-net's `header()`:
+    // that one overwrites (`set`) and throws on an invalid value, where this reports it.
+    let headers =
+        web_sys::Headers::new().map_err(|e| TransportError::Network(describe_js_error(&e)))?;
     let mut has_content_type = false;
     for (name, value) in &request.headers {
         has_content_type |= name.eq_ignore_ascii_case("content-type");
@@ -135,52 +144,62 @@ fn request_init(request: &HttpRequest) -> Result<RequestInit, TransportError> {
             TransportError::Network(format!("invalid value for request header {name}"))
         })?;
     }
-    let init = RequestInit::new();
-    init.set_method(request.method.as_str());
-    if let Some(body) = &request.body {
-        if !has_content_type {
-            headers
-                .set("content-type", "application/json")
-                .map_err(|e| TransportError::Network(describe_js_error(&e)))?;
-        }
-        init.set_body(&JsValue::from_str(body));
+    if request.body.is_some() && !has_content_type {
+        headers
+            .set("content-type", "application/json")
+            .map_err(|e| TransportError::Network(describe_js_error(&e)))?;
     }
-    init.set_headers(&headers);
-    init.set_mode(RequestMode::Cors);
-    init.set_credentials(RequestCredentials::Omit);
-    // Token and API responses must never come from the HTTP cache.
-    init.set_cache(RequestCache::NoStore);
-    Ok(init)
+    let builder = RequestBuilder::new(&request.url)
+        .method(gloo_method(request.method))
+        .headers(Headers::from_raw(headers))
+        .mode(RequestMode::Cors)
+        .credentials(RequestCredentials::Omit)
+        // Token and API responses must never come from the HTTP cache.
+        .cache(RequestCache::NoStore)
+        .abort_signal(Some(&controller.signal()));
+    let built = match &request.body {
+        Some(body) => builder.body(body.as_str()),
+        None => builder.build(),
+    };
+    // The browser's message may quote the URL: only the origin goes into ours.
+    built.map_err(|_| TransportError::Network(format!("invalid request URL for {origin}")))
 }
 
-/// Runs the fetch and reads status, headers and the whole body (all under the signal).
-async fn perform(request: &Request) -> Result<HttpResponse, JsValue> {
-    let response: Response = JsFuture::from(fetch_with_request(request)?)
-        .await?
-        .dyn_into()?;
-    let status = response.status();
-    let mut headers = Vec::new();
-    if let Some(entries) = js_sys::try_iter(&response.headers())? {
-        for entry in entries {
-            let pair: js_sys::Array = entry?.dyn_into()?;
-            let name = pair
-                .get(0)
-                .as_string()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let value = pair.get(1).as_string().unwrap_or_default();
-            headers.push((name, value));
-        }
+fn gloo_method(method: Method) -> GlooMethod {
+    match method {
+        Method::Get => GlooMethod::GET,
+        Method::Post => GlooMethod::POST,
+        Method::Put => GlooMethod::PUT,
+        Method::Delete => GlooMethod::DELETE,
     }
-    let body = JsFuture::from(response.text()?)
-        .await?
-        .as_string()
-        .unwrap_or_default();
+}
+
+/// Sends the request and reads status, headers (names lower-cased) and the whole body, all
+/// under the signal.
+async fn perform(request: gloo_net::http::Request) -> Result<HttpResponse, gloo_net::Error> {
+    let response = request.send().await?;
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect();
+    let body = response.text().await?;
     Ok(HttpResponse {
         status,
         headers,
         body,
     })
+}
+
+/// The name and message of the browser's error (fetch's `TypeError: Failed to fetch`, an
+/// `AbortError`), as [`describe_js_error`] gives them; never gloo-net's other variants' text.
+fn describe_gloo_error(error: &gloo_net::Error) -> String {
+    match error {
+        gloo_net::Error::JsError(js) if js.message.is_empty() => js.name.clone(),
+        gloo_net::Error::JsError(js) => format!("{}: {}", js.name, js.message),
+        _ => "unexpected error".to_string(),
+    }
 }
 
 fn network(origin: &str, error: &JsValue) -> TransportError {

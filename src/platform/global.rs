@@ -5,11 +5,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    /// `globalThis.fetch`: present in pages and in workers alike (reqwest's wasm backend
-    /// binds it the same way instead of going through `window`).
-    #[wasm_bindgen(catch, js_name = fetch)]
-    pub(crate) fn fetch_with_request(input: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
-
     /// `globalThis.setTimeout`; the handle is a number in browsers, so it is kept opaque.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(handler: &js_sys::Function, timeout_ms: i32) -> JsValue;

@@ -65,6 +65,11 @@ macro_rules! same_checks_in_both_contexts {
                 .await;
         }
         #[wasm_bindgen_test]
+        async fn fetch_refused_requests() {
+            $crate::shared::fetch_refuses_bad_headers_and_urls_with_typed_errors_without_secrets()
+                .await;
+        }
+        #[wasm_bindgen_test]
         async fn memory_store() {
             $crate::shared::memory_stores_are_shared_per_context_and_isolated_otherwise().await;
         }
@@ -288,6 +293,51 @@ pub async fn fetch_reports_a_dropped_connection_as_network_error_without_secrets
             && !message.contains("/me"),
         "{message}"
     );
+}
+
+/// What the platform layer keeps on top of gloo-net (whose own `Headers::append` throws on a
+/// bad value): a header value fetch refuses, and a URL it cannot parse, are typed network
+/// errors naming the header or the origin only, never the value or the path; the client keeps
+/// working afterwards.
+pub async fn fetch_refuses_bad_headers_and_urls_with_typed_errors_without_secrets() {
+    let secret = "secret-token-5c1e";
+    let result = FetchClient::default()
+        .send(get(
+            format!("{}/me", fake_url()),
+            &[("authorization", &format!("Bearer {secret}\nx-injected: 1"))],
+        ))
+        .await;
+    let Err(TransportError::Network(message)) = result else {
+        panic!("a header value with a newline is refused, got {result:?}")
+    };
+    assert!(
+        message.contains("authorization"),
+        "names the header: {message}"
+    );
+    assert!(!message.contains(secret), "{message}");
+
+    let result = FetchClient::default()
+        .send(get(
+            "http://[::1/secret-path?code=secret-code-44".to_string(),
+            &[],
+        ))
+        .await;
+    let Err(TransportError::Network(message)) = result else {
+        panic!("an unparsable URL is refused, got {result:?}")
+    };
+    assert!(
+        !message.contains("secret-path") && !message.contains("secret-code-44"),
+        "{message}"
+    );
+
+    let response = FetchClient::default()
+        .send(get(
+            format!("{}/oauth/token/accessible-resources", fake_url()),
+            &[],
+        ))
+        .await
+        .expect("the client still works after refused requests");
+    assert_eq!(response.status, 401, "body: {}", response.body);
 }
 
 pub async fn fetch_reports_connection_refused_as_network_error() {
