@@ -15,8 +15,8 @@ pub const TARGET_BYTES: usize = 135 * 1024;
 /// the JS boundary is a serde model; the engine decodes with serde_json in the wasm too (the
 /// faster of the conversions `cargo xtask bench convert` measures, about 23 KB more than
 /// `JSON.parse` + serde-wasm-bindgen); HTTP goes through gloo-net (`http` feature only,
-/// 2,361 B). Reached with the in-memory token cache and `futures_util`'s mutex: see README.
-pub const BUDGET_BYTES: usize = 188_141;
+/// 2,361 B). Reached: 186,684 B (with the in-memory token cache and `futures_util`'s mutex).
+pub const BUDGET_BYTES: usize = 190_418;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {
