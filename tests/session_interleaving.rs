@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use jira_3lo::core::api_request::JiraRequest;
 use jira_3lo::session::ports::Area;
 use jira_3lo::session::Status;
@@ -29,13 +27,10 @@ fn stored(env: &Env, area: Area, record: &str) -> Option<String> {
 
 /// Waits (bounded, on the real clock) until the fake has served `n` requests of `route`.
 async fn until_served(env: &Env, route: &str, n: u64) {
-    for _ in 0..2_000 {
-        if env.count(route).await >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("{route} was never served {n} times");
+    support::eventually(&format!("{route} served {n} times"), || async {
+        env.count(route).await >= n
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "current_thread")]

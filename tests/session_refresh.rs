@@ -527,13 +527,10 @@ async fn access_denied_from_a_misconfigured_broker_keeps_the_refresh_token() {
 /// Waits (bounded, on the real clock) until context A holds the refresh lock, i.e. its
 /// refresh is on the wire.
 async fn until_a_refresh_is_in_flight(env: &Env, acquisitions_before: u64) {
-    for _ in 0..2_000 {
-        if env.platform.lock.refreshes() > acquisitions_before {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("the refresh never took the lock");
+    support::eventually("the refresh taking the lock", || async {
+        env.platform.lock.refreshes() > acquisitions_before
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "current_thread")]

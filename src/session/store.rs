@@ -1,5 +1,6 @@
 //! Typed access to the four records; unreadable records are reported and removed.
 
+use super::cache::Cached;
 use super::ports::Area;
 use super::{Inner, Platform, StorageReport};
 use crate::core::records::{
@@ -48,12 +49,22 @@ impl<P: Platform> Inner<P> {
         }
     }
 
-    /// The access record as storage holds it now (and the copy refreshed with it).
-    pub(super) async fn load_access(&self) -> Result<Option<AccessRecord>, Error> {
-        let read_at = self.access.generation();
-        let record = self.load(Area::Session, keys::access(self.ns())).await?;
-        self.access.fill(read_at, record.clone());
+    /// A record as storage holds it now, with its in-memory copy refreshed from the read.
+    async fn load_copied<T: Record + Clone>(
+        &self,
+        copy: &Cached<T>,
+        area: Area,
+        key: String,
+    ) -> Result<Option<T>, Error> {
+        let read_at = copy.generation();
+        let record = self.load(area, key).await?;
+        copy.fill(read_at, record.clone());
         Ok(record)
+    }
+
+    pub(super) async fn load_access(&self) -> Result<Option<AccessRecord>, Error> {
+        self.load_copied(&self.access, Area::Session, keys::access(self.ns()))
+            .await
     }
 
     /// The access record from the in-memory copy, else from storage: the per-call path.
@@ -79,12 +90,9 @@ impl<P: Platform> Inner<P> {
             .await
     }
 
-    /// The site record as storage holds it now (and the copy refreshed with it).
     pub(super) async fn load_site(&self) -> Result<Option<SiteRecord>, Error> {
-        let read_at = self.site.generation();
-        let record = self.load(Area::Persistent, keys::site(self.ns())).await?;
-        self.site.fill(read_at, record.clone());
-        Ok(record)
+        self.load_copied(&self.site, Area::Persistent, keys::site(self.ns()))
+            .await
     }
 
     /// The site record from the in-memory copy, else from storage: the per-call path.

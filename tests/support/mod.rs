@@ -633,3 +633,15 @@ pub async fn answer_consent(env: &Env, authorize_url: &str, decision: &str) -> S
 pub async fn decline_consent(env: &Env, authorize_url: &str) -> String {
     answer_consent(env, authorize_url, "cancel").await
 }
+
+/// Waits (bounded: 2,000 polls, 1 ms apart on the real clock) until `done` says so; panics
+/// naming `what` otherwise. For a test that must act while another context is mid-operation.
+pub async fn eventually<Fut: Future<Output = bool>>(what: &str, mut done: impl FnMut() -> Fut) {
+    for _ in 0..2_000 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{what} never happened");
+}
