@@ -1,8 +1,9 @@
 //! The [`HttpClient`] port over the global `fetch`, through gloo-net (which binds the global
 //! `fetch`, not `window.fetch`, so it works in a page and in a service worker alike).
 //!
-//! gloo-net builds and sends the request and reads the response; this layer adds what the
-//! session needs on top of it. Every request carries an `AbortController` signal: the timeout
+//! This layer builds the request itself (one `new Request(url, init)`, so the browser parses
+//! the URL once), gloo-net sends it, and the body is read as bytes (`arrayBuffer()`) straight
+//! into the wasm. Every request carries an `AbortController` signal: the timeout
 //! aborts it (reported as [`TransportError::Timeout`]), and so does dropping the future (no
 //! orphaned request keeps running after its caller gave up). Cookies are never sent
 //! (`credentials: "omit"`): the broker and the API authenticate with the body / bearer header
