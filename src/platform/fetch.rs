@@ -1,8 +1,9 @@
 //! The [`HttpClient`] port over the global `fetch`, through gloo-net (which binds the global
 //! `fetch`, not `window.fetch`, so it works in a page and in a service worker alike).
 //!
-//! gloo-net builds and sends the request and reads the response; this layer adds what the
-//! session needs on top of it. Every request carries an `AbortController` signal: the timeout
+//! This layer builds the request itself (one `new Request(url, init)`, so the browser parses
+//! the URL once), gloo-net sends it, and the body is read as bytes (`arrayBuffer()`) straight
+//! into the wasm. Every request carries an `AbortController` signal: the timeout
 //! aborts it (reported as [`TransportError::Timeout`]), and so does dropping the future (no
 //! orphaned request keeps running after its caller gave up). Cookies are never sent
 //! (`credentials: "omit"`): the broker and the API authenticate with the body / bearer header
@@ -15,10 +16,10 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-use gloo_net::http::{Headers, Method as GlooMethod, RequestBuilder};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, RequestCache, RequestCredentials, RequestMode};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, RequestCache, RequestCredentials, RequestInit, RequestMode};
 
 use super::global::{clear_timeout, describe_js_error, set_timeout};
 use crate::session::ports::{HttpClient, HttpRequest, HttpResponse, Method, TransportError};
@@ -105,9 +106,10 @@ impl Drop for Inflight {
 }
 
 async fn send(request: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, TransportError> {
-    let origin = origin_of(&request.url);
-    let controller = AbortController::new().map_err(|e| network(&origin, &e))?;
-    let js_request = build(&request, &controller, &origin)?;
+    // The origin (a parse of the URL) is only worked out for an error message.
+    let origin = || origin_of(&request.url);
+    let controller = AbortController::new().map_err(|e| network(&origin(), &e))?;
+    let js_request = build(&request, &controller, origin)?;
 
     let timed_out = Rc::new(Cell::new(false));
     let inflight = Inflight::start(controller, timeout_ms, timed_out.clone());
@@ -118,19 +120,21 @@ async fn send(request: HttpRequest, timeout_ms: u32) -> Result<HttpResponse, Tra
             TransportError::Timeout
         } else {
             TransportError::Network(format!(
-                "request to {origin} failed ({})",
+                "request to {} failed ({})",
+                origin(),
                 describe_gloo_error(&e)
             ))
         }
     })
 }
 
-/// The gloo-net request: our headers (appended, so a repeated name keeps every value), the
-/// JSON default content type, CORS, no cookies, no HTTP cache, and the abort signal.
+/// The request: our headers (appended, so a repeated name keeps every value), the JSON
+/// default content type, CORS, no cookies, no HTTP cache, and the abort signal. Built as one
+/// `new Request(url, init)` (the browser parses the URL once) and sent through gloo-net.
 fn build(
     request: &HttpRequest,
     controller: &AbortController,
-    origin: &str,
+    origin: impl Fn() -> String,
 ) -> Result<gloo_net::http::Request, TransportError> {
     // The headers are a `web_sys::Headers` filled here rather than gloo-net's `header()`:
     // that one overwrites (`set`) and throws on an invalid value, where this reports it.
@@ -149,47 +153,72 @@ fn build(
             .set("content-type", "application/json")
             .map_err(|e| TransportError::Network(describe_js_error(&e)))?;
     }
-    let builder = RequestBuilder::new(&request.url)
-        .method(gloo_method(request.method))
-        .headers(Headers::from_raw(headers))
-        .mode(RequestMode::Cors)
-        .credentials(RequestCredentials::Omit)
-        // Token and API responses must never come from the HTTP cache.
-        .cache(RequestCache::NoStore)
-        .abort_signal(Some(&controller.signal()));
-    let built = match &request.body {
-        Some(body) => builder.body(body.as_str()),
-        None => builder.build(),
-    };
+    let init = RequestInit::new();
+    init.set_method(method_name(request.method));
+    init.set_headers(&headers);
+    init.set_mode(RequestMode::Cors);
+    init.set_credentials(RequestCredentials::Omit);
+    // Token and API responses must never come from the HTTP cache.
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&controller.signal()));
+    if let Some(body) = &request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
     // The browser's message may quote the URL: only the origin goes into ours.
-    built.map_err(|_| TransportError::Network(format!("invalid request URL for {origin}")))
+    web_sys::Request::new_with_str_and_init(&request.url, &init)
+        .map(gloo_net::http::Request::from)
+        .map_err(|_| TransportError::Network(format!("invalid request URL for {}", origin())))
 }
 
-fn gloo_method(method: Method) -> GlooMethod {
+fn method_name(method: Method) -> &'static str {
     match method {
-        Method::Get => GlooMethod::GET,
-        Method::Post => GlooMethod::POST,
-        Method::Put => GlooMethod::PUT,
-        Method::Delete => GlooMethod::DELETE,
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
     }
 }
 
 /// Sends the request and reads status, headers (names lower-cased) and the whole body, all
-/// under the signal.
+/// under the signal. The body is read as bytes and copied into the wasm memory as they are
+/// (no UTF-8 decoding into a JS string and encoding back), then decoded as `Response.text()`
+/// does: a leading BOM dropped, invalid sequences replaced by U+FFFD.
 async fn perform(request: gloo_net::http::Request) -> Result<HttpResponse, gloo_net::Error> {
-    let response = request.send().await?;
+    let response = web_sys::Response::from(request.send().await?);
     let status = response.status();
-    let headers = response
-        .headers()
+    let headers = gloo_net::http::Headers::from_raw(response.headers())
         .entries()
         .map(|(name, value)| (name.to_ascii_lowercase(), value))
         .collect();
-    let body = response.text().await?;
+    let bytes = match response.array_buffer() {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(e) => Err(e),
+    }
+    .map_err(js_error)?;
+    let body = utf8_text(js_sys::Uint8Array::new(&bytes).to_vec());
     Ok(HttpResponse {
         status,
         headers,
         body,
     })
+}
+
+/// The body text of `Response.text()` from its bytes (the WHATWG "UTF-8 decode": without a
+/// leading BOM, each maximal invalid subpart replaced by U+FFFD, as `from_utf8_lossy` does).
+fn utf8_text(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A rejection of `arrayBuffer()` (an abort, a network error mid-body) as gloo-net reports
+/// the other fetch errors.
+fn js_error(value: JsValue) -> gloo_net::Error {
+    match value.dyn_into::<js_sys::Error>() {
+        Ok(error) => gloo_net::Error::JsError(error.into()),
+        Err(_) => gloo_net::Error::GlooError("non-Error rejection".to_string()),
+    }
 }
 
 /// The name and message of the browser's error (fetch's `TypeError: Failed to fetch`, an
