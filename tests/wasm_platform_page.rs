@@ -298,3 +298,37 @@ async fn client_sign_in_with_web_storage() {
         None
     );
 }
+
+/// A redirect is never followed: the authorize endpoint's 302 (to a callback URL carrying a
+/// code) fails as a network error naming only the origin, where `fetch` would have followed
+/// it (a 307/308 from a broker would resend a token request's body).
+#[wasm_bindgen_test]
+async fn fetch_follows_no_redirect() {
+    use jira_3lo::platform::FetchClient;
+    use jira_3lo::session::ports::{HttpClient, HttpRequest, Method, TransportError};
+    let client = memory_client("page-no-redirect");
+    let authorize = client.begin_sign_in(callback_uri()).await.unwrap();
+    let (_, followed, _) = plain_fetch(&authorize, "GET", None).await;
+    assert!(
+        followed.contains("code="),
+        "plain fetch follows it: {followed}"
+    );
+    let result = FetchClient::default()
+        .send(HttpRequest {
+            method: Method::Get,
+            url: authorize,
+            headers: vec![],
+            body: None,
+        })
+        .await;
+    match result {
+        Err(TransportError::Network(message)) => {
+            assert!(
+                !message.contains("code=") && !message.contains("state="),
+                "{message}"
+            );
+            assert!(message.contains(fake_url()), "{message}");
+        }
+        other => panic!("a redirect must not be followed: {other:?}"),
+    }
+}

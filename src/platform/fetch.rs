@@ -19,7 +19,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, RequestCache, RequestCredentials, RequestInit, RequestMode};
+use web_sys::{
+    AbortController, RequestCache, RequestCredentials, RequestInit, RequestMode, RequestRedirect,
+};
 
 use super::global::{clear_timeout, describe_js_error, set_timeout};
 use crate::session::ports::{HttpClient, HttpRequest, HttpResponse, Method, TransportError};
@@ -160,6 +162,9 @@ fn build(
     init.set_credentials(RequestCredentials::Omit);
     // Token and API responses must never come from the HTTP cache.
     init.set_cache(RequestCache::NoStore);
+    // No redirect is followed: a 307/308 would send a token request's body (a code, a refresh
+    // token) on to wherever it points. A redirect fails as a network error instead.
+    init.set_redirect(RequestRedirect::Error);
     init.set_signal(Some(&controller.signal()));
     if let Some(body) = &request.body {
         init.set_body(&JsValue::from_str(body));

@@ -186,26 +186,22 @@ impl BrowserStore {
             }
             Backend::Web(_) => {
                 let mut parts = Vec::new();
-                let global: JsValue = js_sys::global().into();
                 // Only documents receive other documents' `storage` events.
-                if js_sys::Reflect::has(&global, &JsValue::from_str("onstorage")).unwrap_or(false) {
-                    let target: web_sys::EventTarget = global.unchecked_into();
-                    let callback = on_change.clone();
-                    let closure = Closure::<dyn FnMut(web_sys::StorageEvent)>::new(
-                        move |event: web_sys::StorageEvent| {
-                            callback(event.key().as_deref());
-                        },
-                    );
-                    if target
-                        .add_event_listener_with_callback(
-                            "storage",
-                            closure.as_ref().unchecked_ref(),
-                        )
-                        .is_ok()
-                    {
-                        parts.push(Part::Window { target, closure });
+                let callback = on_change.clone();
+                parts.extend(global_event("storage", move |event: JsValue| {
+                    let event: web_sys::StorageEvent = event.unchecked_into();
+                    callback(event.key().as_deref());
+                }));
+                // A page restored from the back/forward cache missed the events fired while
+                // it was cached: everything may have changed.
+                let callback = on_change.clone();
+                parts.extend(global_event("pageshow", move |event: JsValue| {
+                    let restored = js_sys::Reflect::get(&event, &JsValue::from_str("persisted"))
+                        .is_ok_and(|p| p.is_truthy());
+                    if restored {
+                        callback(None);
                     }
-                }
+                }));
                 parts.push(WEB_HUB.with(|hub| hub.subscribe(on_change)));
                 Subscription { parts }
             }
@@ -214,6 +210,26 @@ impl BrowserStore {
             },
         }
     }
+}
+
+/// Listens to the global object's event `name` where this context has it (documents have
+/// `storage` and `pageshow`, workers neither).
+fn global_event(name: &'static str, handler: impl FnMut(JsValue) + 'static) -> Option<Part> {
+    let global: JsValue = js_sys::global().into();
+    let has = js_sys::Reflect::has(&global, &JsValue::from_str(&format!("on{name}")));
+    if !has.unwrap_or(false) {
+        return None;
+    }
+    let target: web_sys::EventTarget = global.unchecked_into();
+    let closure = Closure::<dyn FnMut(JsValue)>::new(handler);
+    target
+        .add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())
+        .ok()?;
+    Some(Part::Window {
+        target,
+        name,
+        closure,
+    })
 }
 
 fn web_storage(name: &str) -> Result<web_sys::Storage, StoreError> {
@@ -435,7 +451,8 @@ enum Part {
     },
     Window {
         target: web_sys::EventTarget,
-        closure: Closure<dyn FnMut(web_sys::StorageEvent)>,
+        name: &'static str,
+        closure: Closure<dyn FnMut(JsValue)>,
     },
     Local {
         hub: Rc<Hub>,
@@ -449,11 +466,13 @@ impl Drop for Part {
             Part::Chrome { event, closure } => {
                 event.remove_listener(closure.as_ref().unchecked_ref())
             }
-            Part::Window { target, closure } => {
-                let _ = target.remove_event_listener_with_callback(
-                    "storage",
-                    closure.as_ref().unchecked_ref(),
-                );
+            Part::Window {
+                target,
+                name,
+                closure,
+            } => {
+                let _ = target
+                    .remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
             }
             Part::Local { hub, id } => {
                 let gone = {

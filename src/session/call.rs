@@ -66,6 +66,10 @@ impl<P: Platform> Session<P> {
                     }
                     self.inner.platform.sleep_ms(retry_after_ms).await;
                     waited_ms += retry_after_ms;
+                    // Anything may have happened meanwhile (a sign-out, a refresh, a new
+                    // site elsewhere): the retry goes out with what holds now.
+                    site = self.current_site().await?;
+                    access = self.access().await?;
                 }
                 ApiOutcome::Failed(e) => return Err(e),
             }

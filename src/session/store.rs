@@ -58,7 +58,7 @@ impl<P: Platform> Inner<P> {
     ) -> Result<Option<T>, Error> {
         let read_at = copy.generation();
         let record = self.load(area, key).await?;
-        copy.fill(read_at, record.clone());
+        copy.fill(read_at, record.clone(), self.platform.now_ms());
         Ok(record)
     }
 
@@ -69,7 +69,7 @@ impl<P: Platform> Inner<P> {
 
     /// The access record from the in-memory copy, else from storage: the per-call path.
     pub(super) async fn cached_access(&self) -> Result<Option<AccessRecord>, Error> {
-        match self.access.get() {
+        match self.access.get(self.platform.now_ms()) {
             Some(record) => Ok(record),
             None => self.load_access().await,
         }
@@ -77,7 +77,7 @@ impl<P: Platform> Inner<P> {
 
     pub(super) async fn save_access(&self, r: &AccessRecord) -> Result<(), Error> {
         self.save(Area::Session, keys::access(self.ns()), r).await?;
-        self.access.set(Some(r.clone()));
+        self.access.set(Some(r.clone()), self.platform.now_ms());
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl<P: Platform> Inner<P> {
 
     /// The site record from the in-memory copy, else from storage: the per-call path.
     pub(super) async fn cached_site(&self) -> Result<Option<SiteRecord>, Error> {
-        match self.site.get() {
+        match self.site.get(self.platform.now_ms()) {
             Some(record) => Ok(record),
             None => self.load_site().await,
         }
@@ -106,7 +106,7 @@ impl<P: Platform> Inner<P> {
     pub(super) async fn save_site(&self, r: &SiteRecord) -> Result<(), Error> {
         self.save(Area::Persistent, keys::site(self.ns()), r)
             .await?;
-        self.site.set(Some(r.clone()));
+        self.site.set(Some(r.clone()), self.platform.now_ms());
         Ok(())
     }
 
@@ -114,7 +114,7 @@ impl<P: Platform> Inner<P> {
         self.platform
             .remove(Area::Persistent, &keys::site(self.ns()))
             .await?;
-        self.site.set(None);
+        self.site.set(None, self.platform.now_ms());
         Ok(())
     }
 
@@ -139,7 +139,7 @@ impl<P: Platform> Inner<P> {
         self.platform
             .remove(Area::Session, &keys::access(self.ns()))
             .await?;
-        self.access.set(None);
+        self.access.set(None, self.platform.now_ms());
         self.platform
             .remove(Area::Persistent, &keys::refresh(self.ns()))
             .await?;
