@@ -235,86 +235,13 @@ async fn a_site_choice_racing_a_sign_out_elsewhere_is_not_signed_in_and_writes_n
 
 const SEARCH: &str = "GET /ex/jira/{cloudId}/rest/api/3/search/jql";
 
-/// A context over the shared store that can be deaf to change events (a page restored from
-/// the back/forward cache missed them) and can hold its sleeps until told to go on.
-#[derive(Clone)]
-struct Context {
-    inner: support::TestPlatform,
-    hears_events: bool,
-    sleep_gate: Option<Rc<(Notify, Notify)>>,
-}
-
-mod context_ports {
-    use super::Context;
-    use jira_3lo::session::ports::*;
-    use std::future::Future;
-
-    impl HttpClient for Context {
-        fn send(
-            &self,
-            r: HttpRequest,
-        ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
-            self.inner.send(r)
-        }
-    }
-    impl KeyValueStore for Context {
-        fn get(
-            &self,
-            a: Area,
-            k: &str,
-        ) -> impl Future<Output = Result<Option<String>, StoreError>> {
-            self.inner.get(a, k)
-        }
-        fn set(&self, a: Area, k: &str, v: &str) -> impl Future<Output = Result<(), StoreError>> {
-            self.inner.set(a, k, v)
-        }
-        fn remove(&self, a: Area, k: &str) -> impl Future<Output = Result<(), StoreError>> {
-            self.inner.remove(a, k)
-        }
-        fn watch(&self, listener: ChangeListener) {
-            if self.hears_events {
-                self.inner.watch(listener)
-            }
-        }
-    }
-    impl CrossContextLock for Context {
-        fn run_exclusive<F: Future>(
-            &self,
-            name: &str,
-            critical: F,
-        ) -> impl Future<Output = Result<F::Output, LockError>> {
-            self.inner.run_exclusive(name, critical)
-        }
-    }
-    impl Clock for Context {
-        fn now_ms(&self) -> u64 {
-            self.inner.now_ms()
-        }
-        fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
-            let (inner, gate) = (self.inner.clone(), self.sleep_gate.clone());
-            async move {
-                if let Some(gate) = gate {
-                    gate.0.notify_one(); // asleep
-                    gate.1.notified().await; // go on
-                }
-                inner.sleep_ms(ms).await
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_rate_limit_retry_after_a_sign_out_elsewhere_is_not_sent() {
     let (env, popup) = signed_in_session().await;
     let gate = Rc::new((Notify::new(), Notify::new()));
-    let tab = Session::new(
-        env.config(),
-        Context {
-            inner: env.platform.sibling(),
-            hears_events: true,
-            sleep_gate: Some(gate.clone()),
-        },
-    );
+    let mut platform = support::Staged::new(env.platform.sibling());
+    platform.sleep_gate = Some(gate.clone());
+    let tab = Session::new(env.config(), platform);
     env.fault(SEARCH, 1, json!({"status": 429, "retry_after_secs": 2}))
         .await;
     let (page, ()) = futures_util::future::join(
@@ -333,14 +260,9 @@ async fn a_rate_limit_retry_after_a_sign_out_elsewhere_is_not_sent() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_context_that_missed_the_change_events_reads_storage_again_within_a_bound() {
     let (env, popup) = signed_in_session().await;
-    let tab = Session::new(
-        env.config(),
-        Context {
-            inner: env.platform.sibling(),
-            hears_events: false,
-            sleep_gate: None,
-        },
-    );
+    let mut platform = support::Staged::new(env.platform.sibling());
+    platform.hears_events = false;
+    let tab = Session::new(env.config(), platform);
     tab.search(&SearchParams::new("project = PLAT"))
         .await
         .unwrap();

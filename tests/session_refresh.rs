@@ -317,76 +317,6 @@ async fn a_revoked_grant_during_a_call_is_reauth_required_after_one_refresh_atte
     assert_eq!(session.status().await.unwrap(), Status::SignedOut);
 }
 
-type Hook = std::rc::Rc<std::cell::RefCell<Option<Box<dyn FnOnce()>>>>;
-
-/// A platform that runs a hook right before its first token request: it lets a test play "a
-/// sibling context rotated the token while our refresh was on the wire".
-#[derive(Clone)]
-struct HookPlatform {
-    inner: support::TestPlatform,
-    before_token: Hook,
-}
-
-mod hook_impls {
-    use super::HookPlatform;
-    use jira_3lo::session::ports::*;
-    use std::future::Future;
-
-    impl HttpClient for HookPlatform {
-        fn send(
-            &self,
-            request: HttpRequest,
-        ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
-            if request.url.ends_with("/oauth/token") {
-                if let Some(hook) = self.before_token.borrow_mut().take() {
-                    hook();
-                }
-            }
-            self.inner.send(request)
-        }
-    }
-    impl KeyValueStore for HookPlatform {
-        fn get(
-            &self,
-            area: Area,
-            key: &str,
-        ) -> impl Future<Output = Result<Option<String>, StoreError>> {
-            self.inner.get(area, key)
-        }
-        fn set(
-            &self,
-            area: Area,
-            key: &str,
-            value: &str,
-        ) -> impl Future<Output = Result<(), StoreError>> {
-            self.inner.set(area, key, value)
-        }
-        fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
-            self.inner.remove(area, key)
-        }
-        fn watch(&self, listener: jira_3lo::session::ports::ChangeListener) {
-            self.inner.watch(listener)
-        }
-    }
-    impl CrossContextLock for HookPlatform {
-        fn run_exclusive<F: Future>(
-            &self,
-            name: &str,
-            critical: F,
-        ) -> impl Future<Output = Result<F::Output, LockError>> {
-            self.inner.run_exclusive(name, critical)
-        }
-    }
-    impl Clock for HookPlatform {
-        fn now_ms(&self) -> u64 {
-            self.inner.now_ms()
-        }
-        fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
-            self.inner.sleep_ms(ms)
-        }
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn invalid_grant_is_reread_once_and_a_siblings_rotation_wins() {
     let (env, _) = signed_in_session().await;
@@ -418,13 +348,12 @@ async fn invalid_grant_is_reread_once_and_a_siblings_rotation_wins() {
     env.fault(TOKEN, 1, refused).await;
     let hook_store = store.clone();
     let (rt, at) = sibling.clone();
-    let platform = HookPlatform {
-        inner: env.platform.sibling(),
-        before_token: std::rc::Rc::new(std::cell::RefCell::new(Some(Box::new(move || {
-            hook_store.raw_set(Area::Persistent, "jira3lo:default:refresh", &rt);
-            hook_store.raw_set(Area::Session, "jira3lo:default:access", &at);
-        })))),
-    };
+    // A sibling rotates the token while our refresh is on the wire.
+    let platform = support::Staged::new(env.platform.sibling());
+    *platform.before_token.borrow_mut() = Some(Box::new(move || {
+        hook_store.raw_set(Area::Persistent, "jira3lo:default:refresh", &rt);
+        hook_store.raw_set(Area::Session, "jira3lo:default:access", &at);
+    }));
     let ours = jira_3lo::session::Session::new(env.config(), platform);
     let tokens_before = env.count(TOKEN).await;
     ours.send(myself()).await.unwrap();

@@ -645,3 +645,100 @@ pub async fn eventually<Fut: Future<Output = bool>>(what: &str, mut done: impl F
     }
     panic!("{what} never happened");
 }
+
+/// What a [`Staged`] context runs once, right before its first token request.
+pub type Hook = Box<dyn FnOnce()>;
+
+/// A context over a [`TestPlatform`] that a test stages: a hook run right before its first
+/// token request ("a sibling rotated the token while our refresh was on the wire"), deafness
+/// to change events (a page restored from the back/forward cache missed them), and sleeps
+/// held until the test lets them go on.
+#[derive(Clone)]
+pub struct Staged {
+    pub inner: TestPlatform,
+    pub before_token: Rc<RefCell<Option<Hook>>>,
+    pub hears_events: bool,
+    /// `.0` is notified when a sleep starts; the sleep goes on once `.1` is notified.
+    pub sleep_gate: Option<Rc<(tokio::sync::Notify, tokio::sync::Notify)>>,
+}
+
+impl Staged {
+    pub fn new(inner: TestPlatform) -> Self {
+        Staged {
+            inner,
+            before_token: Rc::default(),
+            hears_events: true,
+            sleep_gate: None,
+        }
+    }
+}
+
+impl HttpClient for Staged {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
+        if request.url.ends_with("/oauth/token") {
+            if let Some(hook) = self.before_token.borrow_mut().take() {
+                hook();
+            }
+        }
+        self.inner.send(request)
+    }
+}
+
+impl KeyValueStore for Staged {
+    fn get(
+        &self,
+        area: Area,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> {
+        self.inner.get(area, key)
+    }
+
+    fn set(
+        &self,
+        area: Area,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> {
+        self.inner.set(area, key, value)
+    }
+
+    fn remove(&self, area: Area, key: &str) -> impl Future<Output = Result<(), StoreError>> {
+        self.inner.remove(area, key)
+    }
+
+    fn watch(&self, listener: jira_3lo::session::ports::ChangeListener) {
+        if self.hears_events {
+            self.inner.watch(listener)
+        }
+    }
+}
+
+impl CrossContextLock for Staged {
+    fn run_exclusive<F: Future>(
+        &self,
+        name: &str,
+        critical: F,
+    ) -> impl Future<Output = Result<F::Output, LockError>> {
+        self.inner.run_exclusive(name, critical)
+    }
+}
+
+impl Clock for Staged {
+    fn now_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
+        let (inner, gate) = (self.inner.clone(), self.sleep_gate.clone());
+        async move {
+            if let Some(gate) = gate {
+                gate.0.notify_one();
+                gate.1.notified().await;
+            }
+            inner.sleep_ms(ms).await
+        }
+    }
+}
