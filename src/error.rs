@@ -255,7 +255,7 @@ fn fmt_jira(messages: &[String], errors: &std::collections::BTreeMap<String, Str
     if parts.is_empty() {
         String::new()
     } else {
-        format!(": {}", crate::core::text::join(&parts, "; "))
+        format!(": {}", parts.join("; "))
     }
 }
 

@@ -84,7 +84,7 @@ pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
             message: "client id is empty".into(),
         });
     }
-    let scope = super::text::join(&normalize_scopes(p.scopes), " ");
+    let scope = normalize_scopes(p.scopes).join(" ");
     let pairs: [(&str, &str); 7] = [
         ("audience", "api.atlassian.com"),
         ("client_id", p.client_id),

@@ -128,9 +128,7 @@ pub fn classify_api_response(resp: &HttpResponse, now_ms: u64) -> ApiOutcome {
         .is_some_and(|g| g.code.is_some() || g.message.is_some());
     let lower = message.to_ascii_lowercase();
     match status {
-        401 if super::text::contains(&lower, "scope does not match") => {
-            ApiOutcome::MissingScope { message }
-        }
+        401 if lower.contains("scope does not match") => ApiOutcome::MissingScope { message },
         // Every other 401 is about the token, whatever its wording: refresh, never rediscover.
         401 => ApiOutcome::TokenRejected,
         404 if gateway.as_ref().is_some_and(is_foreign_cloud_id) => ApiOutcome::SiteUnreachable,
@@ -173,7 +171,7 @@ fn html_error(status: u16) -> Error {
 pub fn looks_like_html(resp: &HttpResponse) -> bool {
     let ct_html = resp
         .header("content-type")
-        .is_some_and(|ct| super::text::contains(&ct.to_ascii_lowercase(), "text/html"));
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
     let body = resp.body.trim_start();
     ct_html || body.starts_with("<!") || body.starts_with("<html") || body.starts_with("<HTML")
 }
@@ -199,7 +197,7 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 /// current server may send — into ms since the epoch.
 pub fn parse_http_date(s: &str) -> Option<u64> {
     // `get`, not indexing: no panicking slice path (with its formatting) in the wasm.
-    let rest = s.get(super::text::find(s, ", ")? + 2..)?;
+    let rest = s.get(s.find(", ")? + 2..)?;
     let parts: Vec<&str> = rest.split(' ').collect();
     if parts.len() != 5 || parts[4] != "GMT" {
         return None;

@@ -13,7 +13,6 @@ pub mod records;
 pub mod refresh;
 pub mod secrets;
 pub mod sites;
-pub mod text;
 pub mod token_response;
 pub mod tokens;
 pub mod urls;

@@ -40,9 +40,9 @@ pub struct Site {
 /// → Jira; `*confluence*` → Confluence).
 pub fn products_of(scopes: &[String]) -> Vec<Product> {
     let product = |s: &String| {
-        if super::text::contains(s, "jira") {
+        if s.contains("jira") {
             Product::Jira
-        } else if super::text::contains(s, "confluence") {
+        } else if s.contains("confluence") {
             Product::Confluence
         } else {
             Product::Other

@@ -71,8 +71,7 @@ mod imp {
         // the native build refuses. Refuse both, as the native build does.
         if default_port.is_some()
             && (hostname.contains('%')
-                || (crate::core::text::contains(&hostname, "xn--")
-                    && !crate::core::text::contains(&input.to_ascii_lowercase(), "xn--")))
+                || (hostname.contains("xn--") && !input.to_ascii_lowercase().contains("xn--")))
         {
             return Err(IDNA.into());
         }
@@ -119,20 +118,19 @@ mod imp {
             .split(['/', '\\', '?', '#'])
             .next()
             .unwrap_or("");
-        let rsplit_once = crate::core::text::rsplit_once_ascii;
-        let host_port = rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         if host_port.is_empty() {
             return "empty host".into();
         }
         if host_port.starts_with('[') {
             return "invalid IPv6 address".into();
         }
-        let (host, port) = rsplit_once(host_port, b':').unwrap_or((host_port, ""));
+        let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, ""));
         if !port.is_empty() && port.parse::<u16>().is_err() {
             return "invalid port number".into();
         }
         let host = host.trim_end_matches('.');
-        let last = rsplit_once(host, b'.').map_or(host, |(_, l)| l);
+        let last = host.rsplit_once('.').map_or(host, |(_, l)| l);
         let numeric = !last.is_empty()
             && (last.bytes().all(|b| b.is_ascii_digit())
                 || last.to_ascii_lowercase().starts_with("0x"));

@@ -8,7 +8,6 @@
 use serde_json::Value;
 
 use crate::core::json::JsonValue;
-use crate::core::text::join;
 
 /// An ADF document (`{"type":"doc","version":1,"content":[...]}`), kept as JSON.
 ///
@@ -110,10 +109,10 @@ fn node(members: &[(&str, JsonValue)]) -> JsonValue {
 pub fn to_plain_text(adf: &Value) -> String {
     match adf {
         Value::String(s) => s.clone(),
-        Value::Object(_) if node_type(adf) == "doc" => join(&blocks(children(adf)), "\n\n"),
+        Value::Object(_) if node_type(adf) == "doc" => blocks(children(adf)).join("\n\n"),
         Value::Object(_) if is_inline(node_type(adf)) => inline(adf),
         Value::Object(_) => block(adf),
-        Value::Array(items) => join(&blocks(items), "\n\n"),
+        Value::Array(items) => blocks(items).join("\n\n"),
         _ => String::new(),
     }
 }
@@ -200,14 +199,14 @@ fn block(node: &Value) -> String {
         "rule" => "---".to_string(),
         "blockquote" => {
             let mut lines = Vec::new();
-            for l in join(&blocks(children(node)), "\n\n").lines() {
+            for l in blocks(children(node)).join("\n\n").lines() {
                 lines.push(if l.is_empty() {
                     ">".to_string()
                 } else {
                     format!("> {l}")
                 });
             }
-            join(&lines, "\n")
+            lines.join("\n")
         }
         "bulletList" | "decisionList" => list(node, |_| "- ".to_string()),
         "orderedList" => {
@@ -228,22 +227,22 @@ fn block(node: &Value) -> String {
                     prefix(mark, &item_text(item))
                 });
             }
-            join(&items, "\n")
+            items.join("\n")
         }
         "table" => {
             let mut rows = Vec::new();
             for row in nodes(children(node)) {
                 let mut cells = Vec::new();
                 for cell in nodes(children(row)) {
-                    cells.push(join(&blocks(children(cell)), " "));
+                    cells.push(blocks(children(cell)).join(" "));
                 }
-                rows.push(join(&cells, " | "));
+                rows.push(cells.join(" | "));
             }
-            join(&rows, "\n")
+            rows.join("\n")
         }
         "media" | "mediaSingle" | "mediaGroup" => String::new(),
         "expand" | "nestedExpand" => {
-            let body = join(&blocks(children(node)), "\n\n");
+            let body = blocks(children(node)).join("\n\n");
             match attr_str(node, "title").filter(|t| !t.is_empty()) {
                 Some(title) if body.is_empty() => title,
                 Some(title) => format!("{title}\n\n{body}"),
@@ -253,7 +252,7 @@ fn block(node: &Value) -> String {
         // panel, layoutSection, layoutColumn, bodiedExtension, listItem out of a list and
         // anything newer than this code: render what is inside.
         _ => {
-            let inner = join(&blocks(children(node)), "\n\n");
+            let inner = blocks(children(node)).join("\n\n");
             if inner.is_empty() {
                 attr_str(node, "text").unwrap_or_default()
             } else {
@@ -269,7 +268,7 @@ fn item_text(item: &Value) -> String {
     if nodes(kids).all(|n| is_inline(node_type(n))) {
         inline_children(item)
     } else {
-        join(&blocks(kids), "\n")
+        blocks(kids).join("\n")
     }
 }
 
@@ -278,7 +277,7 @@ fn list(node: &Value, marker: impl Fn(usize) -> String) -> String {
     for item in nodes(children(node)) {
         items.push(prefix(&marker(items.len()), &item_text(item)));
     }
-    join(&items, "\n")
+    items.join("\n")
 }
 
 /// `marker` before the first line, continuation lines indented to line up under the text.
@@ -305,7 +304,7 @@ fn indent(text: &str, pad: &str) -> String {
     for l in text.split('\n') {
         lines.push(format!("{pad}{l}"));
     }
-    join(&lines, "\n")
+    lines.join("\n")
 }
 
 fn inline(node: &Value) -> String {

@@ -13,7 +13,6 @@ use super::models::{
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::json::{string_object, JsonValue};
-use crate::core::text::join;
 use crate::Error;
 use serde_json::Map;
 
@@ -94,10 +93,10 @@ pub fn search_get(params: &SearchParams) -> JiraRequest {
     let mut req = JiraRequest::get("/rest/api/3/search/jql").query("jql", params.jql.clone());
     let fields = fields_of(params);
     if !fields.is_empty() {
-        req = req.query("fields", join(&fields, ","));
+        req = req.query("fields", fields.join(","));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        req = req.query("expand", join(expand, ","));
+        req = req.query("expand", expand.join(","));
     }
     if let Some(max) = params.max_results {
         req = req.query("maxResults", max.to_string());
@@ -117,7 +116,7 @@ pub fn search_post(params: &SearchParams) -> JiraRequest {
         body.insert("fields".into(), texts(&fields));
     }
     if let Some(expand) = params.expand.as_ref().filter(|e| !e.is_empty()) {
-        body.insert("expand".into(), text(&join(expand, ",")));
+        body.insert("expand".into(), text(&expand.join(",")));
     }
     if let Some(max) = params.max_results {
         body.insert("maxResults".into(), JsonValue::from(max));
@@ -149,10 +148,10 @@ pub fn approximate_count(jql: &str) -> JiraRequest {
 pub fn get_issue(key: &str, options: &GetIssueOptions) -> Result<JiraRequest, Error> {
     let mut req = JiraRequest::get(issue_path(key, "")?);
     if let Some(fields) = options.fields.as_ref().filter(|f| !f.is_empty()) {
-        req = req.query("fields", join(fields, ","));
+        req = req.query("fields", fields.join(","));
     }
     if let Some(expand) = options.expand.as_ref().filter(|e| !e.is_empty()) {
-        req = req.query("expand", join(expand, ","));
+        req = req.query("expand", expand.join(","));
     }
     Ok(req)
 }

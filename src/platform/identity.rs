@@ -81,7 +81,7 @@ fn flow_error(error: &JsValue, url: &str) -> Error {
         .map(|e| String::from(e.message()))
         .unwrap_or_else(|| describe_js_error(error));
     let lower = message.to_ascii_lowercase();
-    let has = |needle| crate::core::text::contains(&lower, needle);
+    let has = |needle: &str| lower.contains(needle);
     if has("did not approve") || has("cancel") || has("closed") {
         Error::AccessDenied {
             description: ProviderText::new(&message),
