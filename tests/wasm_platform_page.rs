@@ -332,3 +332,23 @@ async fn fetch_follows_no_redirect() {
         other => panic!("a redirect must not be followed: {other:?}"),
     }
 }
+
+/// A change listener dropped before its notification is delivered (its client was freed
+/// right after a write) is not called.
+#[wasm_bindgen_test]
+async fn a_listener_dropped_before_delivery_is_not_called() {
+    let store = BrowserStore::memory(jira_3lo::platform::MemoryStore::new());
+    let seen = Rc::new(std::cell::Cell::new(0));
+    let counter = seen.clone();
+    let subscription = store.subscribe(move |_| counter.set(counter.get() + 1));
+    store.set(Area::Session, "t-drop:k", "v").await.unwrap();
+    drop(subscription);
+    sleep(10).await;
+    assert_eq!(seen.get(), 0);
+    // A listener still registered is called.
+    let counter = seen.clone();
+    let _kept = store.subscribe(move |_| counter.set(counter.get() + 1));
+    store.set(Area::Session, "t-drop:k", "w").await.unwrap();
+    sleep(10).await;
+    assert_eq!(seen.get(), 1);
+}

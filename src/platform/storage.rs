@@ -419,21 +419,25 @@ impl Hub {
     }
 
     /// Calls every listener in a later microtask, so a listener never runs inside the
-    /// storage operation that triggered it.
-    fn notify(&self, key: &str) {
-        let listeners: Vec<Listener> = self
-            .listeners
-            .borrow()
-            .iter()
-            .map(|(_, l)| l.clone())
-            .collect();
-        if listeners.is_empty() {
+    /// storage operation that triggered it; a listener unregistered meanwhile (its client
+    /// freed) is not called.
+    fn notify(self: &Rc<Self>, key: &str) {
+        if self.listeners.borrow().is_empty() {
             return;
         }
-        let key = key.to_string();
+        let (hub, key) = (Rc::clone(self), key.to_string());
         wasm_bindgen_futures::spawn_local(async move {
-            for listener in listeners {
-                listener(Some(&key));
+            let ids: Vec<u64> = hub.listeners.borrow().iter().map(|(id, _)| *id).collect();
+            for id in ids {
+                let listener = hub
+                    .listeners
+                    .borrow()
+                    .iter()
+                    .find(|(other, _)| *other == id)
+                    .map(|(_, l)| l.clone());
+                if let Some(listener) = listener {
+                    listener(Some(&key));
+                }
             }
         });
     }
