@@ -163,8 +163,8 @@ pub enum Error {
         error: String,
         description: Option<ProviderText>,
     },
-    /// The callback carried neither `code` nor `error`.
-    #[error("the sign-in response has no authorization code")]
+    /// The callback carried neither a ticket nor `error`.
+    #[error("the sign-in response carries no sign-in ticket")]
     MissingCode,
 
     /// No refresh token is stored: the user has to connect first.
@@ -174,7 +174,9 @@ pub enum Error {
     /// (expired, revoked, rotated elsewhere; the tokens were cleared), or the gateway refused
     /// even a freshly refreshed access token (`error: "unauthorized"`; the tokens are kept,
     /// since only the token endpoint ends a grant, and reconnecting replaces them).
-    #[error("your Jira sign-in has expired or was revoked; please reconnect")]
+    /// `error: "unsealed_refresh_token"`: a refresh token stored by a version before sealed
+    /// refresh tokens, which the broker no longer redeems (it was removed; see the README).
+    #[error("{}", reauth_message(.error))]
     ReauthRequired {
         error: String,
         description: Option<ProviderText>,
@@ -247,6 +249,17 @@ pub enum Error {
         last: Box<Error>,
         retry_after_ms: u64,
     },
+}
+
+/// The error code of [`Error::ReauthRequired`] for a refresh token from an older version.
+pub const UNSEALED_REFRESH_TOKEN: &str = "unsealed_refresh_token";
+
+fn reauth_message(error: &str) -> &'static str {
+    if error == UNSEALED_REFRESH_TOKEN {
+        "this version keeps your Jira sign-in bound to this browser; please reconnect once"
+    } else {
+        "your Jira sign-in has expired or was revoked; please reconnect"
+    }
 }
 
 fn fmt_jira(messages: &[String], errors: &std::collections::BTreeMap<String, String>) -> String {
@@ -359,6 +372,14 @@ impl Error {
 impl From<crate::core::io::StoreError> for Error {
     fn from(e: crate::core::io::StoreError) -> Self {
         Error::Storage { message: e.0 }
+    }
+}
+
+impl From<crate::core::io::KeyError> for Error {
+    fn from(e: crate::core::io::KeyError) -> Self {
+        Error::Storage {
+            message: e.to_string(),
+        }
     }
 }
 

@@ -15,17 +15,12 @@ use crate::Error;
 #[derive(Debug, Clone, Default, Deserialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientConfig {
-    /// The token broker (holds the client secret): `POST {brokerUrl}/oauth/token`.
+    /// The token broker (holds the client secret and hosts the app's one callback URL):
+    /// `POST {brokerUrl}/v1/authorize` and `POST {brokerUrl}/oauth/token`.
     pub broker_url: String,
     /// Default `https://api.atlassian.com`.
     #[tsify(optional)]
     pub api_base_url: Option<String>,
-    /// Default `https://auth.atlassian.com` (authorize URL `{authBaseUrl}/authorize`).
-    #[tsify(optional)]
-    pub auth_base_url: Option<String>,
-    /// The app's OAuth client id; by default asked from the broker (`GET {brokerUrl}/v1/client`).
-    #[tsify(optional)]
-    pub client_id: Option<String>,
     /// Default `read:jira-work write:jira-work read:jira-user`; `offline_access` is always added.
     #[tsify(optional)]
     pub scopes: Option<Vec<String>>,
@@ -125,15 +120,6 @@ impl ClientConfig {
         let mut session = SessionConfig::new(base_url("brokerUrl", &self.broker_url)?);
         if let Some(api) = &self.api_base_url {
             session.api_base_url = base_url("apiBaseUrl", api)?;
-        }
-        if let Some(auth) = &self.auth_base_url {
-            session.auth_base_url = base_url("authBaseUrl", auth)?;
-        }
-        if let Some(client_id) = &self.client_id {
-            if client_id.trim().is_empty() {
-                return Err(config_error("clientId must not be empty"));
-            }
-            session.client_id = Some(client_id.clone());
         }
         if let Some(scopes) = &self.scopes {
             if let Some(bad) = scopes

@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::gateway::retry_after_ms;
+use super::io::HttpResponse;
+use super::json::decode;
 use super::secrets::State;
+use super::token_response::oauth_error;
 use super::urls::WebUrl;
 use crate::Error;
 
@@ -39,17 +43,6 @@ impl PendingSignIn {
     }
 }
 
-/// The inputs of the authorize URL.
-#[derive(Debug, Clone)]
-pub struct AuthorizeParams<'a> {
-    /// e.g. `https://auth.atlassian.com` (the URL is `{auth_base_url}/authorize`).
-    pub auth_base_url: &'a str,
-    pub client_id: &'a str,
-    pub scopes: &'a [String],
-    pub redirect_uri: &'a str,
-    pub state: &'a State,
-}
-
 /// The requested scopes, deduplicated in order, with `offline_access` always present
 /// (without it there is no refresh token and the user would reconnect every hour).
 pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
@@ -67,42 +60,43 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
     out
 }
 
-/// Builds `{auth_base}/authorize?audience=api.atlassian.com&client_id=..&scope=..&redirect_uri=..&state=..&response_type=code&prompt=consent`.
-/// Values are percent-encoded with `%20` for spaces (as Atlassian documents the scope list).
-pub fn authorize_url(p: &AuthorizeParams<'_>) -> Result<String, Error> {
-    let base = WebUrl::parse(p.auth_base_url).map_err(|e| Error::Config {
-        message: format!("auth base URL is not a URL: {e}"),
+/// What the broker's `POST /v1/authorize` answers: `{"authorize_url": "..."}`.
+#[derive(Deserialize)]
+struct AuthorizeAnswer {
+    authorize_url: String,
+}
+
+/// The authorize URL in the broker's `POST /v1/authorize` answer (received at `now_ms`): the
+/// broker built it (client id, scopes, its own callback, its sealed `state`). A refusal is
+/// [`Error::Broker`] with the broker's code; anything else is [`Error::InvalidResponse`].
+pub fn authorize_answer(resp: &HttpResponse, now_ms: u64) -> Result<String, Error> {
+    if !(200..300).contains(&resp.status) {
+        return Err(match oauth_error(&resp.body) {
+            Some((error, description)) => Error::Broker {
+                status: resp.status,
+                error,
+                description,
+                retry_after_ms: retry_after_ms(resp, now_ms),
+            },
+            None => Error::invalid_response(
+                resp.status,
+                "the broker's /v1/authorize answered without a JSON error",
+            ),
+        });
+    }
+    let answer = decode::<AuthorizeAnswer>(&resp.body).map_err(|_| {
+        Error::invalid_response(resp.status, "the broker's /v1/authorize has no authorize_url")
     })?;
-    if !matches!(base.scheme.as_str(), "http" | "https") {
-        return Err(Error::Config {
-            message: "auth base URL must be http(s)".into(),
-        });
+    let url = WebUrl::parse(&answer.authorize_url).map_err(|_| {
+        Error::invalid_response(resp.status, "the broker's authorize_url is not a URL")
+    })?;
+    if !matches!(url.scheme.as_str(), "http" | "https") {
+        return Err(Error::invalid_response(
+            resp.status,
+            "the broker's authorize_url is not http(s)",
+        ));
     }
-    check_redirect_uri(p.redirect_uri)?;
-    if p.client_id.trim().is_empty() {
-        return Err(Error::Config {
-            message: "client id is empty".into(),
-        });
-    }
-    let scope = normalize_scopes(p.scopes).join(" ");
-    let pairs: [(&str, &str); 7] = [
-        ("audience", "api.atlassian.com"),
-        ("client_id", p.client_id),
-        ("scope", &scope),
-        ("redirect_uri", p.redirect_uri),
-        ("state", p.state.secret()),
-        ("response_type", "code"),
-        ("prompt", "consent"),
-    ];
-    // The names are plain: encoding leaves them as they are.
-    let mut query = String::new();
-    for (k, v) in pairs {
-        super::urls::push_query_pair(&mut query, k, v);
-    }
-    Ok(format!(
-        "{}/authorize?{query}",
-        p.auth_base_url.trim_end_matches('/')
-    ))
+    Ok(answer.authorize_url)
 }
 
 /// A redirect URI must be an absolute URL without a fragment (OAuth 2.0 §3.1.2), `https`, or
@@ -137,56 +131,50 @@ fn is_loopback_host(host: &str) -> bool {
         && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Percent-encodes a query value; spaces become `%20`, not `+`.
-pub fn encode(value: &str) -> String {
-    super::urls::encode(value)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn params_of(url: &str) -> Vec<(String, String)> {
-        url::Url::parse(url)
-            .unwrap()
-            .query_pairs()
-            .into_owned()
-            .collect()
+    fn answer(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("retry-after".into(), "7".into())],
+            body: body.into(),
+        }
     }
 
     #[test]
-    fn url_has_every_required_parameter() {
-        let state = State::new("st-1");
-        let scopes = vec!["read:jira-work".to_string(), "write:jira-work".to_string()];
-        let url = authorize_url(&AuthorizeParams {
-            auth_base_url: "https://auth.atlassian.com/",
-            client_id: "cid",
-            scopes: &scopes,
-            redirect_uri: "https://abc.chromiumapp.org/cb",
-            state: &state,
-        })
-        .unwrap();
-        assert!(
-            url.starts_with("https://auth.atlassian.com/authorize?"),
-            "{url}"
-        );
-        assert!(
-            url.contains("scope=read%3Ajira-work%20write%3Ajira-work%20offline_access"),
-            "{url}"
-        );
-        let p = params_of(&url);
-        let get = |k: &str| p.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("audience"), Some("api.atlassian.com"));
-        assert_eq!(get("client_id"), Some("cid"));
+    fn the_broker_answer_gives_the_url_or_a_typed_error() {
+        let url = "https://auth.atlassian.com/authorize?state=sealed";
         assert_eq!(
-            get("scope"),
-            Some("read:jira-work write:jira-work offline_access")
+            authorize_answer(&answer(200, &format!(r#"{{"authorize_url":"{url}"}}"#)), 0).unwrap(),
+            url
         );
-        assert_eq!(get("redirect_uri"), Some("https://abc.chromiumapp.org/cb"));
-        assert_eq!(get("state"), Some("st-1"));
-        assert_eq!(get("response_type"), Some("code"));
-        assert_eq!(get("prompt"), Some("consent"));
-        assert_eq!(p.len(), 7);
+        let e = authorize_answer(
+            &answer(400, r#"{"error":"redirect_uri_not_allowed","error_description":"x"}"#),
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Broker { status: 400, error, .. } if error == "redirect_uri_not_allowed"),
+            "{e:?}"
+        );
+        let e = authorize_answer(&answer(429, r#"{"error":"rate_limited"}"#), 0).unwrap_err();
+        assert_eq!(e.retry_after_ms(), Some(7_000));
+        for (status, body) in [
+            (502, "<html>bad gateway</html>"),
+            (200, "{}"),
+            (200, "<html></html>"),
+            (200, r#"{"authorize_url":"javascript:alert(1)"}"#),
+            (200, r#"{"authorize_url":"not a url"}"#),
+        ] {
+            assert_eq!(
+                authorize_answer(&answer(status, body), 0).unwrap_err().code(),
+                crate::ErrorCode::InvalidResponse,
+                "{status} {body}"
+            );
+        }
     }
 
     #[test]
@@ -199,55 +187,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_inputs_are_config_errors() {
-        let state = State::new("s");
-        let ok = AuthorizeParams {
-            auth_base_url: "https://auth.atlassian.com",
-            client_id: "cid",
-            scopes: &[],
-            redirect_uri: "https://x.example/cb",
-            state: &state,
-        };
+    fn bad_redirect_uris_are_config_errors() {
         for bad in [
-            AuthorizeParams {
-                auth_base_url: "not a url",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "/relative",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "https://x.example/cb#frag",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "javascript:alert(1)",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                client_id: " ",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "http://x.example/cb",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "http://127.0.0.1.evil.example/cb",
-                ..ok.clone()
-            },
-            AuthorizeParams {
-                redirect_uri: "http://localhost.evil.example/cb",
-                ..ok.clone()
-            },
+            "/relative",
+            "https://x.example/cb#frag",
+            "javascript:alert(1)",
+            "http://127.0.0.1.evil.example/cb",
+            "http://localhost.evil.example/cb",
         ] {
             assert_eq!(
-                authorize_url(&bad).unwrap_err().code(),
-                crate::ErrorCode::Config
+                check_redirect_uri(bad).unwrap_err().code(),
+                crate::ErrorCode::Config,
+                "{bad}"
             );
         }
-        assert!(authorize_url(&ok).is_ok());
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Validating the redirect back from the authorization server (oauth4webapi-style: one pure
-//! function, one typed error per failure). A rejected callback never reaches the token endpoint.
+//! Validating the redirect back from the broker's hosted callback (oauth4webapi-style: one
+//! pure function, one typed error per failure). The broker redirects to the client's redirect
+//! URI with `#ticket=…&state=…` (or `#error=…&state=…`): in the fragment, which never reaches
+//! a server or a `Referer`. A rejected callback never reaches the token endpoint.
 
 use super::authorize::PendingSignIn;
-use super::secrets::{AuthorizationCode, State};
+use super::secrets::{State, Ticket};
 use super::urls::WebUrl;
 use crate::error::{oauth_error_code, ProviderText};
 use crate::Error;
@@ -10,7 +12,7 @@ use crate::Error;
 /// The verdict on a callback URL: what the caller gets, and whether it ends the attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackCheck {
-    pub outcome: Result<AuthorizationCode, Error>,
+    pub outcome: Result<Ticket, Error>,
     /// Only a callback carrying the attempt's own `state` ends it: a forged or foreign
     /// redirect (no state, a wrong one, another URL) leaves the real attempt alive.
     pub ends_attempt: bool,
@@ -24,7 +26,7 @@ impl CallbackCheck {
         }
     }
 
-    fn ends(outcome: Result<AuthorizationCode, Error>) -> Self {
+    fn ends(outcome: Result<Ticket, Error>) -> Self {
         CallbackCheck {
             outcome,
             ends_attempt: true,
@@ -33,13 +35,13 @@ impl CallbackCheck {
 }
 
 /// Checks `callback_url` against the sign-in attempt (pending, or ended with its redirect URI
-/// remembered) and returns the authorization code.
+/// remembered) and returns the sign-in ticket.
 ///
 /// Order of checks: it must be a redirect to the attempt's redirect URI (same scheme, host,
-/// port and path, carrying `code`, `error` or `state`) → the attempt must still be pending →
-/// the `state` must match (constant time) → provider errors (`error=...`) → expiry → the code.
-/// An `error=` redirect without `state` is reported as that error (Atlassian's denial
-/// redirect may omit `state`) but, proving nothing, does not end the attempt.
+/// port and path, its fragment carrying `ticket`, `error` or `state`) → the attempt must still
+/// be pending → the `state` must match (constant time) → errors (`error=...`) → expiry → the
+/// ticket. An `error=` redirect without `state` is reported as that error but, proving
+/// nothing, does not end the attempt.
 pub fn validate_callback(
     callback_url: &str,
     attempt: Option<&PendingSignIn>,
@@ -48,13 +50,13 @@ pub fn validate_callback(
     let Ok(url) = WebUrl::parse(callback_url) else {
         return CallbackCheck::keeps(Error::NotACallback);
     };
-    let mut code = None;
+    let mut ticket = None;
     let mut state = None;
     let mut error = None;
     let mut description = None;
-    for (k, v) in url.query_pairs() {
+    for (k, v) in url.fragment_pairs() {
         match k.as_str() {
-            "code" => code = Some(v),
+            "ticket" => ticket = Some(v),
             "state" => state = Some(v),
             "error" => error = Some(v),
             "error_description" => description = Some(v),
@@ -65,7 +67,7 @@ pub fn validate_callback(
     let (Some(attempt), true) = (attempt, is_ours) else {
         return CallbackCheck::keeps(Error::NotACallback);
     };
-    if code.is_none() && state.is_none() && error.is_none() {
+    if ticket.is_none() && state.is_none() && error.is_none() {
         return CallbackCheck::keeps(Error::NotACallback);
     }
     let Some(expected) = &attempt.state else {
@@ -91,8 +93,8 @@ pub fn validate_callback(
     if attempt.is_expired(now_ms) {
         return CallbackCheck::ends(Err(Error::StateExpired));
     }
-    CallbackCheck::ends(match code {
-        Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
+    CallbackCheck::ends(match ticket {
+        Some(t) if !t.is_empty() => Ok(Ticket::new(t)),
         _ => Err(Error::MissingCode),
     })
 }
@@ -124,21 +126,21 @@ mod tests {
         }
     }
 
-    fn check(url: &str, now: u64) -> Result<AuthorizationCode, Error> {
+    fn check(url: &str, now: u64) -> Result<Ticket, Error> {
         validate_callback(url, Some(&pending()), now).outcome
     }
 
     #[test]
     fn valid_callback_returns_code() {
-        let code = check(&format!("{REDIRECT}?code=the-code&state=good-state"), 2_000).unwrap();
-        assert_eq!(code.secret(), "the-code");
+        let code = check(&format!("{REDIRECT}#ticket=the-ticket&state=good-state"), 2_000).unwrap();
+        assert_eq!(code.secret(), "the-ticket");
         // Chrome's getRedirectURL() has a trailing slash; tolerate it either way.
         let p = PendingSignIn {
             redirect_uri: "https://abc.chromiumapp.org/".into(),
             ..pending()
         };
         let check = validate_callback(
-            "https://abc.chromiumapp.org/?code=c&state=good-state",
+            "https://abc.chromiumapp.org/#ticket=c&state=good-state",
             Some(&p),
             2_000,
         );
@@ -148,28 +150,31 @@ mod tests {
     #[test]
     fn typed_outcomes_and_which_end_the_attempt() {
         let cases: Vec<(&str, ErrorCode, bool)> = vec![
-            ("https://evil.example/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
-            ("https://abc.chromiumapp.org/other?code=x&state=good-state", ErrorCode::NotACallback, false),
-            ("http://abc.chromiumapp.org/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
-            ("https://abc.chromiumapp.org:8443/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://evil.example/cb#ticket=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/other#ticket=x&state=good-state", ErrorCode::NotACallback, false),
+            ("http://abc.chromiumapp.org/cb#ticket=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org:8443/cb#ticket=x&state=good-state", ErrorCode::NotACallback, false),
             ("https://abc.chromiumapp.org/cb", ErrorCode::NotACallback, false),
-            ("https://abc.chromiumapp.org/cb?foo=bar", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/cb#foo=bar", ErrorCode::NotACallback, false),
             ("not a url", ErrorCode::NotACallback, false),
-            ("https://abc.chromiumapp.org/cb?code=x&state=bad-state", ErrorCode::StateMismatch, false),
-            ("https://abc.chromiumapp.org/cb?code=x", ErrorCode::StateMismatch, false),
-            ("https://abc.chromiumapp.org/cb?code=x&state=good-stat", ErrorCode::StateMismatch, false),
+            // Atlassian's own redirect shape (a code in the query) is no callback of ours:
+            // codes go to the broker's hosted callback, never to the client.
+            ("https://abc.chromiumapp.org/cb?code=x&state=good-state", ErrorCode::NotACallback, false),
+            ("https://abc.chromiumapp.org/cb#ticket=x&state=bad-state", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb#ticket=x", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb#ticket=x&state=good-stat", ErrorCode::StateMismatch, false),
             (
-                "https://abc.chromiumapp.org/cb?error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=good-state",
+                "https://abc.chromiumapp.org/cb#error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state=good-state",
                 ErrorCode::AccessDenied,
                 true,
             ),
             // No state: reported, but it proves nothing, so the attempt stays.
-            ("https://abc.chromiumapp.org/cb?error=access_denied", ErrorCode::AccessDenied, false),
-            ("https://abc.chromiumapp.org/cb?error=server_error", ErrorCode::ProviderError, false),
-            ("https://abc.chromiumapp.org/cb?error=server_error&state=good-state", ErrorCode::ProviderError, true),
-            ("https://abc.chromiumapp.org/cb?error=access_denied&state=bad", ErrorCode::StateMismatch, false),
-            ("https://abc.chromiumapp.org/cb?state=good-state", ErrorCode::MissingCode, true),
-            ("https://abc.chromiumapp.org/cb?state=good-state&code=", ErrorCode::MissingCode, true),
+            ("https://abc.chromiumapp.org/cb#error=access_denied", ErrorCode::AccessDenied, false),
+            ("https://abc.chromiumapp.org/cb#error=server_error", ErrorCode::ProviderError, false),
+            ("https://abc.chromiumapp.org/cb#error=server_error&state=good-state", ErrorCode::ProviderError, true),
+            ("https://abc.chromiumapp.org/cb#error=access_denied&state=bad", ErrorCode::StateMismatch, false),
+            ("https://abc.chromiumapp.org/cb#state=good-state", ErrorCode::MissingCode, true),
+            ("https://abc.chromiumapp.org/cb#state=good-state&ticket=", ErrorCode::MissingCode, true),
         ];
         for (url, expected, ends) in cases {
             let check = validate_callback(url, Some(&pending()), 2_000);
@@ -183,7 +188,7 @@ mod tests {
         let forged =
             "Call%20555-0100%20now%3Cb%3E!%3C%2Fb%3E%0A%0Dx".to_string() + &"y".repeat(900);
         let e = check(
-            &format!("{REDIRECT}?error=access_denied&error_description={forged}&state=good-state"),
+            &format!("{REDIRECT}#error=access_denied&error_description={forged}&state=good-state"),
             2_000,
         )
         .unwrap_err();
@@ -201,7 +206,7 @@ mod tests {
         assert!(!e.to_string().contains("555"), "{e}");
         // An error code that is not an OAuth error code is not repeated either.
         let e = check(
-            &format!("{REDIRECT}?error=Call%20555-0100&state=good-state"),
+            &format!("{REDIRECT}#error=Call%20555-0100&state=good-state"),
             2_000,
         )
         .unwrap_err();
@@ -209,7 +214,7 @@ mod tests {
         assert!(!e.to_string().contains("555"), "{e}");
         let e = check(
             &format!(
-                "{REDIRECT}?error=temporarily_unavailable&error_description=busy&state=good-state"
+                "{REDIRECT}#error=temporarily_unavailable&error_description=busy&state=good-state"
             ),
             2_000,
         )
@@ -225,7 +230,7 @@ mod tests {
 
     #[test]
     fn unknown_ended_and_expired_attempts() {
-        let url = format!("{REDIRECT}?code=x&state=good-state");
+        let url = format!("{REDIRECT}#ticket=x&state=good-state");
         // Nothing started: no URL is a callback of ours.
         let none = validate_callback(&url, None, 2_000);
         assert_eq!(none.outcome.unwrap_err(), Error::NotACallback);
@@ -235,7 +240,7 @@ mod tests {
         assert_eq!(again.outcome.unwrap_err(), Error::UnknownState);
         assert!(!again.ends_attempt);
         let foreign = validate_callback(
-            "https://evil.example/cb?code=x&state=y",
+            "https://evil.example/cb#ticket=x&state=y",
             Some(&ended),
             2_000,
         );

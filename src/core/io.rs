@@ -127,3 +127,9 @@ pub enum LockError {
     #[error("{0}")]
     Refused(String),
 }
+
+/// Why the installation's proof key could not be had or used (no WebCrypto, IndexedDB
+/// refused, ...). Never contains key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("proof key error: {0}")]
+pub struct KeyError(pub String);

@@ -6,6 +6,7 @@
 pub mod api_request;
 pub mod authorize;
 pub mod callback;
+pub mod dpop;
 pub mod gateway;
 pub mod io;
 pub mod json;

@@ -54,6 +54,11 @@ pub struct AccessRecord {
 pub struct RefreshRecord {
     pub v: u32,
     pub refresh_token: RefreshToken,
+    /// The broker's sealed blob, bound to this installation's proof key: true for every
+    /// token this version stores. Absent (`false`) in a record of an older version, which
+    /// held Atlassian's raw refresh token: see [`crate::error::UNSEALED_REFRESH_TOKEN`].
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 /// `jira3lo:{ns}:site` (persistent area). `chosen` is the id of one of `sites`.

@@ -48,8 +48,9 @@ secret_type!(
     RefreshToken
 );
 secret_type!(
-    /// The single-use authorization code from the callback URL.
-    AuthorizationCode
+    /// The broker's sealed, single-use sign-in ticket from the callback URL (it carries the
+    /// first token set of the grant, bound to this installation's proof key).
+    Ticket
 );
 secret_type!(
     /// The CSRF `state` of one sign-in attempt.
@@ -121,7 +122,7 @@ mod tests {
     fn debug_is_redacted() {
         let t = AccessToken::new("very-secret-token");
         let r = RefreshToken::new("very-secret-refresh");
-        let c = AuthorizationCode::new("very-secret-code");
+        let c = Ticket::new("very-secret-ticket");
         let s = State::new("very-secret-state");
         let all = format!("{t:?} {r:?} {c:?} {s:?}");
         assert!(!all.contains("very-secret"), "{all}");

@@ -18,6 +18,10 @@ pub const BROKER_ERROR_CODES: &[&str] = &[
     "upstream_unreachable",
     "upstream_invalid_response",
     "upstream_timeout",
+    // A proof the broker refused (a clock far off, a key that could not sign): nothing is
+    // wrong with the grant, so it is kept.
+    "invalid_dpop_proof",
+    "replay_check_unavailable",
 ];
 
 /// OAuth errors that mean "this grant is dead": retrying the same refresh token never helps.
@@ -55,17 +59,6 @@ pub fn oauth_error(body: &str) -> Option<(String, Option<ProviderText>)> {
         oauth_error_code(&e.error),
         e.error_description.as_deref().and_then(ProviderText::new),
     ))
-}
-
-/// What `GET {broker}/v1/client` answers: `{"client_id": "..."}`.
-#[derive(serde::Deserialize)]
-struct BrokerClient {
-    client_id: String,
-}
-
-/// The client id in the broker's `/v1/client` answer; `None` when the body is not one.
-pub fn broker_client_id(body: &str) -> Option<String> {
-    decode::<BrokerClient>(body).ok().map(|c| c.client_id)
 }
 
 /// Classifies a response of `POST {broker}/oauth/token` received at `now_ms` (for an

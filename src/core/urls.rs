@@ -35,6 +35,12 @@ impl WebUrl {
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         self.query.as_deref().map(query_pairs).unwrap_or_default()
     }
+
+    /// The fragment read as a form-encoded query (`#a=1&b=2`), as the broker's redirect
+    /// carries its answer.
+    pub fn fragment_pairs(&self) -> Vec<(String, String)> {
+        self.fragment.as_deref().map(query_pairs).unwrap_or_default()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

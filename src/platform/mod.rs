@@ -8,6 +8,7 @@ mod fetch;
 mod global;
 pub mod identity;
 mod lock;
+mod proof_key;
 mod storage;
 
 use std::future::Future;
@@ -15,31 +16,40 @@ use std::future::Future;
 pub use clock::{sleep, BrowserClock};
 pub use fetch::{FetchClient, DEFAULT_TIMEOUT_MS};
 pub use lock::{LockMode, WebLock};
+pub use proof_key::{BrowserProofKey, KeyHome};
 pub use storage::{BrowserStore, MemoryStore, StorageKind, Subscription};
 
 use crate::session::ports::{
     Area, ChangeListener, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse,
-    KeyValueStore, LockError, StoreError, TransportError,
+    KeyError, KeyValueStore, LockError, ProofJwk, ProofKey, StoreError, TransportError,
 };
 
-/// The four ports bundled for the session engine: fetch, a browser store, Web Locks and the
-/// JS clock.
+/// The five ports bundled for the session engine: fetch, a browser store, Web Locks, the JS
+/// clock and the WebCrypto proof key.
 #[derive(Debug, Clone)]
 pub struct BrowserPlatform {
     pub http: FetchClient,
     pub store: BrowserStore,
     pub lock: WebLock,
     pub clock: BrowserClock,
+    pub key: BrowserProofKey,
 }
 
 impl BrowserPlatform {
-    /// Fetch with the default timeout, Web Locks and the given store.
+    /// Fetch with the default timeout, Web Locks, the given store and the proof key where that
+    /// store's contexts find it (IndexedDB; memory for the `memory` store).
     pub fn new(store: BrowserStore) -> Self {
+        let home = if store.is_context_only() {
+            KeyHome::Memory
+        } else {
+            KeyHome::IndexedDb
+        };
         BrowserPlatform {
             http: FetchClient::default(),
             store,
             lock: WebLock::new(),
             clock: BrowserClock,
+            key: BrowserProofKey::new(home),
         }
     }
 
@@ -107,5 +117,15 @@ impl Clock for BrowserPlatform {
 
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
         self.clock.sleep_ms(ms)
+    }
+}
+
+impl ProofKey for BrowserPlatform {
+    fn public_jwk(&self) -> impl Future<Output = Result<ProofJwk, KeyError>> {
+        self.key.public_jwk()
+    }
+
+    fn sign(&self, input: &[u8]) -> impl Future<Output = Result<Vec<u8>, KeyError>> {
+        self.key.sign(input)
     }
 }

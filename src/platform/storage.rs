@@ -113,6 +113,34 @@ impl std::fmt::Debug for BrowserStore {
     }
 }
 
+/// `chrome.storage.session.setAccessLevel({accessLevel: "TRUSTED_CONTEXTS"})`: only the
+/// extension's own pages and service worker may read the access tokens, never a content
+/// script. It is Chrome's default already; saying so keeps it true if another part of the
+/// extension ever widened it. Where the call is missing or refused (a content script may not
+/// make it) nothing changes, so a failure is ignored.
+fn restrict_to_trusted_contexts(session: &StorageArea) {
+    let Ok(set) = js_sys::Reflect::get(session, &JsValue::from_str("setAccessLevel")) else {
+        return;
+    };
+    let Some(set) = set.dyn_ref::<js_sys::Function>() else {
+        return;
+    };
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(
+        &options,
+        &JsValue::from_str("accessLevel"),
+        &JsValue::from_str("TRUSTED_CONTEXTS"),
+    );
+    if let Ok(promise) = set.call1(session, &options) {
+        if let Ok(promise) = promise.dyn_into::<js_sys::Promise>() {
+            // Awaited only so that a refusal is not an unhandled rejection.
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            });
+        }
+    }
+}
+
 impl BrowserStore {
     /// Opens the store of `kind` in the current context; fails when the API is missing here
     /// (e.g. `extension` outside an extension, `local` in a worker).
@@ -131,8 +159,10 @@ impl BrowserStore {
                     .ok_or_else(|| {
                         StoreError("chrome.storage.onChanged is not available here".to_string())
                     })?;
+                let session = area("session")?;
+                restrict_to_trusted_contexts(&session);
                 Backend::Extension {
-                    session: area("session")?,
+                    session,
                     local: area("local")?,
                     on_changed,
                 }
@@ -145,6 +175,11 @@ impl BrowserStore {
             backend,
             watching: Rc::default(),
         })
+    }
+
+    /// True for the `memory` store: nothing it holds outlives this JS context.
+    pub fn is_context_only(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
     }
 
     /// A store over the given memory store (tests use an isolated one).

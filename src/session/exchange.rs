@@ -1,27 +1,26 @@
-//! The code exchange: the authorization code from a callback, traded for the first token set
-//! of a grant through the broker's `POST /oauth/token` (the broker adds the client secret).
+//! The ticket redemption: the broker's sealed sign-in ticket from the callback, traded for the
+//! first token set of a grant through `POST /oauth/token` with a proof from the same key (the
+//! broker exchanged Atlassian's code at its hosted callback already).
 
 use super::{Inner, Platform};
 use crate::core::json;
-use crate::core::secrets::AuthorizationCode;
+use crate::core::secrets::Ticket;
 use crate::core::token_response::{classify_token_response, TokenOutcome};
 use crate::core::tokens::TokenSet;
 use crate::Error;
 
+/// The grant type of the broker's ticket redemption.
+pub const TICKET_GRANT: &str = "urn:jira-3lo:ticket";
+
 impl<P: Platform> Inner<P> {
-    /// One `authorization_code` grant. A refusal is [`Error::Oauth`]: it says nothing about any
-    /// grant already stored, which the caller keeps.
-    pub(super) async fn exchange_code(
-        &self,
-        code: &AuthorizationCode,
-        redirect_uri: &str,
-    ) -> Result<TokenSet, Error> {
+    /// One ticket redemption. A refusal is [`Error::Oauth`]: it says nothing about any grant
+    /// already stored, which the caller keeps.
+    pub(super) async fn redeem_ticket(&self, ticket: &Ticket) -> Result<TokenSet, Error> {
         let sent_at = self.platform.now_ms();
         let resp = self
             .post_token(json::string_object(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.secret()),
-                ("redirect_uri", redirect_uri),
+                ("grant_type", TICKET_GRANT),
+                ("ticket", ticket.secret()),
             ]))
             .await?;
         match classify_token_response(&resp, self.platform.now_ms()) {

@@ -39,6 +39,7 @@
 
 pub mod ports;
 
+mod broker;
 mod cache;
 mod call;
 mod exchange;
@@ -57,13 +58,19 @@ use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::refresh::Cooldown;
 pub use crate::error::SiteChoice;
 use crate::Error;
-use ports::{Clock, CrossContextLock, HttpClient, KeyValueStore};
+use ports::{Clock, CrossContextLock, HttpClient, KeyValueStore, ProofKey};
 
-/// Everything a platform provides: HTTP, storage, a cross-context lock and a clock.
-/// `'static` because the shared refresh future outlives any one caller.
-pub trait Platform: HttpClient + KeyValueStore + CrossContextLock + Clock + 'static {}
+/// Everything a platform provides: HTTP, storage, a cross-context lock, a clock and the proof
+/// key. `'static` because the shared refresh future outlives any one caller.
+pub trait Platform:
+    HttpClient + KeyValueStore + CrossContextLock + Clock + ProofKey + 'static
+{
+}
 
-impl<T: HttpClient + KeyValueStore + CrossContextLock + Clock + 'static> Platform for T {}
+impl<T: HttpClient + KeyValueStore + CrossContextLock + Clock + ProofKey + 'static> Platform
+    for T
+{
+}
 
 /// Default scopes: read and write Jira work, read users, and `offline_access` for refresh.
 pub const DEFAULT_SCOPES: &[&str] = &[
@@ -76,14 +83,12 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 /// Engine configuration. Build it with [`SessionConfig::new`] and adjust fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// The broker (its `POST /oauth/token` and `GET /v1/client`), e.g. `http://127.0.0.1:PORT`.
+    /// The broker (its `POST /v1/authorize` and `POST /oauth/token`), e.g.
+    /// `http://127.0.0.1:PORT`. It hosts the one callback URL registered at Atlassian and
+    /// builds the authorize URL.
     pub broker_url: String,
-    /// Authorize URL = `{auth_base_url}/authorize`.
-    pub auth_base_url: String,
     /// Gateway: `{api_base_url}/oauth/token/accessible-resources`, `{api_base_url}/ex/jira/{cloudId}/...`.
     pub api_base_url: String,
-    /// `None` → fetched once from the broker's `GET /v1/client` when a sign-in begins.
-    pub client_id: Option<String>,
     /// Requested scopes; `offline_access` is always added.
     pub scopes: Vec<String>,
     /// Storage-key and lock-name prefix: one namespace = one account connection.
@@ -102,9 +107,7 @@ impl SessionConfig {
     pub fn new(broker_url: impl Into<String>) -> Self {
         SessionConfig {
             broker_url: broker_url.into(),
-            auth_base_url: "https://auth.atlassian.com".into(),
             api_base_url: "https://api.atlassian.com".into(),
-            client_id: None,
             scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             namespace: "default".into(),
             refresh_skew_ms: crate::core::tokens::DEFAULT_SKEW_MS,
@@ -168,7 +171,6 @@ pub(crate) struct Inner<P: Platform> {
     /// The refresh in flight in this context; every caller awaits the same one.
     refresh_flight: RefCell<Option<RefreshFlight>>,
     cooldown: RefCell<Option<Cooldown>>,
-    client_id: RefCell<Option<String>>,
     reports: RefCell<Vec<StorageReport>>,
     /// What a Jira call needs, kept between storage reads (see [`cache`]).
     access: cache::Cached<AccessRecord>,
@@ -199,13 +201,11 @@ impl<P: Platform> Clone for Session<P> {
 
 impl<P: Platform> Session<P> {
     pub fn new(config: SessionConfig, platform: P) -> Self {
-        let client_id = config.client_id.clone();
         let inner = Rc::new(Inner {
             config,
             platform,
             refresh_flight: RefCell::new(None),
             cooldown: RefCell::new(None),
-            client_id: RefCell::new(client_id),
             reports: RefCell::new(Vec::new()),
             access: Default::default(),
             site: Default::default(),
@@ -234,10 +234,29 @@ impl<P: Platform> Session<P> {
         std::mem::take(&mut *self.inner.reports.borrow_mut())
     }
 
-    /// Where the user stands, from storage only (no network).
+    /// Where the user stands, from storage only (no network). A raw refresh token an older
+    /// version stored is removed here: [`Error::ReauthRequired`] (`unsealed_refresh_token`),
+    /// once; the status is `SignedOut` afterwards.
     pub async fn status(&self) -> Result<Status, Error> {
+        let mut refresh = self.inner.load_refresh().await?;
+        if refresh.as_ref().is_some_and(|r| !r.sealed) {
+            let inner = &self.inner;
+            let dropped = inner
+                .with_tokens_locked(async {
+                    // Another context may have replaced it meanwhile (a new sign-in).
+                    Ok(match inner.load_refresh().await? {
+                        Some(r) if !r.sealed => Some(inner.drop_unsealed_locked().await),
+                        _ => None,
+                    })
+                })
+                .await?;
+            if let Some(e) = dropped {
+                return Err(e);
+            }
+            refresh = inner.load_refresh().await?;
+        }
         // Signed in = a refresh token, or (a grant without offline_access) a live access token.
-        let signed_in = self.inner.load_refresh().await?.is_some()
+        let signed_in = refresh.is_some()
             || self.inner.load_access().await?.is_some_and(|a| {
                 let now = self.inner.platform.now_ms();
                 crate::core::tokens::is_fresh(a.expires_at_ms, now, 0)

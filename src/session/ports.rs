@@ -1,4 +1,4 @@
-//! The four ports through which the session engine performs I/O.
+//! The five ports through which the session engine performs I/O.
 //!
 //! Everything the engine needs from the outside world goes through these traits, so the
 //! same engine runs in a browser (see `platform`) and in native tests (see `tests/support`).
@@ -7,8 +7,9 @@
 
 use std::future::Future;
 
+pub use crate::core::dpop::ProofJwk;
 pub use crate::core::io::{
-    Area, HttpRequest, HttpResponse, LockError, Method, StoreError, TransportError,
+    Area, HttpRequest, HttpResponse, KeyError, LockError, Method, StoreError, TransportError,
 };
 
 /// Sends HTTP requests (fetch in the browser, reqwest in native tests).
@@ -60,4 +61,15 @@ pub trait Clock {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
+}
+
+/// The installation's proof-of-possession key (RFC 9449): one ECDSA P-256 key pair per
+/// extension or origin, shared by every context that shares the store, whose private half
+/// cannot be read out (WebCrypto, non-extractable). The broker binds the sign-in and the
+/// sealed refresh token to it, so two contexts must never end up with different keys.
+pub trait ProofKey {
+    /// The public key, creating the pair on first use.
+    fn public_jwk(&self) -> impl Future<Output = Result<ProofJwk, KeyError>>;
+    /// ECDSA P-256 / SHA-256 over `input`, as `r || s` (64 bytes).
+    fn sign(&self, input: &[u8]) -> impl Future<Output = Result<Vec<u8>, KeyError>>;
 }

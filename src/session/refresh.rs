@@ -6,9 +6,8 @@ use std::rc::Rc;
 
 use futures_util::FutureExt;
 
-use super::ports::{HttpRequest, HttpResponse, Method};
 use super::{Inner, Platform, Session};
-use crate::core::json::{self, JsonValue};
+use crate::core::json;
 use crate::core::records::{AccessRecord, RefreshRecord, SCHEMA_VERSION};
 use crate::core::refresh::{decide, Cooldown, RefreshDecision};
 use crate::core::secrets::AccessToken;
@@ -93,6 +92,9 @@ impl<P: Platform> Inner<P> {
             let now = self.platform.now_ms();
             let access = self.load_access().await?;
             let refresh = self.load_refresh().await?;
+            if refresh.as_ref().is_some_and(|r| !r.sealed) {
+                return Err(self.drop_unsealed_locked().await);
+            }
             let decision = decide(
                 rejected.as_ref(),
                 access.as_ref(),
@@ -142,6 +144,19 @@ impl<P: Platform> Inner<P> {
         }
     }
 
+    /// Removes the raw refresh token an older version stored (the broker redeems only sealed
+    /// ones now) with its access token, inside the refresh lock, and returns the error that
+    /// sends the user back to consent once.
+    pub(super) async fn drop_unsealed_locked(&self) -> Error {
+        if let Err(e) = self.clear_tokens().await {
+            return e;
+        }
+        Error::ReauthRequired {
+            error: crate::error::UNSEALED_REFRESH_TOKEN.into(),
+            description: None,
+        }
+    }
+
     /// A token request was sent and failed without ending the grant: the token endpoint is
     /// left alone for a while (see [`Cooldown`]). Returns the failure for the caller.
     fn pause_refreshing(&self, error: Error) -> Error {
@@ -157,6 +172,7 @@ impl<P: Platform> Inner<P> {
             self.save_refresh(&RefreshRecord {
                 v: SCHEMA_VERSION,
                 refresh_token: rt,
+                sealed: true,
             })
             .await?;
         }
@@ -168,20 +184,5 @@ impl<P: Platform> Inner<P> {
         };
         self.save_access(&access).await?;
         Ok(access)
-    }
-
-    /// `POST {broker}/oauth/token` with a JSON body (the broker adds the client credentials):
-    /// the code exchange and every refresh.
-    pub(super) async fn post_token(&self, body: JsonValue) -> Result<HttpResponse, Error> {
-        let request = HttpRequest {
-            method: Method::Post,
-            url: format!("{}/oauth/token", self.config.broker()),
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("accept".into(), "application/json".into()),
-            ],
-            body: Some(json::to_text(&body)),
-        };
-        self.http(request).await
     }
 }

@@ -89,7 +89,6 @@ pub struct Presentation {
 }
 
 struct Code {
-    redirect_uri: String,
     issued_at: u64,
     used: bool,
 }
@@ -155,13 +154,12 @@ impl Atlassian {
         self.counter
     }
 
-    /// The user approves on the consent page: a code for this redirect URI.
-    pub fn authorize(&mut self, redirect_uri: &str, now: u64) -> String {
+    /// The user approves on the consent page: a code (the broker's ticket stands for it).
+    pub fn authorize(&mut self, now: u64) -> String {
         let code = format!("code-{}", self.next());
         self.codes.insert(
             code.clone(),
             Code {
-                redirect_uri: redirect_uri.to_string(),
                 issued_at: now,
                 used: false,
             },
@@ -265,6 +263,20 @@ impl Atlassian {
         };
         match (request.method, path.as_str()) {
             (Method::Post, "/oauth/token") => self.token(ctx, request, now),
+            // The broker's start of a sign-in: the authorize URL (its sealed state is not
+            // modelled; the client's own state stands in for it).
+            (Method::Post, "/v1/authorize") => {
+                let body: Value = request
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or(Value::Null);
+                let state = body["state"].as_str().unwrap_or("");
+                plain(json_response(
+                    200,
+                    json!({ "authorize_url": format!("https://auth.sim/authorize?state={state}") }),
+                ))
+            }
             (Method::Get, "/oauth/token/accessible-resources") => {
                 if !self.authorized(request, now) {
                     return plain(unauthorized());
@@ -373,20 +385,18 @@ impl Atlassian {
                     None => refused(invalid_grant()),
                 }
             }
-            Some("authorization_code") => {
-                let code = body["code"].as_str().unwrap_or("");
-                let redirect = body["redirect_uri"].as_str().unwrap_or("");
+            // The broker's ticket stands for the code it exchanged at its callback.
+            Some("urn:jira-3lo:ticket") => {
+                let code = body["ticket"].as_str().unwrap_or("");
                 let valid = self.codes.get_mut(code).is_some_and(|c| {
-                    let ok = !c.used
-                        && c.redirect_uri == redirect
-                        && now < c.issued_at + CODE_LIFETIME_MS;
+                    let ok = !c.used && now < c.issued_at + CODE_LIFETIME_MS;
                     c.used = true;
                     ok
                 });
                 if !valid {
                     return refused(json_response(
                         400,
-                        json!({"error": "invalid_request", "error_description": "authorization_code is invalid"}),
+                        json!({"error": "invalid_grant", "error_description": "the ticket is invalid"}),
                     ));
                 }
                 self.families.push(Family {

@@ -200,14 +200,14 @@ impl Context {
             .unwrap_or("")
             .to_string();
         let callback = if !self.log.setup.get() && self.world.chance(5) {
-            format!("{REDIRECT}?error=access_denied&state={state}")
+            format!("{REDIRECT}#error=access_denied&state={state}")
         } else {
             let code = self
                 .world
                 .server
                 .borrow_mut()
-                .authorize(REDIRECT, self.world.now());
-            format!("{REDIRECT}?code={code}&state={state}")
+                .authorize(self.world.now());
+            format!("{REDIRECT}#ticket={code}&state={state}")
         };
         outcome(&self.session.complete_sign_in(&callback).await)
     }

@@ -31,9 +31,7 @@ pub struct Report {
 
 fn config() -> SessionConfig {
     let mut c = SessionConfig::new("https://broker.sim");
-    c.auth_base_url = "https://auth.sim".into();
     c.api_base_url = "https://api.sim".into();
-    c.client_id = Some("sim-client".into());
     c
 }
 

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use jira_3lo::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
-    Method, StoreError, TransportError,
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyError, KeyValueStore,
+    LockError, Method, ProofJwk, ProofKey, StoreError, TransportError,
 };
 use rand_pcg::rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -487,7 +487,7 @@ fn describe(request: &HttpRequest) -> String {
                 .unwrap_or_default();
             format!(" refresh {token}")
         }
-        Some(b) if b.contains("authorization_code") => " code".to_string(),
+        Some(b) if b.contains("urn:jira-3lo:ticket") => " ticket".to_string(),
         _ => String::new(),
     };
     format!("{} /{path}{grant}", request.method.as_str())
@@ -668,6 +668,20 @@ impl CrossContextLock for SimPlatform {
         critical: F,
     ) -> impl Future<Output = Result<F::Output, LockError>> {
         exclusive(Rc::clone(&self.world), self.ctx, name.to_string(), critical)
+    }
+}
+
+/// The sim's broker checks no proofs: a fixed key and signature stand in.
+impl ProofKey for SimPlatform {
+    async fn public_jwk(&self) -> Result<ProofJwk, KeyError> {
+        Ok(ProofJwk {
+            x: "sim-x".into(),
+            y: "sim-y".into(),
+        })
+    }
+
+    async fn sign(&self, _input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Ok(vec![0; 64])
     }
 }
 

@@ -20,8 +20,8 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jira_3lo::session::ports::{
-    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyValueStore, LockError,
-    Method, StoreError, TransportError,
+    Area, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyError, KeyValueStore,
+    LockError, Method, ProofJwk, ProofKey, StoreError, TransportError,
 };
 use jira_3lo::session::{Session, SessionConfig, Status};
 use serde_json::{json, Value};
@@ -162,14 +162,45 @@ impl TestClock {
     }
 }
 
-/// The native platform: all four ports. [`TestPlatform::sibling`] makes another "context" that
-/// shares store, lock and clock but counts its own requests.
+/// One installation's proof key: a real P-256 key pair (the broker verifies what it signs).
+#[derive(Clone)]
+pub struct TestKey(Rc<p256::ecdsa::SigningKey>);
+
+impl TestKey {
+    pub fn random() -> Self {
+        loop {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).expect("random bytes");
+            if let Ok(key) = p256::ecdsa::SigningKey::from_bytes(&bytes.into()) {
+                return TestKey(Rc::new(key));
+            }
+        }
+    }
+
+    pub fn jwk(&self) -> ProofJwk {
+        let point = self.0.verifying_key().to_encoded_point(false);
+        ProofJwk {
+            x: jira_3lo::core::secrets::base64url(point.x().expect("x")),
+            y: jira_3lo::core::secrets::base64url(point.y().expect("y")),
+        }
+    }
+
+    pub fn sign(&self, input: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.0.sign(input);
+        signature.to_bytes().to_vec()
+    }
+}
+
+/// The native platform: all five ports. [`TestPlatform::sibling`] makes another "context" that
+/// shares store, lock, clock and proof key (one installation) but counts its own requests.
 #[derive(Clone)]
 pub struct TestPlatform {
     http: reqwest::Client,
     pub store: MemoryStore,
     pub lock: TestLock,
     pub clock: TestClock,
+    pub key: TestKey,
     /// HTTP requests this platform sent, as `"METHOD path"` (no query, no secrets).
     pub sent: Rc<RefCell<Vec<String>>>,
 }
@@ -185,7 +216,16 @@ impl TestPlatform {
             store: MemoryStore::default(),
             lock: TestLock::default(),
             clock: TestClock::new(fake_base_url),
+            key: TestKey::random(),
             sent: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// The same context with another installation's key (a copied store elsewhere).
+    pub fn with_key(&self, key: TestKey) -> Self {
+        TestPlatform {
+            key,
+            ..self.clone()
         }
     }
 
@@ -356,6 +396,16 @@ impl CrossContextLock for TestPlatform {
     }
 }
 
+impl ProofKey for TestPlatform {
+    async fn public_jwk(&self) -> Result<ProofJwk, KeyError> {
+        Ok(self.key.jwk())
+    }
+
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Ok(self.key.sign(input))
+    }
+}
+
 impl Clock for TestPlatform {
     fn now_ms(&self) -> u64 {
         let real = SystemTime::now()
@@ -430,10 +480,9 @@ pub async fn start_with(fake_config: fake_atlassian::FakeConfig) -> Env {
 }
 
 impl Env {
-    /// A session config pointing at the broker and the fake (client id from the broker).
+    /// A session config pointing at the broker and the fake's API.
     pub fn config(&self) -> SessionConfig {
         let mut c = SessionConfig::new(&self.broker.base_url);
-        c.auth_base_url = self.fake.base_url.clone();
         c.api_base_url = self.fake.base_url.clone();
         c
     }
@@ -448,25 +497,21 @@ impl Env {
         Session::new(self.config(), platform)
     }
 
-    /// Visits the authorize URL like a browser with auto-consent and returns the callback URL
-    /// (the fake's 302 `Location`), without following it.
+    /// Visits the authorize URL like a browser with auto-consent, follows the fake's redirect
+    /// to the broker's hosted callback, and returns the callback URL the broker redirects to
+    /// (`{REDIRECT}#ticket=…&state=…`), without following it.
     pub async fn authorize(&self, authorize_url: &str) -> String {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let resp = client
-            .get(authorize_url)
-            .send()
-            .await
-            .expect("authorize request");
-        assert_eq!(
-            resp.status().as_u16(),
-            302,
-            "authorize should redirect: {}",
-            resp.text().await.unwrap_or_default()
+        let to_broker = redirect_of(authorize_url).await;
+        self.through_broker(&to_broker).await
+    }
+
+    /// The broker's hosted callback for Atlassian's redirect `location` (its 302 `Location`).
+    pub async fn through_broker(&self, location: &str) -> String {
+        assert!(
+            location.starts_with(&format!("{}/oauth/callback?", self.broker.base_url)),
+            "Atlassian redirects to the broker's callback, not to {location}"
         );
-        resp.headers()["location"].to_str().unwrap().to_string()
+        redirect_of(location).await
     }
 
     /// begin_sign_in → authorize (auto-consent) → complete_sign_in.
@@ -626,7 +671,29 @@ pub async fn answer_consent(env: &Env, authorize_url: &str, decision: &str) -> S
         302,
         "consent answer should redirect"
     );
-    resp.headers()["location"].to_str().unwrap().to_string()
+    let to_broker = resp.headers()["location"].to_str().unwrap().to_string();
+    env.through_broker(&to_broker).await
+}
+
+/// GETs `url` without following redirects and returns its 302 `Location`.
+pub async fn redirect_of(url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(url).send().await.expect("redirect request");
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    match location {
+        Some(location) if status == 302 || status == 303 => location,
+        _ => panic!(
+            "{url} should redirect: {status} {}",
+            resp.text().await.unwrap_or_default()
+        ),
+    }
 }
 
 /// Presses Cancel on the fake's consent page (consent mode `page`).
@@ -723,6 +790,16 @@ impl CrossContextLock for Staged {
         critical: F,
     ) -> impl Future<Output = Result<F::Output, LockError>> {
         self.inner.run_exclusive(name, critical)
+    }
+}
+
+impl ProofKey for Staged {
+    fn public_jwk(&self) -> impl Future<Output = Result<ProofJwk, KeyError>> {
+        self.inner.public_jwk()
+    }
+
+    fn sign(&self, input: &[u8]) -> impl Future<Output = Result<Vec<u8>, KeyError>> {
+        self.inner.sign(input)
     }
 }
 

@@ -1,0 +1,240 @@
+//! The installation's proof-of-possession key: an ECDSA P-256 pair made by WebCrypto with a
+//! **non-extractable** private half, kept in IndexedDB of the extension or page origin.
+//!
+//! IndexedDB holds the `CryptoKey` object itself (structured clone), never key bytes: script
+//! can ask the browser to sign with it, but no script (this module included) can read it out,
+//! and content scripts, which run in the web page's origin, cannot open the extension's
+//! IndexedDB at all. The first context to need the key creates it; `add` (not `put`) makes the
+//! creation one step across contexts, so a popup and the service worker starting at once end
+//! up with the same key, never with two (a blob bound to the loser's key would be refused).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, CryptoKeyPair, IdbDatabase, IdbRequest, IdbTransactionMode};
+
+use super::global::{describe_js_error, global_path};
+use crate::core::dpop::ProofJwk;
+use crate::session::ports::{KeyError, ProofKey};
+
+const DB_NAME: &str = "jira-3lo";
+const DB_VERSION: u32 = 1;
+const STORE: &str = "keys";
+/// One key per extension or origin, whatever the namespace: the broker needs no more.
+const KEY_ID: &str = "proof-key";
+
+/// Where the pair lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHome {
+    /// IndexedDB, shared by every context of the origin.
+    IndexedDb,
+    /// This JS context only (the `memory` storage: tokens die with the context, so may the key).
+    Memory,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    private: CryptoKey,
+    jwk: ProofJwk,
+}
+
+/// The browser's [`ProofKey`]: loaded (or created) once per context, then kept in memory.
+#[derive(Clone)]
+pub struct BrowserProofKey {
+    home: KeyHome,
+    loaded: Rc<RefCell<Option<Loaded>>>,
+}
+
+impl std::fmt::Debug for BrowserProofKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserProofKey")
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrowserProofKey {
+    pub fn new(home: KeyHome) -> Self {
+        BrowserProofKey {
+            home,
+            loaded: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    async fn key(&self) -> Result<Loaded, KeyError> {
+        if let Some(loaded) = self.loaded.borrow().clone() {
+            return Ok(loaded);
+        }
+        let pair = match self.home {
+            KeyHome::Memory => generate().await?,
+            KeyHome::IndexedDb => load_or_create().await?,
+        };
+        let jwk = public_jwk(&pair).await?;
+        let loaded = Loaded {
+            private: pair.get_private_key(),
+            jwk,
+        };
+        // Two first calls in one context may both have made a key (memory) or read it: the
+        // first one kept wins, so this context signs with one key only.
+        let mut slot = self.loaded.borrow_mut();
+        Ok(slot.get_or_insert(loaded).clone())
+    }
+}
+
+impl ProofKey for BrowserProofKey {
+    async fn public_jwk(&self) -> Result<ProofJwk, KeyError> {
+        Ok(self.key().await?.jwk)
+    }
+
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let key = self.key().await?;
+        let params = web_sys::EcdsaParams::new_with_str("ECDSA", "SHA-256");
+        let promise = subtle()?
+            .sign_with_object_and_u8_array(&params, &key.private, input)
+            .map_err(|e| failed("sign", &e))?;
+        let signature = JsFuture::from(promise)
+            .await
+            .map_err(|e| failed("sign", &e))?;
+        Ok(js_sys::Uint8Array::new(&signature).to_vec())
+    }
+}
+
+fn failed(what: &str, error: &JsValue) -> KeyError {
+    KeyError(format!("{what} failed: {}", describe_js_error(error)))
+}
+
+fn subtle() -> Result<web_sys::SubtleCrypto, KeyError> {
+    global_path(&["crypto"])
+        .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok())
+        .map(|c| c.subtle())
+        .ok_or_else(|| KeyError("WebCrypto (crypto.subtle) is not available here".into()))
+}
+
+/// A new pair; the private half can sign but never be exported.
+async fn generate() -> Result<CryptoKeyPair, KeyError> {
+    let params = web_sys::EcKeyGenParams::new("ECDSA", "P-256");
+    let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
+    let promise = subtle()?
+        .generate_key_with_object(&params, false, &usages)
+        .map_err(|e| failed("generateKey", &e))?;
+    let pair = JsFuture::from(promise)
+        .await
+        .map_err(|e| failed("generateKey", &e))?;
+    Ok(pair.unchecked_into())
+}
+
+/// The public half as JWK coordinates (a public key is always exportable).
+async fn public_jwk(pair: &CryptoKeyPair) -> Result<ProofJwk, KeyError> {
+    let promise = subtle()?
+        .export_key("jwk", &pair.get_public_key())
+        .map_err(|e| failed("exportKey", &e))?;
+    let jwk = JsFuture::from(promise)
+        .await
+        .map_err(|e| failed("exportKey", &e))?;
+    serde_wasm_bindgen::from_value(jwk)
+        .map_err(|_| KeyError("the exported public key is not an EC JWK".into()))
+}
+
+/// The stored pair, or a new one stored with `add`: when another context stored its pair
+/// first, `add` fails with `ConstraintError` and that pair is read instead.
+async fn load_or_create() -> Result<CryptoKeyPair, KeyError> {
+    let db = open().await?;
+    if let Some(pair) = read(&db).await? {
+        return Ok(pair);
+    }
+    let pair = generate().await?;
+    let added = (|| {
+        db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?
+            .object_store(STORE)?
+            .add_with_key(&pair, &JsValue::from_str(KEY_ID))
+    })()
+    .map_err(|e| failed("IndexedDB add", &e))?;
+    match settle(&added).await {
+        Ok(_) => Ok(pair),
+        Err(e) if error_name(&e) == "ConstraintError" => read(&db)
+            .await?
+            .ok_or_else(|| KeyError("IndexedDB lost the key another context stored".into())),
+        Err(e) => Err(failed("IndexedDB add", &e)),
+    }
+}
+
+async fn open() -> Result<IdbDatabase, KeyError> {
+    let factory = global_path(&["indexedDB"])
+        .and_then(|f| f.dyn_into::<web_sys::IdbFactory>().ok())
+        .ok_or_else(|| KeyError("IndexedDB is not available here".into()))?;
+    let request = factory
+        .open_with_u32(DB_NAME, DB_VERSION)
+        .map_err(|e| failed("IndexedDB open", &e))?;
+    let upgrade_target = request.clone();
+    let on_upgrade: Closure<dyn FnMut()> = Closure::once(move || {
+        if let Ok(db) = upgrade_target.result() {
+            let _ = db.unchecked_into::<IdbDatabase>().create_object_store(STORE);
+        }
+    });
+    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let db = settle(&request).await;
+    request.set_onupgradeneeded(None);
+    drop(on_upgrade);
+    let db = db.map_err(|e| failed("IndexedDB open", &e))?;
+    Ok(db.unchecked_into())
+}
+
+async fn read(db: &IdbDatabase) -> Result<Option<CryptoKeyPair>, KeyError> {
+    let request = (|| {
+        db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readonly)?
+            .object_store(STORE)?
+            .get(&JsValue::from_str(KEY_ID))
+    })()
+    .map_err(|e| failed("IndexedDB get", &e))?;
+    let value = settle(&request)
+        .await
+        .map_err(|e| failed("IndexedDB get", &e))?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let private = js_sys::Reflect::get(&value, &JsValue::from_str("privateKey")).ok();
+    if !private.is_some_and(|k| k.is_instance_of::<CryptoKey>()) {
+        return Err(KeyError(
+            "IndexedDB holds something that is not a key pair under the proof key's name".into(),
+        ));
+    }
+    Ok(Some(value.unchecked_into()))
+}
+
+/// An IndexedDB request as a future: its result, or its error (the event's default, which
+/// would abort the transaction and log, is prevented: the caller handles it). The handlers
+/// live until the request settles and are freed with this future.
+async fn settle(request: &IdbRequest) -> Result<JsValue, JsValue> {
+    type Handlers = (Closure<dyn FnMut()>, Closure<dyn FnMut(web_sys::Event)>);
+    let mut handlers: Option<Handlers> = None;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let target = request.clone();
+        let on_success = Closure::once(move || {
+            let _ = resolve.call1(&JsValue::NULL, &target.result().unwrap_or_default());
+        });
+        let target = request.clone();
+        let on_error = Closure::once(move |event: web_sys::Event| {
+            event.prevent_default();
+            let error = target.error().ok().flatten().map(JsValue::from);
+            let _ = reject.call1(&JsValue::NULL, &error.unwrap_or_default());
+        });
+        request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+        request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        handlers = Some((on_success, on_error));
+    });
+    let result = JsFuture::from(promise).await;
+    request.set_onsuccess(None);
+    request.set_onerror(None);
+    drop(handlers);
+    result
+}
+
+fn error_name(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default()
+}
