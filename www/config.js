@@ -10,7 +10,6 @@ export const OPTIONS_KEY = 'jira3lo.options';
 export const BUILTIN_DEFAULTS = Object.freeze({
   brokerUrl: '',
   apiBaseUrl: 'https://api.atlassian.com',
-  authBaseUrl: 'https://auth.atlassian.com',
 });
 
 /** The scopes the popup needs; shown as the options page's placeholder (the module has the same default). */
@@ -125,7 +124,7 @@ export function onGrantScopesChanged(storage, callback) {
 /** Trims URLs (no trailing slash) and turns a scope string into a list. */
 export function normalize(cfg) {
   const out = { ...cfg };
-  for (const k of ['brokerUrl', 'apiBaseUrl', 'authBaseUrl']) {
+  for (const k of ['brokerUrl', 'apiBaseUrl']) {
     if (typeof out[k] === 'string') out[k] = out[k].trim().replace(/\/+$/, '');
   }
   if (typeof out.scopes === 'string') out.scopes = parseScopes(out.scopes);
@@ -140,7 +139,6 @@ export function parseScopes(text) {
 export function clientConfig(cfg, storage) {
   const out = { brokerUrl: cfg.brokerUrl, storage };
   if (cfg.apiBaseUrl) out.apiBaseUrl = cfg.apiBaseUrl;
-  if (cfg.authBaseUrl) out.authBaseUrl = cfg.authBaseUrl;
   if (Array.isArray(cfg.scopes) && cfg.scopes.length) out.scopes = cfg.scopes;
   return out;
 }

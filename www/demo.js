@@ -1,28 +1,27 @@
 // The demo web page: the shared JiraApp over a Web Storage client with the redirect flow.
-// Connect → location.assign(authorize URL); back here with ?code&state (or ?error&state) → completeSignIn,
-// then the code is dropped from the address bar so a reload or a shared link never carries it.
+// Connect → location.assign(authorize URL from the broker) → Atlassian → the broker's hosted callback →
+// back here with #ticket&state (or #error&state) → completeSignIn, then the fragment is dropped from the
+// address bar so a reload, the history or a shared link never carries the ticket.
 import init, { JiraClient, version } from './pkg/jira_3lo.js';
 import { loadConfig, clientConfig, saveGrantScopes, exposeTestHook } from './config.js';
 import { JiraApp } from './ui.js';
-
-const CALLBACK_PARAMS = ['code', 'state', 'error', 'error_description', 'error_uri'];
 
 const [, config] = await Promise.all([init(), loadConfig()]);
 const client = new JiraClient(clientConfig(config, 'session'));
 const redirectUri = location.origin + location.pathname;
 
 let initialError;
-const params = new URLSearchParams(location.search);
-if ((params.has('code') || params.has('error')) && params.has('state')) {
+const params = new URLSearchParams(location.hash.slice(1));
+if (params.has('ticket') || params.has('error')) {
+  const callbackUrl = location.href;
+  // Out of the address bar (and the history entry) before anything else runs.
+  history.replaceState(history.state, '', location.pathname + location.search);
   try {
-    await client.completeSignIn(location.href);
+    await client.completeSignIn(callbackUrl);
     await saveGrantScopes(config, 'session');
   } catch (err) {
     initialError = err;
   }
-  const clean = new URL(location.href);
-  for (const p of CALLBACK_PARAMS) clean.searchParams.delete(p);
-  history.replaceState(history.state, '', clean.pathname + clean.search + clean.hash);
 }
 
 const app = new JiraApp({

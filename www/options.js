@@ -1,4 +1,4 @@
-// Options page: broker URL, API/auth base URLs and scopes, saved to chrome.storage.local (config.js reads them).
+// Options page: broker URL, API base URL and scopes, saved to chrome.storage.local (config.js reads them).
 //
 // The stored tokens belong to the servers they came from: saving other addresses while signed in would
 // send the refresh token to the new broker (and the access token to the new API host). So that asks
@@ -10,9 +10,9 @@ import {
 } from './config.js';
 
 const form = document.getElementById('options-form');
-const fields = ['brokerUrl', 'apiBaseUrl', 'authBaseUrl'];
-const labels = { brokerUrl: 'The broker URL', apiBaseUrl: 'The API base URL', authBaseUrl: 'The authorization base URL' };
-const names = { brokerUrl: 'token broker', apiBaseUrl: 'Jira API', authBaseUrl: 'authorization' };
+const fields = ['brokerUrl', 'apiBaseUrl'];
+const labels = { brokerUrl: 'The broker URL', apiBaseUrl: 'The API base URL' };
+const names = { brokerUrl: 'token broker', apiBaseUrl: 'Jira API' };
 const $ = (id) => document.getElementById(id);
 const errorEl = $('options-error');
 const savedEl = $('saved');
@@ -44,6 +44,13 @@ async function render() {
   }
   $('scopes').placeholder = (defaults.scopes?.length ? defaults.scopes : SUGGESTED_SCOPES).join(' ');
   $('scopes').value = (overrides.scopes ?? []).join(' ');
+  showCallbacks(overrides.brokerUrl || defaults.brokerUrl);
+}
+
+/** The two addresses an admin registers: the broker's callback at Atlassian (the app's one
+ * callback URL), and this extension's redirect URI in the broker's allow-list. */
+function showCallbacks(brokerUrl) {
+  $('brokerCallbackUrl').value = brokerUrl ? `${brokerUrl.replace(/\/+$/, '')}/oauth/callback` : '';
   $('redirectUrl').value = chrome.identity?.getRedirectURL?.() ?? '';
 }
 

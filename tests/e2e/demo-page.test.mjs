@@ -1,7 +1,8 @@
 // The demo web page (same wasm module, redirect flow, sessionStorage) against the real broker and fake:
-// Connect → the fake's consent page in the same tab → Accept → back with ?code&state → issues shown,
-// the code dropped from the address bar; a reload stays signed in without a token request. Also: the page
-// sends no Referer carrying the callback's code, and exposes no test hook unless config.json asks for one.
+// Connect → the fake's consent page in the same tab → Accept → the broker's hosted callback → back with
+// #ticket&state → issues shown, the ticket dropped from the address bar; a reload stays signed in without a
+// token request. Also: a ticket in the address never leaves the page, and the page exposes no test hook
+// unless config.json asks for one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { count, env, launch, noticeText, requireEnv, resetFake, shot, stats, TOKEN, waitForIssues } from './helpers.mjs';
@@ -28,7 +29,7 @@ async function openDemo() {
   return page;
 }
 
-test('demo page: Connect → Accept → my open issues, code removed from the URL, reload keeps the session', async () => {
+test('demo page: Connect → Accept → my open issues through the broker-hosted callback, ticket removed from the URL, reload keeps the session', async () => {
   await resetFake({ consent_mode: 'page', consent_user: 'bob' });
   const page = await openDemo();
   assert.ok((await page.locator('#version').textContent()).trim().length > 0, 'wasm initialised');
@@ -38,8 +39,8 @@ test('demo page: Connect → Accept → my open issues, code removed from the UR
   await waitForIssues(page);
   const url = new URL(page.url());
   assert.equal(url.origin + url.pathname, env.demoUrl);
-  assert.equal(url.searchParams.get('code'), null, 'the code is not left in the address bar');
-  assert.equal(url.searchParams.get('state'), null);
+  assert.equal(url.hash, '', 'the ticket is not left in the address bar');
+  assert.equal(url.search, '');
   await shot(page, 'demo-page');
 
   const signedIn = await stats();
@@ -59,32 +60,25 @@ test('demo page: Cancel on the consent page shows a clear message', async () => 
   await page.click('#cancel');
   await page.locator('#notice[data-code="access_denied"]').waitFor();
   assert.match(await noticeText(page), /cancelled/i);
-  assert.equal(new URL(page.url()).searchParams.get('error'), null, 'the error parameters are removed too');
+  assert.equal(new URL(page.url()).hash, '', 'the error parameters are removed too');
   await page.locator('#connect').waitFor();
   await page.close();
 });
 
-test('demo page: with ?code= in the address, no request carries it as Referer (the page says no-referrer itself)', async () => {
+test('demo page: a ticket in the address never leaves the page (no request, URL or Referer, carries it)', async () => {
   const page = await browser.ctx.newPage();
-  // Take away the static server's Referrer-Policy header, so only the page's own <meta> can hold the code back.
-  await page.route((url) => url.pathname.endsWith('/www/demo.html'), async (route) => {
-    const response = await route.fetch();
-    const headers = { ...response.headers() };
-    delete headers['referrer-policy'];
-    await route.fulfill({ response, headers });
-  });
-  const referers = [];
+  const sent = [];
   page.on('request', (req) => {
-    if (req.isNavigationRequest()) return;
-    referers.push(req.headerValue('referer').then((r) => ({ url: req.url(), referer: r })));
+    sent.push(req.headerValue('referer').then((r) => ({ url: req.url(), referer: r, body: req.postData() })));
   });
-  await page.goto(`${env.demoUrl}?code=leak-check-code&state=leak-check-state`);
-  await page.locator('#notice').waitFor(); // the unknown state is refused; the code is dropped from the address
-  const seen = await Promise.all(referers);
+  await page.goto(`${env.demoUrl}#ticket=leak-check-ticket&state=leak-check-state`);
+  await page.locator('#notice').waitFor(); // no sign-in was begun here: the callback is refused
+  assert.equal(new URL(page.url()).hash, '', 'the ticket is dropped from the address bar');
+  const seen = await Promise.all(sent);
   const sameOrigin = seen.filter((r) => r.url.startsWith(new URL(env.demoUrl).origin));
   assert.ok(sameOrigin.length >= 4, `the page loaded its scripts, styles and wasm (${sameOrigin.length} requests)`);
-  const leaks = seen.filter((r) => r.referer?.includes('leak-check'));
-  assert.deepEqual(leaks, [], 'no Referer with the code');
+  const leaks = seen.filter((r) => [r.url, r.referer, r.body].some((v) => v?.includes('leak-check')));
+  assert.deepEqual(leaks, [], 'no request carries the ticket');
   await page.close();
 });
 

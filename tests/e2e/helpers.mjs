@@ -197,7 +197,7 @@ export async function installClient(page, { storage, namespace } = {}) {
     const mod = await import('/www/pkg/jira_3lo.js');
     await mod.default();
     const newClient = (options = {}) => new mod.JiraClient({
-      brokerUrl: broker, apiBaseUrl: fake, authBaseUrl: fake,
+      brokerUrl: broker, apiBaseUrl: fake,
       ...(storage ? { storage } : {}), ...(namespace ? { namespace } : {}), ...options,
     });
     const settle = (promise) => Promise.resolve(promise).then(
@@ -243,15 +243,24 @@ export function callIn(page, method, ...args) {
   );
 }
 
+/** The `Location` of a 302 from `url` (not followed). */
+export async function redirectOf(url, what) {
+  const res = await fetch(url, { redirect: 'manual' });
+  const location = res.headers.get('location');
+  assert.ok(res.status === 302 && location, `${what} answered ${res.status}: ${await res.text()}`);
+  return location;
+}
+
 /**
- * Opens an authorize URL the way a browser would follow it with the fake in auto-consent mode, and returns
- * the callback URL (`redirect_uri?code&state`) it redirects to, without loading that page.
+ * Opens an authorize URL the way a browser would follow it with the fake in auto-consent mode: the fake
+ * redirects to the broker's hosted callback (the app's one registered callback URL), which exchanges the
+ * code and redirects to the client's redirect URI with `#ticket=…&state=…`. Returns that last URL without
+ * loading it.
  */
 export async function authorizeCallback(authorizeUrl) {
-  const res = await fetch(authorizeUrl, { redirect: 'manual' });
-  const location = res.headers.get('location');
-  assert.ok(res.status === 302 && location, `authorize answered ${res.status} (auto consent expected): ${await res.text()}`);
-  return location;
+  const toBroker = await redirectOf(authorizeUrl, 'authorize (auto consent expected)');
+  assert.ok(toBroker.startsWith(`${env.broker}/oauth/callback?`), `Atlassian redirects to the broker's callback, not to ${toBroker}`);
+  return redirectOf(toBroker, "the broker's callback");
 }
 
 /** The callback URL of a sign-in begun in `page` (its `__e2e.client`) for `redirectUri` (default: the demo page). */
@@ -275,6 +284,24 @@ export function webRecords(page, ns = 'default') {
     const keys = (s) => Object.keys(s).filter((k) => re.test(k)).sort();
     return { localStorage: keys(localStorage), sessionStorage: keys(sessionStorage) };
   }, SESSION_RECORD(ns).source);
+}
+
+/**
+ * Counts the ticket redemptions (`POST {broker}/oauth/token` with `grant_type=urn:jira-3lo:ticket`) that
+ * `page` sends from now on: the broker exchanged Atlassian's code at its callback already, so this is what
+ * "one exchange per callback" means on the client side. `.count` is read when needed.
+ */
+export function watchRedemptions(page) {
+  const seen = { count: 0 };
+  page.on('request', (r) => {
+    if (r.method() !== 'POST' || r.url() !== `${env.broker}/oauth/token`) return;
+    try {
+      if (JSON.parse(r.postData() ?? '{}').grant_type === 'urn:jira-3lo:ticket') seen.count += 1;
+    } catch {
+      // Not JSON: not the module's request.
+    }
+  });
+  return seen;
 }
 
 /** Differences of the fake's grant counters between two stats snapshots. */

@@ -1,12 +1,13 @@
-// The callback of a sign-in, in headless Chromium against the real broker and fake Atlassian: one callback
-// URL completed twice at once in one context (a web page, an extension page) is exchanged once, and a
-// forged callback (an `error=` redirect without the right state) neither cancels the real attempt nor gets
-// its text into the error message.
+// The callback of a sign-in, in headless Chromium against the real broker and fake Atlassian: the sign-in
+// comes back through the broker's hosted callback (`#ticket=…&state=…`); one callback URL completed twice
+// at once in one context (a web page, an extension page) redeems its ticket once, and a forged callback (an
+// `error=` redirect without the right state) neither cancels the real attempt nor gets its text into the
+// error message.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   beginSignInIn, callIn, env, grantsDelta, installClient, launch, openClientTab, requireEnv, resetFake,
-  observedJson, signOutExtension, stats, withinStep,
+  observedJson, signOutExtension, stats, watchRedemptions, withinStep,
 } from './helpers.mjs';
 
 /** @type {Awaited<ReturnType<typeof launch>>} */
@@ -47,6 +48,8 @@ async function extensionPage() {
 
 /** Completes `callback` twice at once in `page`: with its client twice, and (`twoClients`) with a second client. */
 async function completeTwiceAtOnce(page, callback, { twoClients = false } = {}) {
+  assert.match(callback, /#ticket=[^&]+&state=/, 'the broker redirects with a ticket in the fragment');
+  const redemptions = watchRedemptions(page);
   const before = await stats();
   const results = await withinStep(page.evaluate(({ callback, twoClients }) => {
     const { client, newClient, settle } = globalThis.__e2e;
@@ -54,30 +57,35 @@ async function completeTwiceAtOnce(page, callback, { twoClients = false } = {}) 
     return Promise.all([settle(client.completeSignIn(callback)), settle(second.completeSignIn(callback))]);
   }, { callback, twoClients }), 'two completeSignIn calls');
   const delta = grantsDelta(before, await stats());
-  return { exchanges: delta.authorization_code, outcomes: results.map((r) => (r.ok ? r.value.state : r.code)) };
+  return {
+    exchanges: redemptions.count,
+    atlassianCodeGrants: delta.authorization_code,
+    outcomes: results.map((r) => (r.ok ? r.value.state : r.code)),
+  };
 }
 
 function assertOneExchange(t, observed) {
   const report = observedJson(observed);
   t.diagnostic(`observed: ${report}`);
-  assert.equal(observed.exchanges, 1, `authorization_code exchanges: ${report}`);
+  assert.equal(observed.exchanges, 1, `ticket redemptions: ${report}`);
+  assert.equal(observed.atlassianCodeGrants, 0, `Atlassian's code was exchanged at the broker's callback, before: ${report}`);
   assert.ok(observed.outcomes.includes('signedIn'), `one call signed in: ${report}`);
   assert.ok(observed.outcomes.every((o) => o === 'signedIn' || o === 'unknown_state'), `the other resolved or got unknown_state: ${report}`);
 }
 
-test('web page (session storage): the same callback completed twice at once → one code exchange', async (t) => {
+test('web page (session storage): the same callback completed twice at once → one ticket redemption', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await webTab('session');
   assertOneExchange(t, await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl)));
 });
 
-test('web page (local storage), two clients: the same callback completed by both at once → one code exchange', async (t) => {
+test('web page (local storage), two clients: the same callback completed by both at once → one ticket redemption', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await webTab('local');
   assertOneExchange(t, await completeTwiceAtOnce(page, await beginSignInIn(page, env.demoUrl), { twoClients: true }));
 });
 
-test('extension page (chrome.storage): the same callback completed twice at once → one code exchange', async (t) => {
+test('extension page (chrome.storage): the same callback completed twice at once → one ticket redemption', async (t) => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await extensionPage();
   const callback = await beginSignInIn(page, `https://${env.extensionId}.chromiumapp.org/`);
@@ -89,18 +97,18 @@ const ATTACKER_TEXT = 'Call 555-0100';
 const FORGED_DESCRIPTION = '<b>Call+555-0100</b>';
 
 /**
- * Begins a sign-in, then completes `forgedQuery` on the redirect URI before the real callback.
- * Returns what both calls settled with and how many codes reached the token endpoint.
+ * Begins a sign-in, then completes `forgedFragment` on the redirect URI (the broker's answer shape:
+ * `#error=…&state=…`) before the real callback. Returns what both calls settled with and how many
+ * tickets reached the broker's token endpoint.
  */
-async function forgedThenReal(forgedQuery) {
+async function forgedThenReal(forgedFragment) {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await webTab('session');
   const real = await beginSignInIn(page, env.demoUrl);
-  const before = await stats();
-  const forged = await callIn(page, 'completeSignIn', `${env.demoUrl}?${forgedQuery}`);
+  const redemptions = watchRedemptions(page);
+  const forged = await callIn(page, 'completeSignIn', `${env.demoUrl}#${forgedFragment}`);
   const afterForged = await callIn(page, 'completeSignIn', real);
-  const delta = grantsDelta(before, await stats());
-  return { forged, real: afterForged, exchanges: delta.authorization_code };
+  return { forged, real: afterForged, exchanges: redemptions.count };
 }
 
 function assertForgedHarmless(t, observed) {
@@ -108,7 +116,7 @@ function assertForgedHarmless(t, observed) {
   t.diagnostic(`observed: ${report}`);
   assert.equal(observed.forged.ok, false, `the forged callback is refused: ${report}`);
   assert.ok(observed.real.ok && observed.real.value.state === 'signedIn', `the real callback afterwards still completes: ${report}`);
-  assert.equal(observed.exchanges, 1, `the real code was exchanged once: ${report}`);
+  assert.equal(observed.exchanges, 1, `the real ticket was redeemed once: ${report}`);
   const { message, details } = observed.forged;
   assert.ok(!message.includes(ATTACKER_TEXT) && !message.includes('555-0100'), `the forged rejection's message has none of the attacker's text: ${report}`);
   assert.ok(!/[<>]/.test(message), `no markup in the message: ${report}`);

@@ -12,7 +12,6 @@ use std::process::Command;
 pub struct ExtensionConfig {
     pub broker_url: String,
     pub api_base_url: String,
-    pub auth_base_url: String,
     /// Exposes `globalThis.__jira3lo` in the pages for the e2e tests and benchmarks; never in the demo.
     pub test_hooks: bool,
 }
@@ -23,18 +22,16 @@ impl ExtensionConfig {
         let fake = format!("http://127.0.0.1:{}", crate::services::DEMO_FAKE_PORT);
         ExtensionConfig {
             broker_url: format!("http://127.0.0.1:{}", crate::services::DEMO_BROKER_PORT),
-            api_base_url: fake.clone(),
-            auth_base_url: fake,
+            api_base_url: fake,
             test_hooks: false,
         }
     }
 
-    /// Both base URLs on one fake Atlassian listener.
+    /// The broker in front of the fake, whose API the module calls.
     pub fn for_fake(broker_url: &str, fake_url: &str) -> Self {
         ExtensionConfig {
             broker_url: broker_url.to_string(),
             api_base_url: fake_url.to_string(),
-            auth_base_url: fake_url.to_string(),
             test_hooks: false,
         }
     }
@@ -147,7 +144,6 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
         let config_json = serde_json::json!({
             "brokerUrl": config.broker_url,
             "apiBaseUrl": config.api_base_url,
-            "authBaseUrl": config.auth_base_url,
             "testHooks": config.test_hooks,
         });
         std::fs::write(

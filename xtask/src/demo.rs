@@ -145,7 +145,6 @@ fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result 
     let config = ExtensionConfig {
         broker_url: broker_url.clone(),
         api_base_url: REAL_API_BASE_URL.into(),
-        auth_base_url: REAL_AUTH_BASE_URL.into(),
         test_hooks: false,
     };
     let extension = build_extension(&config)?;
@@ -168,8 +167,10 @@ fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result 
 ================================================================================
 jira-3lo demo is running against the REAL Atlassian (auth.atlassian.com)
 
-  Register these callback URLs for your app in the Atlassian developer console
-  (Authorization → OAuth 2.0 (3LO)); Atlassian matches them exactly:
+  Register the broker's callback as your app's one callback URL in the Atlassian
+  developer console (Authorization → OAuth 2.0 (3LO)); Atlassian matches it exactly:
+    {broker}/oauth/callback
+  The broker then sends each sign-in back to one of the redirects it allows:
     {extension_redirect}
     {demo_url}
 
