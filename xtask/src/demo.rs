@@ -168,10 +168,10 @@ fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result 
 ================================================================================
 jira-3lo demo is running against the REAL Atlassian (auth.atlassian.com)
 
-  Register these callback URLs for your app in the Atlassian developer console
-  (Authorization → OAuth 2.0 (3LO)); Atlassian matches them exactly:
-    {extension_redirect}
-    {demo_url}
+  Register this as your app's one callback URL in the Atlassian developer console
+  (Authorization → OAuth 2.0 (3LO)); Atlassian matches it exactly:
+    {broker_url}/oauth/callback
+  (the broker forwards to {extension_redirect} or {demo_url})
 
   Web page:   open {demo_url}
   Extension:  chrome://extensions → Developer mode → Load unpacked →
