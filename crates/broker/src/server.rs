@@ -490,23 +490,39 @@ async fn token(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    let mut outcome = None;
+    let mut response = token_inner(&app, ip, &headers, body, &mut outcome)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    // Refusals too, so the access log names the grant type a refused request asked for.
+    if let Some(outcome) = outcome {
+        response.extensions_mut().insert(outcome);
+    }
+    response
+}
+
+async fn token_inner(
+    app: &App,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+    outcome: &mut Option<TokenOutcome>,
 ) -> Result<Response, Refusal> {
     app.rate_limit(ip)?;
-    let body = read_body(&headers, body).await?;
+    let body = read_body(headers, body).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let grant = grant::parse(content_type, &body)?;
-    let mut outcome = TokenOutcome::new(grant.grant_type());
-    let proof = app.proof(&headers, &app.htu_token).await?;
-    let mut response = match grant {
-        Grant::Ticket { ticket } => redeem(&app, &proof, &ticket).await?,
+    let outcome = outcome.insert(TokenOutcome::new(grant.grant_type()));
+    let proof = app.proof(headers, &app.htu_token).await?;
+    match grant {
+        Grant::Ticket { ticket } => redeem(app, &proof, &ticket).await,
         Grant::RefreshToken { refresh_token } => {
-            refresh(&app, &proof, &refresh_token, &mut outcome).await?
+            refresh(app, &proof, &refresh_token, outcome).await
         }
-    };
-    response.extensions_mut().insert(outcome);
-    Ok(response)
+    }
 }
 
 /// A ticket: opened, checked to belong to the proof's key, spent, and turned into tokens.

@@ -31,8 +31,14 @@ async fn sign_in_redeem_and_refresh_twice_with_rotation() {
         query["scope"],
         "read:jira-work write:jira-work read:jira-user offline_access"
     );
-    assert!(authorize_url.contains("scope=read%3Ajira-work%20write"), "{authorize_url}");
-    assert_ne!(query["state"], CLIENT_STATE, "the broker's own sealed state");
+    assert!(
+        authorize_url.contains("scope=read%3Ajira-work%20write"),
+        "{authorize_url}"
+    );
+    assert_ne!(
+        query["state"], CLIENT_STATE,
+        "the broker's own sealed state"
+    );
 
     // 2. Atlassian (auto-consent) sends the browser to the broker's callback.
     let callback = stack.consent(&authorize_url).await;
@@ -44,7 +50,9 @@ async fn sign_in_redeem_and_refresh_twice_with_rotation() {
     assert_eq!(stack.grants().await, (1, 0));
 
     // 4. Redeem with the same key.
-    let answer = stack.redeem(&key, fragment.ticket.as_deref().unwrap()).await;
+    let answer = stack
+        .redeem(&key, fragment.ticket.as_deref().unwrap())
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let tokens = answer.json();
@@ -59,7 +67,10 @@ async fn sign_in_redeem_and_refresh_twice_with_rotation() {
     // The access token works at the API; the refresh token is not one Atlassian issued.
     let me = stack
         .client
-        .get(format!("{}/oauth/token/accessible-resources", stack.fake.base_url))
+        .get(format!(
+            "{}/oauth/token/accessible-resources",
+            stack.fake.base_url
+        ))
         .bearer_auth(&access)
         .send()
         .await
@@ -349,10 +360,7 @@ async fn the_public_url_names_the_callback_and_the_proof_target() {
         .allow_redirect_uri(REDIRECT_URI)
         .public_url("https://broker.example/");
     let broker = broker(config).await;
-    assert_eq!(
-        broker.callback_url,
-        "https://broker.example/oauth/callback"
-    );
+    assert_eq!(broker.callback_url, "https://broker.example/oauth/callback");
     let key = Key::generate();
     let local = format!("{}/v1/authorize", broker.base_url);
     let body = json!({"redirect_uri": REDIRECT_URI, "state": "s"});
@@ -377,7 +385,10 @@ async fn the_public_url_names_the_callback_and_the_proof_target() {
     .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(
-        query_value(answer.json()["authorize_url"].as_str().unwrap(), "redirect_uri"),
+        query_value(
+            answer.json()["authorize_url"].as_str().unwrap(),
+            "redirect_uri"
+        ),
         "https://broker.example/oauth/callback"
     );
 }

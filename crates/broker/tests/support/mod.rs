@@ -118,7 +118,10 @@ impl Stack {
         let response = self.client.get(authorize_url).send().await.unwrap();
         assert_eq!(response.status(), 302, "authorize should redirect");
         let location = response.headers()["location"].to_str().unwrap().to_string();
-        assert!(location.starts_with(&self.broker.callback_url), "{location}");
+        assert!(
+            location.starts_with(&self.broker.callback_url),
+            "{location}"
+        );
         location
     }
 
@@ -176,7 +179,12 @@ impl Fragment {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(fragment.as_bytes())
             .into_owned()
             .collect();
-        let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         Fragment {
             base: base.to_string(),
             ticket: field("ticket"),
