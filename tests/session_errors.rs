@@ -9,7 +9,7 @@ use jira_3lo::session::ports::Area;
 use jira_3lo::session::{Session, Status};
 use jira_3lo::{Error, ErrorCode};
 use serde_json::{json, Value};
-use support::{signed_in_session, start, Env, TestPlatform, CLIENT_ID, CLIENT_SECRET, REDIRECT};
+use support::{signed_in_session, start, Env, TestPlatform, REDIRECT};
 
 const MYSELF: &str = "GET /ex/jira/{cloudId}/rest/api/3/myself";
 const COUNT: &str = "POST /ex/jira/{cloudId}/rest/api/3/search/approximate-count";
@@ -231,18 +231,16 @@ fn assert_unreachable(err: &Error, origin: &str) {
 async fn an_unreachable_broker_is_named_by_its_origin() {
     let env = start().await;
     let origin = closed_origin();
-    // Fetching the client id from the broker.
+    // Asking the broker for the authorize URL.
     let offline = session_with(&env, |c| c.broker_url = format!("{origin}/broker-path/"));
     let err = offline.begin_sign_in(REDIRECT).await.unwrap_err();
     assert_unreachable(&err, &origin);
     assert!(err.is_transient());
 
-    // Exchanging the code (the client id is configured, so the broker is first called here).
-    let offline = session_with(&env, |c| {
-        c.broker_url = format!("{origin}/broker-path");
-        c.client_id = Some(CLIENT_ID.into());
-    });
-    let url = offline.begin_sign_in(REDIRECT).await.unwrap();
+    // Redeeming the ticket: the sign-in began at the real broker (same store, same key), and
+    // the broker is gone when the callback comes back.
+    let offline = session_with(&env, |c| c.broker_url = format!("{origin}/broker-path"));
+    let url = env.session().begin_sign_in(REDIRECT).await.unwrap();
     let callback = env.authorize(&url).await;
     let err = offline.complete_sign_in(&callback).await.unwrap_err();
     assert_unreachable(&err, &origin);
@@ -252,18 +250,10 @@ async fn an_unreachable_broker_is_named_by_its_origin() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_broker_rate_limit_says_when_to_retry() {
     let env = start().await;
-    let limited = jira_3lo_broker::spawn(
-        jira_3lo_broker::BrokerConfig::new(&env.fake.base_url, CLIENT_ID, CLIENT_SECRET)
-            .allow_redirect_uri(REDIRECT)
-            .rate_limit_per_minute(1),
-    )
-    .await
-    .expect("broker starts");
-    let session = session_with(&env, |c| {
-        c.broker_url = limited.base_url.clone();
-        c.client_id = Some(CLIENT_ID.into());
-    });
-    // The first exchange uses the one token request of the minute.
+    // Three broker requests a minute: a sign-in takes two (the authorize URL, the ticket), the
+    // next sign-in's authorize URL the third, and its ticket redemption is the one refused.
+    let limited = env.broker_with(|c| c.rate_limit_per_minute(3)).await;
+    let session = session_with(&env, |c| c.broker_url = limited.base_url.clone());
     env.sign_in(&session).await;
     let url = session.begin_sign_in(REDIRECT).await.unwrap();
     let callback = env.authorize(&url).await;

@@ -69,21 +69,11 @@ async fn retries_during_the_refresh_pause_do_not_extend_it() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_broker_429_sets_the_refresh_pause() {
     let env = start().await;
-    // One token request a minute: the sign-in uses it, the refresh is refused with a 429.
-    let limited = jira_3lo_broker::spawn(
-        jira_3lo_broker::BrokerConfig::new(
-            &env.fake.base_url,
-            support::CLIENT_ID,
-            support::CLIENT_SECRET,
-        )
-        .allow_redirect_uri(REDIRECT)
-        .rate_limit_per_minute(1),
-    )
-    .await
-    .expect("broker starts");
+    // Two broker requests a minute: the sign-in uses them (the authorize URL, the ticket), the
+    // refresh is refused with a 429.
+    let limited = env.broker_with(|c| c.rate_limit_per_minute(2)).await;
     let mut config = env.config();
     config.broker_url = limited.base_url.clone();
-    config.client_id = Some(support::CLIENT_ID.into());
     let platform = env.platform.sibling();
     let session = jira_3lo::session::Session::new(config, platform.clone());
     env.sign_in_and_choose(&session).await;

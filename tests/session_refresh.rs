@@ -68,16 +68,19 @@ async fn a_refresh_response_without_refresh_token_keeps_the_stored_one() {
     let (env, session) = signed_in_session().await;
     let rt1 = stored_refresh(&env).unwrap();
     let access1 = stored_access(&env).unwrap();
+    let issued = env.issued_refresh_tokens().await.len();
     env.settings(json!({ "omit_refresh_token_next": true }))
         .await;
     env.advance(3_601).await;
     session.send(myself()).await.unwrap();
     assert_eq!(env.grants("refresh_token").await, 1);
-    assert_eq!(
-        stored_refresh(&env).unwrap(),
-        rt1,
-        "kept the old refresh token"
-    );
+    // Atlassian sent no new refresh token: the broker sealed the old one again (a fresh blob,
+    // same token inside), and it still refreshes.
+    assert_eq!(env.issued_refresh_tokens().await.len(), issued);
+    assert_ne!(stored_refresh(&env).unwrap(), rt1, "a new blob");
+    env.advance(3_601).await;
+    session.send(myself()).await.unwrap();
+    assert_eq!(env.stats().await["grants_ok"]["refresh_token"], 2);
     assert_ne!(
         stored_access(&env).unwrap()["access_token"],
         access1["access_token"],
@@ -526,7 +529,13 @@ async fn debug_of_a_real_token_response_shows_no_body() {
         jira_3lo::session::ports::HttpRequest {
             method: jira_3lo::session::ports::Method::Post,
             url: format!("{}/oauth/token", env.broker.base_url),
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                (
+                    "dpop".into(),
+                    platform.proof("POST", &format!("{}/oauth/token", env.broker.base_url)),
+                ),
+            ],
             body: Some(json!({ "grant_type": "refresh_token", "refresh_token": rt }).to_string()),
         },
     )

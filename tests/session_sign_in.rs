@@ -18,17 +18,28 @@ fn query_param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The callback URL for a started sign-in, with its query replaced by `query` (`{state}` is
-/// substituted with the real state).
+/// The client's own `state` of the pending sign-in (the authorize URL carries the broker's
+/// sealed one instead).
+fn pending_state(env: &Env) -> String {
+    let pending = env
+        .platform
+        .store
+        .json(Area::Persistent, "jira3lo:default:pending");
+    pending["state"].as_str().unwrap().to_string()
+}
+
+/// The callback URL for a started sign-in, with its fragment replaced by `fragment` (`{state}`
+/// is substituted with the attempt's state).
 async fn forged_callback(
     env: &Env,
     session: &jira_3lo::session::Session<support::TestPlatform>,
-    query: &str,
+    fragment: &str,
 ) -> String {
-    let _ = env;
-    let url = session.begin_sign_in(REDIRECT).await.unwrap();
-    let state = query_param(&url, "state").unwrap();
-    format!("{REDIRECT}?{}", query.replace("{state}", &state))
+    session.begin_sign_in(REDIRECT).await.unwrap();
+    format!(
+        "{REDIRECT}#{}",
+        fragment.replace("{state}", &pending_state(env))
+    )
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -54,27 +65,41 @@ async fn authorize_url_carries_every_required_parameter() {
         query_param(&url, "client_id").as_deref(),
         Some("demo-client")
     );
-    assert_eq!(query_param(&url, "redirect_uri").as_deref(), Some(REDIRECT));
+    // The one callback registered at Atlassian is the broker's; it seals its own state around
+    // this installation's key, our redirect and our state.
+    assert_eq!(
+        query_param(&url, "redirect_uri"),
+        Some(env.broker.callback_url.clone())
+    );
     assert_eq!(query_param(&url, "response_type").as_deref(), Some("code"));
     assert_eq!(query_param(&url, "prompt").as_deref(), Some("consent"));
-    let state = query_param(&url, "state").unwrap();
-    assert!(state.len() >= 22, "state has at least 128 bits: {state}");
+    let sealed = query_param(&url, "state").unwrap();
 
-    // The pending attempt is stored (persistent area) with its redirect URI and time.
+    // The pending attempt is stored (persistent area) with our state, redirect URI and time.
     let pending = env
         .platform
         .store
         .json(Area::Persistent, "jira3lo:default:pending");
     assert_eq!(pending["v"], 1);
-    assert_eq!(pending["state"], state.as_str());
+    let state = pending_state(&env);
+    assert!(state.len() >= 22, "state has at least 128 bits: {state}");
+    assert!(
+        !sealed.contains(&state),
+        "the broker's state does not show ours"
+    );
     assert_eq!(pending["redirect_uri"], REDIRECT);
     assert!(pending["created_at_ms"].as_u64().unwrap() > 1_600_000_000_000);
 
-    // A second attempt gets a new state; the client id came from the broker exactly once.
+    // A second attempt gets a new state; each one asked the broker once, with a proof.
     let url2 = session.begin_sign_in(REDIRECT).await.unwrap();
-    assert_ne!(query_param(&url2, "state"), Some(state));
-    assert_eq!(session.platform().sent_matching("GET /v1/client"), 1);
-    assert!(env.authorize(&url2).await.starts_with(REDIRECT));
+    assert_ne!(pending_state(&env), state);
+    assert_eq!(session.platform().sent_matching("POST /v1/authorize"), 2);
+    let callback = env.authorize(&url2).await;
+    assert!(
+        callback.starts_with(&format!("{REDIRECT}#ticket=")),
+        "{callback}"
+    );
+    assert!(callback.ends_with(&format!("&state={}", pending_state(&env))));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -216,22 +241,22 @@ async fn a_single_site_is_chosen_automatically_and_the_status_serializes() {
 async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     let env = start().await;
     let session = env.session();
-    let code_exchanges =
-        || async { env.grants("authorization_code").await + env.count("POST /oauth/token").await };
 
     // No sign-in started: no URL is a callback of ours.
     let err = session
-        .complete_sign_in(&format!("{REDIRECT}?code=abc&state=xyz"))
+        .complete_sign_in(&format!("{REDIRECT}#ticket=abc&state=xyz"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::NotACallback);
 
     // Not a callback: other URL, or no OAuth parameters.
-    let url = session.begin_sign_in(REDIRECT).await.unwrap();
-    let state = query_param(&url, "state").unwrap();
+    session.begin_sign_in(REDIRECT).await.unwrap();
+    let state = pending_state(&env);
     for not_callback in [
-        format!("https://elsewhere.example/cb?code=abc&state={state}"),
-        format!("http://127.0.0.1:9/other?code=abc&state={state}"),
+        format!("https://elsewhere.example/cb#ticket=abc&state={state}"),
+        format!("http://127.0.0.1:9/other#ticket=abc&state={state}"),
+        // Atlassian's own redirect shape: codes go to the broker, never to the client.
+        format!("{REDIRECT}?code=abc&state={state}"),
         REDIRECT.to_string(),
         "garbage".to_string(),
     ] {
@@ -243,24 +268,24 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     }
     // State mismatch (forged); the real attempt survives it.
     let err = session
-        .complete_sign_in(&format!("{REDIRECT}?code=abc&state={state}x"))
+        .complete_sign_in(&format!("{REDIRECT}#ticket=abc&state={state}x"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::StateMismatch);
     let err = session
-        .complete_sign_in(&format!("{REDIRECT}?code=abc"))
+        .complete_sign_in(&format!("{REDIRECT}#ticket=abc"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::StateMismatch);
 
-    // Missing code (and the attempt is used up: the same state is now unknown).
+    // Missing ticket (and the attempt is used up: the same state is now unknown).
     let err = session
-        .complete_sign_in(&format!("{REDIRECT}?state={state}"))
+        .complete_sign_in(&format!("{REDIRECT}#state={state}"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::MissingCode);
     let err = session
-        .complete_sign_in(&format!("{REDIRECT}?code=abc&state={state}"))
+        .complete_sign_in(&format!("{REDIRECT}#ticket=abc&state={state}"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::UnknownState);
@@ -289,7 +314,7 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     );
     assert_eq!(err.code(), ErrorCode::ProviderError);
 
-    // Expired: a real code, but the attempt is older than 10 minutes.
+    // Expired: a real ticket, but the attempt is older than 10 minutes.
     let url = session.begin_sign_in(REDIRECT).await.unwrap();
     let callback = env.authorize(&url).await;
     env.advance(601).await;
@@ -299,7 +324,7 @@ async fn callback_outcomes_are_typed_and_never_reach_the_token_endpoint() {
     );
 
     assert_eq!(
-        code_exchanges().await,
+        session.platform().sent_matching("POST /oauth/token"),
         0,
         "no rejected callback reached the token endpoint"
     );
@@ -331,34 +356,44 @@ async fn a_callback_is_single_use_and_a_declined_consent_is_access_denied() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_refused_code_is_an_oauth_error_and_keeps_the_old_sign_in() {
+async fn a_copied_ticket_is_useless_elsewhere_and_a_refused_one_keeps_the_old_sign_in() {
     let env = start().await;
     let session = env.session();
     let status = env.sign_in_and_choose(&session).await;
-    // A second attempt whose code is refused (already used by someone else): the code was
-    // exchanged once by "an attacker", so ours is invalid.
     let url = session.begin_sign_in(REDIRECT).await.unwrap();
     let callback = env.authorize(&url).await;
-    let code = query_param(&callback, "code").unwrap();
-    let stolen = reqwest::Client::new()
-        .post(format!("{}/oauth/token", env.broker.base_url))
-        .json(&serde_json::json!({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}))
-        .send()
-        .await
-        .unwrap();
-    assert!(stolen.status().is_success());
+    let ticket = callback
+        .split_once("#ticket=")
+        .and_then(|(_, rest)| rest.split('&').next())
+        .unwrap()
+        .to_string();
+    let redeem = |platform: &support::TestPlatform| {
+        let token_url = format!("{}/oauth/token", env.broker.base_url);
+        reqwest::Client::new()
+            .post(&token_url)
+            .header("dpop", platform.proof("POST", &token_url))
+            .json(&serde_json::json!({"grant_type": "urn:jira-3lo:ticket", "ticket": ticket}))
+            .send()
+    };
+    // Someone who copied the callback URL but not the key gets nothing.
+    let thief = env.platform.with_key(support::TestKey::random());
+    let stolen = redeem(&thief).await.unwrap();
+    assert_eq!(stolen.status(), 400);
+    let body: serde_json::Value = stolen.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    // Redeemed once already (by this installation, elsewhere): ours is refused as used.
+    assert!(redeem(&env.platform).await.unwrap().status().is_success());
     let err = session.complete_sign_in(&callback).await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::Oauth, "{err:?}");
     let Error::Oauth {
         status: 400, error, ..
     } = &err
     else {
         panic!("{err:?}")
     };
-    assert_eq!(error, "invalid_request");
+    assert_eq!(error, "invalid_grant");
     assert!(
-        !format!("{err} {err:?}").contains(&code),
-        "the code never appears in an error"
+        !format!("{err} {err:?}").contains(&ticket),
+        "the ticket never appears in an error"
     );
     assert_eq!(session.status().await.unwrap(), status);
 }

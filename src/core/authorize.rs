@@ -85,7 +85,10 @@ pub fn authorize_answer(resp: &HttpResponse, now_ms: u64) -> Result<String, Erro
         });
     }
     let answer = decode::<AuthorizeAnswer>(&resp.body).map_err(|_| {
-        Error::invalid_response(resp.status, "the broker's /v1/authorize has no authorize_url")
+        Error::invalid_response(
+            resp.status,
+            "the broker's /v1/authorize has no authorize_url",
+        )
     })?;
     let url = WebUrl::parse(&answer.authorize_url).map_err(|_| {
         Error::invalid_response(resp.status, "the broker's authorize_url is not a URL")
@@ -131,7 +134,6 @@ fn is_loopback_host(host: &str) -> bool {
         && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +154,10 @@ mod tests {
             url
         );
         let e = authorize_answer(
-            &answer(400, r#"{"error":"redirect_uri_not_allowed","error_description":"x"}"#),
+            &answer(
+                400,
+                r#"{"error":"redirect_uri_not_allowed","error_description":"x"}"#,
+            ),
             0,
         )
         .unwrap_err();
@@ -170,7 +175,9 @@ mod tests {
             (200, r#"{"authorize_url":"not a url"}"#),
         ] {
             assert_eq!(
-                authorize_answer(&answer(status, body), 0).unwrap_err().code(),
+                authorize_answer(&answer(status, body), 0)
+                    .unwrap_err()
+                    .code(),
                 crate::ErrorCode::InvalidResponse,
                 "{status} {body}"
             );

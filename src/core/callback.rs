@@ -132,7 +132,11 @@ mod tests {
 
     #[test]
     fn valid_callback_returns_code() {
-        let code = check(&format!("{REDIRECT}#ticket=the-ticket&state=good-state"), 2_000).unwrap();
+        let code = check(
+            &format!("{REDIRECT}#ticket=the-ticket&state=good-state"),
+            2_000,
+        )
+        .unwrap();
         assert_eq!(code.secret(), "the-ticket");
         // Chrome's getRedirectURL() has a trailing slash; tolerate it either way.
         let p = PendingSignIn {

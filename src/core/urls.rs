@@ -39,7 +39,10 @@ impl WebUrl {
     /// The fragment read as a form-encoded query (`#a=1&b=2`), as the broker's redirect
     /// carries its answer.
     pub fn fragment_pairs(&self) -> Vec<(String, String)> {
-        self.fragment.as_deref().map(query_pairs).unwrap_or_default()
+        self.fragment
+            .as_deref()
+            .map(query_pairs)
+            .unwrap_or_default()
     }
 }
 

@@ -20,8 +20,8 @@ pub use proof_key::{BrowserProofKey, KeyHome};
 pub use storage::{BrowserStore, MemoryStore, StorageKind, Subscription};
 
 use crate::session::ports::{
-    Area, ChangeListener, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse,
-    KeyError, KeyValueStore, LockError, ProofJwk, ProofKey, StoreError, TransportError,
+    Area, ChangeListener, Clock, CrossContextLock, HttpClient, HttpRequest, HttpResponse, KeyError,
+    KeyValueStore, LockError, ProofJwk, ProofKey, StoreError, TransportError,
 };
 
 /// The five ports bundled for the session engine: fetch, a browser store, Web Locks, the JS

@@ -171,7 +171,9 @@ async fn open() -> Result<IdbDatabase, KeyError> {
     let upgrade_target = request.clone();
     let on_upgrade: Closure<dyn FnMut()> = Closure::once(move || {
         if let Ok(db) = upgrade_target.result() {
-            let _ = db.unchecked_into::<IdbDatabase>().create_object_store(STORE);
+            let _ = db
+                .unchecked_into::<IdbDatabase>()
+                .create_object_store(STORE);
         }
     });
     request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));

@@ -12,7 +12,8 @@ impl<P: Platform> Inner<P> {
     /// A proof for `method url`, signed now by the installation's key.
     async fn proof(&self, method: Method, url: &str) -> Result<DpopProof, Error> {
         let jwk = self.platform.public_jwk().await?;
-        let unsigned = UnsignedProof::new(&jwk, method, url, self.platform.now_ms(), &random_jti()?);
+        let unsigned =
+            UnsignedProof::new(&jwk, method, url, self.platform.now_ms(), &random_jti()?);
         let signature = self.platform.sign(unsigned.signing_input()).await?;
         unsigned.signed(&signature)
     }

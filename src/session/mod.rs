@@ -67,10 +67,7 @@ pub trait Platform:
 {
 }
 
-impl<T: HttpClient + KeyValueStore + CrossContextLock + Clock + ProofKey + 'static> Platform
-    for T
-{
-}
+impl<T: HttpClient + KeyValueStore + CrossContextLock + Clock + ProofKey + 'static> Platform for T {}
 
 /// Default scopes: read and write Jira work, read users, and `offline_access` for refresh.
 pub const DEFAULT_SCOPES: &[&str] = &[

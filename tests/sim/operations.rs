@@ -202,11 +202,7 @@ impl Context {
         let callback = if !self.log.setup.get() && self.world.chance(5) {
             format!("{REDIRECT}#error=access_denied&state={state}")
         } else {
-            let code = self
-                .world
-                .server
-                .borrow_mut()
-                .authorize(self.world.now());
+            let code = self.world.server.borrow_mut().authorize(self.world.now());
             format!("{REDIRECT}#ticket={code}&state={state}")
         };
         outcome(&self.session.complete_sign_in(&callback).await)

@@ -17,6 +17,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jira_3lo::session::ports::{
@@ -134,7 +136,8 @@ impl TestLock {
 /// advances the offset (and the fake's clock, when linked) and yields.
 #[derive(Clone)]
 pub struct TestClock {
-    offset_ms: Rc<Cell<u64>>,
+    /// Shared with the broker's clock (see [`start_with`]), which runs on other threads.
+    offset_ms: Arc<AtomicU64>,
     slept_ms: Rc<Cell<u64>>,
     /// Milliseconds slept but not yet pushed to the fake (its clock moves in whole seconds).
     unsynced_ms: Rc<Cell<u64>>,
@@ -144,7 +147,7 @@ pub struct TestClock {
 impl TestClock {
     pub fn new(fake_base_url: Option<&str>) -> Self {
         TestClock {
-            offset_ms: Rc::new(Cell::new(0)),
+            offset_ms: Arc::new(AtomicU64::new(0)),
             slept_ms: Rc::new(Cell::new(0)),
             unsynced_ms: Rc::new(Cell::new(0)),
             fake_admin: fake_base_url.map(|u| (reqwest::Client::new(), u.to_string())),
@@ -153,7 +156,18 @@ impl TestClock {
 
     /// Moves only this clock (see [`Env::advance`] to move both).
     pub fn advance_local_ms(&self, ms: u64) {
-        self.offset_ms.set(self.offset_ms.get() + ms);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Unix seconds on this clock, for the broker (see [`start_with`]).
+    pub fn unix_secs_source(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let offset = Arc::clone(&self.offset_ms);
+        move || {
+            let real = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            (real + offset.load(Ordering::SeqCst)) / 1000
+        }
     }
 
     /// Total time "slept" through [`Clock::sleep_ms`].
@@ -219,6 +233,25 @@ impl TestPlatform {
             key: TestKey::random(),
             sent: Rc::new(RefCell::new(Vec::new())),
         }
+    }
+
+    /// A fresh proof of this installation's key for `method url`, for a request a test sends
+    /// by hand.
+    pub fn proof(&self, method: &str, url: &str) -> String {
+        let method = match method {
+            "GET" => Method::Get,
+            _ => Method::Post,
+        };
+        let jti = jira_3lo::core::dpop::random_jti().unwrap();
+        let unsigned = jira_3lo::core::dpop::UnsignedProof::new(
+            &self.key.jwk(),
+            method,
+            url,
+            Clock::now_ms(self),
+            &jti,
+        );
+        let signature = self.key.sign(unsigned.signing_input());
+        unsigned.signed(&signature).unwrap().secret().to_string()
     }
 
     /// The same context with another installation's key (a copied store elsewhere).
@@ -412,13 +445,13 @@ impl Clock for TestPlatform {
             .duration_since(UNIX_EPOCH)
             .expect("clock after 1970")
             .as_millis() as u64;
-        real + self.clock.offset_ms.get()
+        real + self.clock.offset_ms.load(Ordering::SeqCst)
     }
 
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()> {
         let clock = self.clock.clone();
         async move {
-            clock.offset_ms.set(clock.offset_ms.get() + ms);
+            clock.offset_ms.fetch_add(ms, Ordering::SeqCst);
             clock.slept_ms.set(clock.slept_ms.get() + ms);
             if let Some((http, base)) = &clock.fake_admin {
                 let total = clock.unsynced_ms.get() + ms;
@@ -453,30 +486,54 @@ pub struct Env {
     admin: reqwest::Client,
 }
 
-/// Starts the fake (demo-client allows [`REDIRECT`]) and the broker in front of it.
+/// Starts the fake and the broker in front of it: the broker's hosted callback is the fake
+/// app's one callback URL, and [`REDIRECT`] is the client redirect the broker allows.
 pub async fn start() -> Env {
     start_with(fake_atlassian::FakeConfig::default()).await
 }
 
-/// Like [`start`] with a custom fake configuration ([`REDIRECT`] is added to demo-client).
+/// Like [`start`] with a custom fake configuration.
 pub async fn start_with(fake_config: fake_atlassian::FakeConfig) -> Env {
-    let fake = fake_atlassian::spawn(fake_config.allow_redirect_uri(CLIENT_ID, REDIRECT))
+    let fake = fake_atlassian::spawn(fake_config)
         .await
         .expect("fake starts");
-    let broker = jira_3lo_broker::spawn(
-        jira_3lo_broker::BrokerConfig::new(&fake.base_url, CLIENT_ID, CLIENT_SECRET)
-            .allow_redirect_uri(REDIRECT)
-            .rate_limit_per_minute(100_000),
-    )
-    .await
-    .expect("broker starts");
     let platform = TestPlatform::new(Some(&fake.base_url));
-    Env {
+    let broker = jira_3lo_broker::spawn(broker_config(&fake.base_url, CLIENT_SECRET, &platform))
+        .await
+        .expect("broker starts");
+    let env = Env {
         fake,
         broker,
         platform,
         admin: reqwest::Client::new(),
-    }
+    };
+    env.admin_post("callback-url", json!({ "uri": env.broker.callback_url }))
+        .await;
+    env
+}
+
+/// The broker the tests run: [`REDIRECT`] allowed, no rate limit in the way, and the time of
+/// the test clock (which tests move forward by hours; the proofs carry that time).
+///
+/// Every test broker seals with the same key, as the instances of one deployment do, so a
+/// second broker in front of the same fake opens the refresh blobs the first one sealed.
+fn broker_config(
+    fake_url: &str,
+    secret: &str,
+    platform: &TestPlatform,
+) -> jira_3lo_broker::BrokerConfig {
+    jira_3lo_broker::BrokerConfig::new(fake_url, CLIENT_ID, secret)
+        .allow_redirect_uri(REDIRECT)
+        .rate_limit_per_minute(100_000)
+        .sealing_key("test", [7; 32])
+        .scopes(&[
+            "read:jira-work",
+            "write:jira-work",
+            "read:jira-user",
+            "read:confluence-content.all",
+            "offline_access",
+        ])
+        .clock(platform.clock.unix_secs_source())
 }
 
 impl Env {
@@ -508,7 +565,7 @@ impl Env {
     /// The broker's hosted callback for Atlassian's redirect `location` (its 302 `Location`).
     pub async fn through_broker(&self, location: &str) -> String {
         assert!(
-            location.starts_with(&format!("{}/oauth/callback?", self.broker.base_url)),
+            location.contains("/oauth/callback?"),
             "Atlassian redirects to the broker's callback, not to {location}"
         );
         redirect_of(location).await
@@ -567,6 +624,21 @@ impl Env {
             .expect("stats JSON")
     }
 
+    /// `GET /__admin/issued-refresh-tokens`: every refresh token the fake ever issued.
+    pub async fn issued_refresh_tokens(&self) -> Vec<String> {
+        self.admin
+            .get(format!(
+                "{}/__admin/issued-refresh-tokens",
+                self.fake.base_url
+            ))
+            .send()
+            .await
+            .expect("issued tokens")
+            .json()
+            .await
+            .expect("issued tokens JSON")
+    }
+
     /// Requests served for one route template, e.g. `"POST /oauth/token"`.
     pub async fn count(&self, route: &str) -> u64 {
         self.stats().await["requests"][route].as_u64().unwrap_or(0)
@@ -616,15 +688,27 @@ impl Env {
     }
 
     /// Another broker in front of the same fake, with a given client secret (a wrong one
-    /// plays a misconfigured deploy). Dropping it stops it.
+    /// plays a misconfigured deploy).
     pub async fn broker_with_secret(&self, secret: &str) -> jira_3lo_broker::RunningBroker {
-        jira_3lo_broker::spawn(
-            jira_3lo_broker::BrokerConfig::new(&self.fake.base_url, CLIENT_ID, secret)
-                .allow_redirect_uri(REDIRECT)
-                .rate_limit_per_minute(100_000),
-        )
-        .await
-        .expect("broker starts")
+        jira_3lo_broker::spawn(broker_config(&self.fake.base_url, secret, &self.platform))
+            .await
+            .expect("broker starts")
+    }
+
+    /// Another broker in front of the same fake, its test config adjusted by `edit`. Its
+    /// callback becomes the app's one callback URL (sign-ins through the first broker no
+    /// longer come back).
+    pub async fn broker_with(
+        &self,
+        edit: impl FnOnce(jira_3lo_broker::BrokerConfig) -> jira_3lo_broker::BrokerConfig,
+    ) -> jira_3lo_broker::RunningBroker {
+        let config = broker_config(&self.fake.base_url, CLIENT_SECRET, &self.platform);
+        let broker = jira_3lo_broker::spawn(edit(config))
+            .await
+            .expect("broker starts");
+        self.admin_post("callback-url", json!({ "uri": broker.callback_url }))
+            .await;
+        broker
     }
 
     pub async fn reset(&self) {

@@ -169,7 +169,7 @@ jira-3lo demo is running against the REAL Atlassian (auth.atlassian.com)
 
   Register the broker's callback as your app's one callback URL in the Atlassian
   developer console (Authorization → OAuth 2.0 (3LO)); Atlassian matches it exactly:
-    {broker}/oauth/callback
+    {broker_url}/oauth/callback
   The broker then sends each sign-in back to one of the redirects it allows:
     {extension_redirect}
     {demo_url}

@@ -104,7 +104,8 @@ pub fn free_port() -> Result<u16> {
 pub struct FakeOptions {
     pub port: u16,
     pub consent_page: bool,
-    pub redirect_uris: Vec<String>,
+    /// The demo app's one callback URL: the broker's `/oauth/callback`.
+    pub callback_url: String,
     pub release: bool,
 }
 
@@ -113,9 +114,7 @@ pub fn start_fake(opts: &FakeOptions) -> Result<Service> {
     cmd.arg("--listen").arg(format!("127.0.0.1:{}", opts.port));
     cmd.arg("--consent")
         .arg(if opts.consent_page { "page" } else { "auto" });
-    for uri in &opts.redirect_uris {
-        cmd.arg("--demo-redirect-uri").arg(uri);
-    }
+    cmd.arg("--demo-callback-url").arg(&opts.callback_url);
     spawn("fake-atlassian", cmd)
 }
 
@@ -123,6 +122,7 @@ pub struct BrokerOptions {
     pub port: u16,
     pub auth_base_url: String,
     pub allowed_origins: Vec<String>,
+    /// Client redirects the broker's callback may send tickets to (not Atlassian callbacks).
     pub redirect_uris: Vec<String>,
     pub client_id: String,
     pub client_secret: String,
@@ -249,10 +249,11 @@ pub fn start_stack(
     let demo_url = format!("{static_origin}/www/demo.html");
     let extension_redirect = format!("https://{extension_id}.chromiumapp.org/");
     let redirect_uris = vec![extension_redirect, demo_url.clone()];
+    // The broker's default public URL is http://127.0.0.1:{port}; its callback is the app's one.
     let fake = start_fake(&FakeOptions {
         port: fake_port,
         consent_page,
-        redirect_uris: redirect_uris.clone(),
+        callback_url: format!("http://127.0.0.1:{broker_port}/oauth/callback"),
         release,
     })?;
     let broker = start_broker(&BrokerOptions {

@@ -114,16 +114,18 @@ fn wasm_tests() -> Result {
     build_binaries(false)?;
     let fake_port = free_port()?;
     let page_port = free_port()?;
+    let broker_port = free_port()?;
     let fake_url = format!("http://127.0.0.1:{fake_port}");
+    // The fake's page is the client redirect; the broker's callback is the app's one callback.
     let callback = format!("{fake_url}/__test/callback");
     let fake = start_fake(&FakeOptions {
         port: fake_port,
         consent_page: false,
-        redirect_uris: vec![callback.clone()],
+        callback_url: format!("http://127.0.0.1:{broker_port}/oauth/callback"),
         release: false,
     })?;
     let broker = start_broker(&BrokerOptions {
-        port: 0,
+        port: broker_port,
         auth_base_url: fake.base_url.clone(),
         allowed_origins: vec![format!("http://127.0.0.1:{page_port}")],
         redirect_uris: vec![callback],

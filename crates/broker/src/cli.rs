@@ -73,6 +73,37 @@ pub struct Cli {
     /// Log line format on stderr [default: text].
     #[arg(long, env = "BROKER_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// The broker's public base URL (what browsers call); `{URL}/oauth/callback` is the app's
+    /// callback URL at Atlassian [default: http://{listen address}].
+    #[arg(long, env = "BROKER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Sealing keys `kid:base64key,kid2:base64key` (32-byte keys): the first seals, all open.
+    /// Prefer the environment variable (flags show in `ps`). Unset: a random key per process.
+    #[arg(
+        long,
+        env = "BROKER_SEALING_KEYS",
+        value_name = "KID:KEY,...",
+        hide_env_values = true
+    )]
+    pub sealing_keys: Option<KeyList>,
+}
+
+/// The raw `--sealing-keys` text. Parsed after clap (whose errors would quote the value) and
+/// redacted in `Debug`.
+#[derive(Clone)]
+pub struct KeyList(String);
+
+impl std::str::FromStr for KeyList {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for KeyList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyList(<redacted>)")
+    }
 }
 
 /// The config file: the same settings as the flags, nothing else (an unknown key, such as a
@@ -89,6 +120,7 @@ pub struct FileConfig {
     rate_limit_per_minute: Option<u32>,
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
+    public_url: Option<String>,
 }
 
 /// Why the binary cannot start. Never carries a secret.
@@ -114,6 +146,8 @@ pub enum CliError {
     },
     #[error("ATLASSIAN_CLIENT_SECRET_FILE {0} is empty")]
     EmptySecretFile(PathBuf),
+    #[error(transparent)]
+    Config(#[from] jira_3lo_broker::ConfigError),
 }
 
 impl Cli {
@@ -183,6 +217,13 @@ impl Cli {
             .client_ip_header
             .or(file.client_ip_header)
             .filter(|h| !h.trim().is_empty());
+        config.public_url = self
+            .public_url
+            .or(file.public_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(KeyList(text)) = self.sealing_keys.filter(|k| !k.0.trim().is_empty()) {
+            config.sealing_keys = jira_3lo_broker::parse_sealing_keys(&text)?;
+        }
         Ok(config)
     }
 }
@@ -267,6 +308,37 @@ mod tests {
     #[test]
     fn the_file_rejects_unknown_keys_such_as_secrets() {
         assert!(serde_json::from_str::<FileConfig>(r#"{"client_secret":"x"}"#).is_err());
+        assert!(serde_json::from_str::<FileConfig>(r#"{"sealing_keys":"k:x"}"#).is_err());
+    }
+
+    #[test]
+    fn public_url_and_sealing_keys() {
+        let env = env_of(&[
+            ("ATLASSIAN_CLIENT_ID", "id"),
+            ("ATLASSIAN_CLIENT_SECRET", "sec"),
+        ]);
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let cli = Cli::parse_from([
+            "b",
+            "--public-url",
+            "https://broker.example",
+            "--sealing-keys",
+            &format!("new:{key},old:{key}"),
+        ]);
+        assert!(!format!("{cli:?}").contains(key));
+        let c = cli.settings(FileConfig::default(), &env).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://broker.example"));
+        let kids: Vec<&str> = c.sealing_keys.iter().map(|k| k.kid()).collect();
+        assert_eq!(kids, ["new", "old"]);
+        let bad = Cli::parse_from(["b", "--sealing-keys", "k:c2hvcnQ="]);
+        let error = bad
+            .settings(FileConfig::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("32 bytes") && !error.contains("c2hvcnQ"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Broker configuration: the public settings, the client secret, and their validation.
 
+use crate::replay::{ReplayCache, DEFAULT_REPLAY_CAPACITY};
+use crate::seal::SealingKey;
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Atlassian's authorization server; the default upstream.
@@ -58,7 +61,41 @@ impl From<String> for ClientSecret {
     }
 }
 
-/// Everything the broker needs. `Debug` is safe to log: the secret is redacted.
+/// A replay cache supplied by the embedder (e.g. one shared by several instances).
+#[derive(Clone)]
+pub struct SharedReplayCache(pub Arc<dyn ReplayCache>);
+
+impl fmt::Debug for SharedReplayCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedReplayCache")
+    }
+}
+
+/// Where the broker reads the time, in Unix seconds: the system clock unless a test gives its
+/// own (a proof's `iat`, and the expiry of states and tickets, are judged against it).
+#[derive(Clone, Default)]
+pub struct WallClock(Option<Arc<dyn Fn() -> u64 + Send + Sync>>);
+
+impl WallClock {
+    pub fn now(&self) -> u64 {
+        match &self.0 {
+            Some(now) => now(),
+            None => crate::flow::unix_now(),
+        }
+    }
+}
+
+impl fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "WallClock(custom)"
+        } else {
+            "WallClock(system)"
+        })
+    }
+}
+
+/// Everything the broker needs. `Debug` is safe to log: the secret and keys are redacted.
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
     /// Address to bind (port 0 picks a free port).
@@ -67,8 +104,19 @@ pub struct BrokerConfig {
     pub auth_base_url: String,
     /// Exact browser origins (`scheme://host[:port]`) that may call the broker.
     pub allowed_origins: Vec<String>,
-    /// Exact redirect URIs accepted in an authorization-code exchange.
+    /// Exact *client* redirect URIs (an extension's chromiumapp.org / allizom.org URL, a web
+    /// page's callback) the broker's callback may send a ticket to.
     pub allowed_redirect_uris: Vec<String>,
+    /// The broker's own public URL (what browsers call, behind any TLS terminator); its
+    /// `/oauth/callback` is the app's one callback URL at Atlassian. `None`: `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// Keys for sealed states, tickets and refresh blobs: the first seals, all open. Empty: one
+    /// random key per process (a restart signs everyone out).
+    pub sealing_keys: Vec<SealingKey>,
+    /// Bound of the in-memory replay cache (DPoP `jti`s, states, tickets).
+    pub replay_capacity: usize,
+    /// Replaces the in-memory replay cache.
+    pub replay_cache: Option<SharedReplayCache>,
     pub client_id: String,
     pub client_secret: ClientSecret,
     /// Scopes published to clients by `GET /v1/client`.
@@ -79,6 +127,10 @@ pub struct BrokerConfig {
     /// Header set by a trusted reverse proxy that carries the client address (e.g.
     /// `x-forwarded-for`); `None` uses the TCP peer address.
     pub client_ip_header: Option<String>,
+    /// The time source; the system clock by default.
+    pub clock: WallClock,
+    /// A `sealing_key` call had an invalid key id (reported by `validate`).
+    invalid_kid: bool,
 }
 
 impl BrokerConfig {
@@ -90,12 +142,18 @@ impl BrokerConfig {
             auth_base_url: auth_base_url.to_string(),
             allowed_origins: Vec::new(),
             allowed_redirect_uris: Vec::new(),
+            public_url: None,
+            sealing_keys: Vec::new(),
+            replay_capacity: DEFAULT_REPLAY_CAPACITY,
+            replay_cache: None,
             client_id: client_id.to_string(),
             client_secret: ClientSecret::new(client_secret),
             scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             client_ip_header: None,
+            clock: WallClock::default(),
+            invalid_kid: false,
         }
     }
 
@@ -106,6 +164,40 @@ impl BrokerConfig {
 
     pub fn allow_redirect_uri(mut self, uri: &str) -> Self {
         self.allowed_redirect_uris.push(uri.to_string());
+        self
+    }
+
+    /// The broker's public base URL, e.g. `https://broker.example.com` (no query or fragment).
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_string());
+        self
+    }
+
+    /// Adds a sealing key; the first one added seals, all open (rotation). An invalid key id
+    /// (not 1..=32 of `[A-Za-z0-9_-]`) makes the config invalid.
+    pub fn sealing_key(mut self, kid: &str, key: [u8; 32]) -> Self {
+        match SealingKey::new(kid, key) {
+            Some(key) => self.sealing_keys.push(key),
+            None => self.invalid_kid = true,
+        }
+        self
+    }
+
+    /// Reads the time (Unix seconds) from `now` instead of the system clock: for tests whose
+    /// clients run on a clock moved forward.
+    pub fn clock(mut self, now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = WallClock(Some(Arc::new(now)));
+        self
+    }
+
+    pub fn replay_capacity(mut self, entries: usize) -> Self {
+        self.replay_capacity = entries;
+        self
+    }
+
+    /// Uses `cache` instead of the in-memory replay cache.
+    pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay_cache = Some(SharedReplayCache(cache));
         self
     }
 
@@ -150,6 +242,28 @@ impl BrokerConfig {
             return Err(ConfigError::MissingClientSecret);
         }
         let token_url = token_url(&self.auth_base_url)?;
+        let authorize_url = endpoint(&self.auth_base_url, "authorize")?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(parse_public_url)
+            .transpose()?;
+        if self.invalid_kid {
+            return Err(ConfigError::SealingKeys(
+                "a key id must be 1 to 32 characters of A-Z a-z 0-9 _ -",
+            ));
+        }
+        let mut kids = HashSet::new();
+        if !self.sealing_keys.iter().all(|k| kids.insert(k.kid())) {
+            return Err(ConfigError::SealingKeys("a key id appears twice"));
+        }
+        if let Some(bad) = self
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Scope(bad.clone()));
+        }
         let allowed_origins = self
             .allowed_origins
             .iter()
@@ -175,6 +289,8 @@ impl BrokerConfig {
         };
         Ok(Validated {
             token_url,
+            authorize_url,
+            public_url,
             allowed_origins,
             allowed_redirect_uris,
             client_ip_header,
@@ -186,6 +302,10 @@ impl BrokerConfig {
 #[derive(Debug)]
 pub(crate) struct Validated {
     pub token_url: url::Url,
+    /// `{auth_base_url}/authorize`.
+    pub authorize_url: url::Url,
+    /// Without a trailing `/`; `None`: `http://{bound address}`, known once bound.
+    pub public_url: Option<String>,
     pub allowed_origins: HashSet<String>,
     pub allowed_redirect_uris: HashSet<String>,
     pub client_ip_header: Option<axum::http::HeaderName>,
@@ -210,23 +330,45 @@ pub enum ConfigError {
     UpstreamTimeout,
     #[error("client IP header {0:?} is not a valid header name")]
     ClientIpHeader(String),
+    #[error(
+        "public URL {0:?} must be an absolute http(s) URL without query, fragment or credentials"
+    )]
+    PublicUrl(String),
+    /// Never carries the keys: a fixed reason only.
+    #[error("invalid sealing keys (BROKER_SEALING_KEYS=kid:base64key,...): {0}")]
+    SealingKeys(&'static str),
+    #[error("scope {0:?} must be non-empty printable ASCII without spaces")]
+    Scope(String),
 }
 
 /// `{base}/oauth/token`, computed once: the only URL the broker ever calls.
 fn token_url(base: &str) -> Result<url::Url, ConfigError> {
+    endpoint(base, "oauth/token")
+}
+
+/// An absolute http(s) URL with a host and nothing after the path.
+fn plain_base(text: &str) -> Option<url::Url> {
+    let parsed = url::Url::parse(text).ok()?;
+    (matches!(parsed.scheme(), "http" | "https")
+        && parsed.host().is_some()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none()
+        && parsed.username().is_empty()
+        && parsed.password().is_none())
+    .then_some(parsed)
+}
+
+fn endpoint(base: &str, path: &str) -> Result<url::Url, ConfigError> {
     let bad = || ConfigError::AuthBaseUrl(base.to_string());
-    let parsed = url::Url::parse(base).map_err(|_| bad())?;
-    if !matches!(parsed.scheme(), "http" | "https")
-        || parsed.host().is_none()
-        || parsed.query().is_some()
-        || parsed.fragment().is_some()
-        || !parsed.username().is_empty()
-        || parsed.password().is_some()
-    {
-        return Err(bad());
-    }
-    let joined = format!("{}/oauth/token", parsed.as_str().trim_end_matches('/'));
+    let parsed = plain_base(base).ok_or_else(bad)?;
+    let joined = format!("{}/{path}", parsed.as_str().trim_end_matches('/'));
     url::Url::parse(&joined).map_err(|_| bad())
+}
+
+/// The broker's public URL, normalized without a trailing `/` so `{public_url}{path}` joins.
+pub(crate) fn parse_public_url(text: &str) -> Result<String, ConfigError> {
+    let parsed = plain_base(text.trim()).ok_or_else(|| ConfigError::PublicUrl(text.to_string()))?;
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
 /// Lower-cases scheme and host and drops a trailing `/`, so the config can be written the way
@@ -301,6 +443,12 @@ mod tests {
             token_url("http://127.0.0.1:9/base/").unwrap().as_str(),
             "http://127.0.0.1:9/base/oauth/token"
         );
+        assert_eq!(
+            endpoint("https://auth.atlassian.com/", "authorize")
+                .unwrap()
+                .as_str(),
+            "https://auth.atlassian.com/authorize"
+        );
         for bad in [
             "ftp://x",
             "https://x/?a=1",
@@ -313,10 +461,46 @@ mod tests {
     }
 
     #[test]
-    fn debug_redacts_the_secret() {
-        let config = BrokerConfig::new("https://auth.atlassian.com", "id", "s3cr3t-value");
+    fn debug_redacts_the_secret_and_the_keys() {
+        let config = BrokerConfig::new("https://auth.atlassian.com", "id", "s3cr3t-value")
+            .sealing_key("k1", [0xAB; 32]);
         let shown = format!("{config:?} {:?}", config.client_secret);
         assert!(!shown.contains("s3cr3t-value"), "{shown}");
-        assert!(shown.contains("<redacted>"));
+        assert!(
+            !shown.contains("171, 171") && !shown.contains("abab"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>") && shown.contains("k1"));
+    }
+
+    #[test]
+    fn public_urls_are_validated_and_normalized() {
+        assert_eq!(
+            parse_public_url("https://broker.example/").unwrap(),
+            "https://broker.example"
+        );
+        assert_eq!(
+            parse_public_url("https://x.example/broker/").unwrap(),
+            "https://x.example/broker"
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/?a=1",
+            "https://x/#f",
+            "/relative",
+            "https://u:p@x",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+        let bad_kid =
+            BrokerConfig::new("https://a.example", "i", "s").sealing_key("bad kid", [0; 32]);
+        assert!(matches!(
+            bad_kid.validate(),
+            Err(ConfigError::SealingKeys(_))
+        ));
+        let twice = BrokerConfig::new("https://a.example", "i", "s")
+            .sealing_key("k", [0; 32])
+            .sealing_key("k", [1; 32]);
+        assert!(twice.validate().is_err());
     }
 }

@@ -1,33 +1,38 @@
-//! Parsing and checking a client's token request: `POST /oauth/token` with a JSON or form body
-//! shaped like Atlassian's, minus the client credentials.
+//! Parsing a client's token request: `POST /oauth/token` with a JSON or form body shaped like
+//! an OAuth token request (no client credentials: the broker holds them).
 
 use crate::error::Refusal;
 use serde::Deserialize;
 use std::collections::HashSet;
 
-/// A token request the broker is willing to forward.
+/// The grant types a client may ask the broker for.
+pub const TICKET_GRANT: &str = "urn:jira-3lo:ticket";
+
+/// A token request the broker is willing to serve. Both carry sealed strings; what they wrap
+/// is only known after opening them.
 pub enum Grant {
-    AuthorizationCode { code: String, redirect_uri: String },
+    /// Redeems the one-time ticket the broker's callback put in the client's redirect.
+    Ticket { ticket: String },
+    /// A sealed refresh blob the broker issued (never Atlassian's raw refresh token).
     RefreshToken { refresh_token: String },
 }
 
 impl Grant {
     pub fn grant_type(&self) -> &'static str {
         match self {
-            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::Ticket { .. } => TICKET_GRANT,
             Self::RefreshToken { .. } => "refresh_token",
         }
     }
 }
 
-// No Debug on purpose: it would print the code or the refresh token.
+// No Debug on purpose: it would print the ticket or the refresh blob.
 
-/// The fields the broker looks at. Anything else in the body is ignored and never forwarded.
+/// The fields the broker looks at. Anything else in the body is ignored.
 #[derive(Default, Deserialize)]
 struct RawGrant {
     grant_type: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
+    ticket: Option<String>,
     refresh_token: Option<String>,
     client_id: Option<serde::de::IgnoredAny>,
     client_secret: Option<serde::de::IgnoredAny>,
@@ -70,8 +75,7 @@ fn parse_raw(kind: BodyKind, body: &[u8]) -> Result<RawGrant, Refusal> {
             for (key, value) in url::form_urlencoded::parse(body) {
                 let slot = match key.as_ref() {
                     "grant_type" => &mut raw.grant_type,
-                    "code" => &mut raw.code,
-                    "redirect_uri" => &mut raw.redirect_uri,
+                    "ticket" => &mut raw.ticket,
                     "refresh_token" => &mut raw.refresh_token,
                     "client_id" => {
                         raw.client_id = Some(serde::de::IgnoredAny);
@@ -103,11 +107,8 @@ fn required(value: Option<String>, missing: &'static str) -> Result<String, Refu
 }
 
 /// Turns a request body into a [`Grant`], or the refusal the client gets instead.
-pub fn parse(
-    content_type: Option<&str>,
-    body: &[u8],
-    allowed_redirect_uris: &HashSet<String>,
-) -> Result<Grant, Refusal> {
+/// `authorization_code` is refused: codes only ever reach the broker's own callback.
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Grant, Refusal> {
     let raw = parse_raw(body_kind(content_type)?, body)?;
     if raw.client_id.is_some() || raw.client_secret.is_some() {
         return Err(Refusal::InvalidRequest(
@@ -116,13 +117,9 @@ pub fn parse(
     }
     let grant_type = required(raw.grant_type, "missing grant_type")?;
     match grant_type.as_str() {
-        "authorization_code" => {
-            let code = required(raw.code, "missing code")?;
-            let redirect_uri = required(raw.redirect_uri, "missing redirect_uri")?;
-            if !allowed_redirect_uris.contains(&redirect_uri) {
-                return Err(Refusal::RedirectUriNotAllowed);
-            }
-            Ok(Grant::AuthorizationCode { code, redirect_uri })
+        TICKET_GRANT => {
+            let ticket = required(raw.ticket, "missing ticket")?;
+            Ok(Grant::Ticket { ticket })
         }
         "refresh_token" => {
             let refresh_token = required(raw.refresh_token, "missing refresh_token")?;
@@ -136,10 +133,6 @@ pub fn parse(
 mod tests {
     use super::*;
 
-    fn allowed() -> HashSet<String> {
-        ["https://app.example/cb".to_string()].into_iter().collect()
-    }
-
     fn code_of(result: Result<Grant, Refusal>) -> &'static str {
         match result {
             Ok(_) => "ok",
@@ -149,17 +142,14 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_parse_alike() {
-        let json = br#"{"grant_type":"authorization_code","code":"c1","redirect_uri":"https://app.example/cb","extra":1}"#;
-        let form = b"grant_type=authorization_code&code=c1&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&extra=1";
+        let json = br#"{"grant_type":"urn:jira-3lo:ticket","ticket":"t1","extra":1}"#;
+        let form = b"grant_type=urn%3Ajira-3lo%3Aticket&ticket=t1&extra=1";
         for (ct, body) in [
             ("application/json; charset=utf-8", &json[..]),
             ("application/x-www-form-urlencoded", &form[..]),
         ] {
-            match parse(Some(ct), body, &allowed()) {
-                Ok(Grant::AuthorizationCode { code, redirect_uri }) => {
-                    assert_eq!(code, "c1");
-                    assert_eq!(redirect_uri, "https://app.example/cb");
-                }
+            match parse(Some(ct), body) {
+                Ok(Grant::Ticket { ticket }) => assert_eq!(ticket, "t1"),
                 _ => panic!("{ct} did not parse"),
             }
         }
@@ -167,100 +157,40 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let a = allowed();
         let json = Some("application/json");
-        assert_eq!(
-            code_of(parse(json, br#"{"grant_type":"password"}"#, &a)),
-            "unsupported_grant_type"
-        );
-        assert_eq!(
-            code_of(parse(json, br#"{"code":"x"}"#, &a)),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(json, br#"{"grant_type":"refresh_token"}"#, &a)),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
+        let form = Some("application/x-www-form-urlencoded");
+        let cases: [(Option<&str>, &[u8], &str); 15] = [
+            (json, br#"{"grant_type":"password"}"#, "unsupported_grant_type"),
+            (
                 json,
-                br#"{"grant_type":"refresh_token","refresh_token":""}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                json,
-                br#"{"grant_type":"refresh_token","refresh_token":5}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(code_of(parse(json, br#"[1,2]"#, &a)), "invalid_request");
-        assert_eq!(
-            code_of(parse(json, b"grant_type=refresh_token", &a)),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
+                br#"{"grant_type":"authorization_code","code":"c","redirect_uri":"https://app.example/cb"}"#,
+                "unsupported_grant_type",
+            ),
+            (json, br#"{"code":"x"}"#, "invalid_request"),
+            (json, br#"{"grant_type":"refresh_token"}"#, "invalid_request"),
+            (json, br#"{"grant_type":"urn:jira-3lo:ticket"}"#, "invalid_request"),
+            (json, br#"{"grant_type":"refresh_token","refresh_token":""}"#, "invalid_request"),
+            (json, br#"{"grant_type":"refresh_token","refresh_token":5}"#, "invalid_request"),
+            (json, br#"[1,2]"#, "invalid_request"),
+            (json, b"grant_type=refresh_token", "invalid_request"),
+            (
                 json,
                 br#"{"grant_type":"refresh_token","refresh_token":"r","client_secret":"s"}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                Some("application/x-www-form-urlencoded"),
-                b"grant_type=refresh_token&refresh_token=r&client_id=x",
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                Some("application/x-www-form-urlencoded"),
-                b"grant_type=refresh_token&refresh_token=r&refresh_token=s",
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                Some("text/plain"),
-                br#"{"grant_type":"refresh_token","refresh_token":"r"}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                None,
-                br#"{"grant_type":"refresh_token","refresh_token":"r"}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(json, br#"{"grant_type":"authorization_code","code":"c","redirect_uri":"https://evil.example/cb"}"#, &a)),
-            "redirect_uri_not_allowed"
-        );
-        assert_eq!(
-            code_of(parse(
-                json,
-                br#"{"grant_type":"authorization_code","code":"c"}"#,
-                &a
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code_of(parse(
-                json,
-                br#"{"grant_type":"refresh_token","refresh_token":"r"}"#,
-                &a
-            )),
-            "ok"
-        );
+                "invalid_request",
+            ),
+            (form, b"grant_type=refresh_token&refresh_token=r&client_id=x", "invalid_request"),
+            (form, b"grant_type=refresh_token&refresh_token=r&refresh_token=s", "invalid_request"),
+            (Some("text/plain"), br#"{"grant_type":"refresh_token","refresh_token":"r"}"#, "invalid_request"),
+            (None, br#"{"grant_type":"refresh_token","refresh_token":"r"}"#, "invalid_request"),
+            (json, br#"{"grant_type":"refresh_token","refresh_token":"r"}"#, "ok"),
+        ];
+        for (ct, body, expected) in cases {
+            assert_eq!(
+                code_of(parse(ct, body)),
+                expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

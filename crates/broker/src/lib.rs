@@ -1,23 +1,41 @@
 //! The jira-3lo token broker: the minimal backend that holds the Atlassian client secret.
 //!
 //! Atlassian 3LO needs `client_secret` for the code exchange and for every refresh, so the
-//! secret cannot live in an extension or a web page. The broker accepts the token request
-//! without client credentials, adds them, forwards it to the one configured token endpoint and
-//! returns the answer unchanged. It keeps no state besides an in-memory rate limiter, so any
-//! number of instances can run behind a load balancer. See the crate README for deployment.
+//! secret cannot live in an extension or a web page. The broker hosts the app's one callback
+//! URL, exchanges the code itself, and hands the browser a one-time sealed ticket; refresh
+//! tokens only ever leave it sealed and bound to the browser's DPoP key (RFC 9449), so a copied
+//! token is useless without the non-extractable private key. Everything it hands out is sealed
+//! instead of stored: besides the rate limiter and the replay cache it keeps no state. See the
+//! crate README for the flow and deployment.
 
 mod config;
+mod dpop;
 mod error;
+mod flow;
 mod grant;
 mod rate_limit;
+mod replay;
+mod seal;
 mod server;
 mod upstream;
 
 pub use config::{
-    BrokerConfig, ClientSecret, ConfigError, DEFAULT_AUTH_BASE_URL, DEFAULT_LISTEN,
-    DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_SCOPES, DEFAULT_UPSTREAM_TIMEOUT, MAX_BODY_BYTES,
+    BrokerConfig, ClientSecret, ConfigError, SharedReplayCache, WallClock, DEFAULT_AUTH_BASE_URL,
+    DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_SCOPES, DEFAULT_UPSTREAM_TIMEOUT,
+    MAX_BODY_BYTES,
 };
 pub use error::Refusal;
+pub use grant::TICKET_GRANT;
+pub use replay::{
+    MemoryReplayCache, ReplayCache, ReplayFuture, ReplayUnavailable, DEFAULT_REPLAY_CAPACITY,
+};
+pub use seal::SealingKey;
+
+/// Parses `BROKER_SEALING_KEYS` (`kid:base64key,kid2:base64key`, 32-byte keys in standard
+/// base64). The error is a fixed text: it never contains key material.
+pub fn parse_sealing_keys(text: &str) -> Result<Vec<SealingKey>, ConfigError> {
+    seal::parse_keys(text).map_err(ConfigError::SealingKeys)
+}
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,17 +45,30 @@ use std::net::SocketAddr;
 pub struct RunningBroker {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
+    /// `{public_url}/oauth/callback`: the callback URL to register at Atlassian.
+    pub callback_url: String,
 }
 
 /// A bound, not yet serving broker: lets the binary print its address before serving.
 pub struct Server {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    public_url: String,
 }
 
 impl Server {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The configured public URL, or `http://{bound address}`; no trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// `{public_url}/oauth/callback`: the app's one callback URL at Atlassian.
+    pub fn callback_url(&self) -> String {
+        format!("{}{}", self.public_url, server::CALLBACK_PATH)
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -59,19 +90,79 @@ pub async fn bind(config: BrokerConfig) -> std::io::Result<Server> {
     let validated = config
         .prepare()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let router = server::router(&config, validated)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    Ok(Server { listener, router })
+    let public_url = match &validated.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let router = server::router(&config, validated, &public_url)?;
+    Ok(Server {
+        listener,
+        router,
+        public_url,
+    })
 }
 
 /// Binds, starts serving on `tokio::spawn`, and returns at once.
 pub async fn spawn(config: BrokerConfig) -> std::io::Result<RunningBroker> {
     let server = bind(config).await?;
     let base_url = format!("http://{}", server.local_addr()?);
+    let callback_url = server.callback_url();
     tokio::spawn(async move {
         if let Err(error) = server.serve(std::future::pending()).await {
             tracing::error!(%error, "broker stopped");
         }
     });
-    Ok(RunningBroker { base_url })
+    Ok(RunningBroker {
+        base_url,
+        callback_url,
+    })
+}
+
+/// Entry points for fuzzing (cargo-fuzz targets call these). None may panic on any input.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::seal::{Purpose, Sealer, SealingKey};
+
+    /// Fixed inputs, so a fuzzer explores only the bytes it controls.
+    const HTU: &str = "http://127.0.0.1:8787/oauth/token";
+    const NOW: u64 = 1_800_000_000;
+
+    /// The token request body parser. `true` if the body is an acceptable grant.
+    pub fn grant_body(content_type: Option<&str>, body: &[u8]) -> bool {
+        crate::grant::parse(content_type, body).is_ok()
+    }
+
+    /// Parses and verifies one `DPoP` header value against `POST {HTU}` at a fixed time.
+    pub fn dpop_proof(header_value: &[u8]) -> bool {
+        let Ok(htu) = url::Url::parse(HTU) else {
+            return false;
+        };
+        crate::dpop::verify(std::iter::once(header_value), "POST", &htu, NOW).is_ok()
+    }
+
+    /// Tries to open `text` as every kind of sealed string under a fixed test key.
+    pub fn open_sealed(text: &[u8]) -> bool {
+        let Some(key) = SealingKey::new("fuzz", [0x42; 32]) else {
+            return false;
+        };
+        let sealer = Sealer::new(&[key]);
+        let Ok(text) = std::str::from_utf8(text) else {
+            return false;
+        };
+        let mut opened = false;
+        for purpose in Purpose::ALL {
+            opened |= sealer.open(purpose, text).is_ok();
+        }
+        opened |=
+            crate::flow::open_json::<crate::flow::StatePayload>(&sealer, Purpose::State, text)
+                .is_some();
+        opened |=
+            crate::flow::open_json::<crate::flow::TicketPayload>(&sealer, Purpose::Ticket, text)
+                .is_some();
+        opened |=
+            crate::flow::open_json::<crate::flow::RefreshPayload>(&sealer, Purpose::Refresh, text)
+                .is_some();
+        opened
+    }
 }

@@ -36,9 +36,7 @@ fn main() -> ExitCode {
 
 async fn run(config: jira_3lo_broker::BrokerConfig) -> std::io::Result<()> {
     if config.allowed_redirect_uris.is_empty() {
-        tracing::warn!(
-            "no allowed redirect URIs: every authorization-code exchange will be refused"
-        );
+        tracing::warn!("no allowed redirect URIs: every sign-in will be refused");
     }
     if config.allowed_origins.is_empty() {
         tracing::warn!("no allowed origins: browsers cannot call the broker (requests without Origin still can)");
@@ -51,10 +49,16 @@ async fn run(config: jira_3lo_broker::BrokerConfig) -> std::io::Result<()> {
         upstream_timeout_secs = config.upstream_timeout.as_secs_f64(),
         rate_limit_per_minute = config.rate_limit_per_minute,
         client_ip_header = ?config.client_ip_header,
+        sealing_key_ids = ?config.sealing_keys.iter().map(|k| k.kid()).collect::<Vec<_>>(),
         "starting"
     );
     let server = jira_3lo_broker::bind(config).await?;
     let addr = server.local_addr()?;
+    tracing::info!(
+        public_url = server.public_url(),
+        callback_url = %server.callback_url(),
+        "register the callback URL as the app's callback at Atlassian"
+    );
     // The first stdout line is the contract with whoever started us (tests, xtask, scripts).
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on http://{addr}")?;

@@ -1,12 +1,18 @@
 //! Routes, middleware and handlers.
 
 use crate::config::{BrokerConfig, Validated, MAX_BODY_BYTES};
+use crate::dpop::{self, VerifiedProof, JTI_TTL_SECS};
 use crate::error::{Refusal, RefusalCode};
-use crate::grant;
+use crate::flow::{
+    self, RefreshPayload, StatePayload, TicketPayload, STATE_LIFETIME_SECS, TICKET_LIFETIME_SECS,
+};
+use crate::grant::{self, Grant};
 use crate::rate_limit::RateLimiter;
-use crate::upstream::Upstream;
+use crate::replay::{namespace, MemoryReplayCache, ReplayCache};
+use crate::seal::{Purpose, Sealer};
+use crate::upstream::{TokenSuccess, Upstream, UpstreamGrant};
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,10 +21,16 @@ use axum::{Extension, Router};
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The audience every Atlassian 3LO authorize URL carries.
 const AUDIENCE: &str = "api.atlassian.com";
+/// The broker's callback route: `{public_url}/oauth/callback` is registered at Atlassian.
+pub(crate) const CALLBACK_PATH: &str = "/oauth/callback";
+const AUTHORIZE_PATH: &str = "/v1/authorize";
+const TOKEN_PATH: &str = "/oauth/token";
+/// Replay records outlive what they guard by this much (clock steps, slow requests).
+const REPLAY_MARGIN_SECS: u64 = 60;
 
 pub(crate) struct App {
     upstream: Upstream,
@@ -28,6 +40,18 @@ pub(crate) struct App {
     client_ip_header: Option<HeaderName>,
     /// `GET /v1/client` never changes while running, so it is rendered once.
     client_info: Bytes,
+    client_id: String,
+    scopes: Vec<String>,
+    sealer: Sealer,
+    replay: Arc<dyn ReplayCache>,
+    /// `{auth_base_url}/authorize`.
+    authorize_endpoint: url::Url,
+    /// `{public_url}/oauth/callback`, the `redirect_uri` of every code.
+    callback_url: String,
+    /// What a proof's `htu` must name, per route.
+    htu_authorize: url::Url,
+    htu_token: url::Url,
+    clock: crate::config::WallClock,
 }
 
 #[derive(serde::Serialize)]
@@ -42,14 +66,31 @@ struct ClientInfo<'a> {
 #[derive(Clone, Copy, Debug)]
 struct ClientIp(IpAddr);
 
-/// What a token request turned into, for the access log (no values, only kinds).
+/// What a token or callback request turned into, for the access log (kinds, never values).
 #[derive(Clone, Copy, Debug)]
 struct TokenOutcome {
     grant_type: &'static str,
     upstream_status: Option<u16>,
+    /// The `#error=` code a callback redirected with (sanitized, so safe to log).
+    redirect_error: Option<&'static str>,
 }
 
-pub(crate) fn router(config: &BrokerConfig, validated: Validated) -> std::io::Result<Router> {
+impl TokenOutcome {
+    fn new(grant_type: &'static str) -> Self {
+        Self {
+            grant_type,
+            upstream_status: None,
+            redirect_error: None,
+        }
+    }
+}
+
+/// Builds the router. `public_base` is the validated public URL without a trailing `/`.
+pub(crate) fn router(
+    config: &BrokerConfig,
+    validated: Validated,
+    public_base: &str,
+) -> std::io::Result<Router> {
     let client_info = serde_json::to_vec(&ClientInfo {
         client_id: &config.client_id,
         audience: AUDIENCE,
@@ -63,6 +104,22 @@ pub(crate) fn router(config: &BrokerConfig, validated: Validated) -> std::io::Re
         config.client_secret.clone(),
         config.upstream_timeout,
     )?;
+    let htu = |path: &str| {
+        url::Url::parse(&format!("{public_base}{path}")).map_err(std::io::Error::other)
+    };
+    let sealing_keys = if config.sealing_keys.is_empty() {
+        tracing::warn!(
+            "no sealing keys configured (BROKER_SEALING_KEYS): using a random key for this \
+             process only; a restart signs everyone out (demo use only)"
+        );
+        vec![crate::seal::SealingKey::random("ephemeral")?]
+    } else {
+        config.sealing_keys.clone()
+    };
+    let replay: Arc<dyn ReplayCache> = match &config.replay_cache {
+        Some(shared) => shared.0.clone(),
+        None => Arc::new(MemoryReplayCache::new(config.replay_capacity)),
+    };
     let app = Arc::new(App {
         upstream,
         allowed_origins: validated.allowed_origins,
@@ -71,9 +128,20 @@ pub(crate) fn router(config: &BrokerConfig, validated: Validated) -> std::io::Re
             .then(|| RateLimiter::new(config.rate_limit_per_minute)),
         client_ip_header: validated.client_ip_header,
         client_info: client_info.into(),
+        client_id: config.client_id.clone(),
+        scopes: config.scopes.clone(),
+        sealer: Sealer::new(&sealing_keys),
+        replay,
+        authorize_endpoint: validated.authorize_url,
+        callback_url: format!("{public_base}{CALLBACK_PATH}"),
+        htu_authorize: htu(AUTHORIZE_PATH)?,
+        htu_token: htu(TOKEN_PATH)?,
+        clock: config.clock.clone(),
     });
     Ok(Router::new()
-        .route("/oauth/token", post(token))
+        .route(TOKEN_PATH, post(token))
+        .route(AUTHORIZE_PATH, post(authorize))
+        .route(CALLBACK_PATH, get(callback))
         .route("/v1/client", get(client))
         .route("/healthz", get(healthz))
         .fallback(|| async { Refusal::NotFound })
@@ -81,6 +149,81 @@ pub(crate) fn router(config: &BrokerConfig, validated: Validated) -> std::io::Re
         .layer(middleware::from_fn_with_state(app.clone(), cors))
         .layer(middleware::from_fn_with_state(app.clone(), access_log))
         .with_state(app))
+}
+
+impl App {
+    fn rate_limit(&self, ip: IpAddr) -> Result<(), Refusal> {
+        match &self.limiter {
+            Some(limiter) => limiter
+                .check(ip)
+                .map_err(|retry_after_secs| Refusal::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies the request's `DPoP` proof and spends its `jti`.
+    async fn proof(&self, headers: &HeaderMap, htu: &url::Url) -> Result<VerifiedProof, Refusal> {
+        let values = headers.get_all("dpop").iter().map(HeaderValue::as_bytes);
+        let proof = dpop::verify(values, "POST", htu, self.clock.now())?;
+        let id = format!("{}:{}", proof.jkt, proof.jti);
+        let ttl = Duration::from_secs(JTI_TTL_SECS);
+        self.first_use(namespace::DPOP_JTI, &id, ttl)
+            .await?
+            .then_some(proof)
+            .ok_or(Refusal::InvalidDpopProof("the DPoP proof was already used"))
+    }
+
+    /// `Ok(false)` for a replay; an unavailable cache refuses the request (fails closed).
+    async fn first_use(
+        &self,
+        namespace: &'static str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<bool, Refusal> {
+        self.replay
+            .first_use(namespace, id, ttl)
+            .await
+            .map_err(|_| Refusal::ReplayCheckUnavailable)
+    }
+
+    /// The token response the client gets: Atlassian's tokens, with the refresh token sealed
+    /// to the client's key.
+    fn token_response(
+        &self,
+        jkt: &str,
+        access_token: &str,
+        expires_in: u64,
+        scope: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<Response, Refusal> {
+        let sealed = refresh_token
+            .map(|rt| {
+                flow::seal_json(
+                    &self.sealer,
+                    Purpose::Refresh,
+                    &RefreshPayload {
+                        jkt: jkt.to_string(),
+                        refresh_token: rt.to_string(),
+                    },
+                )
+            })
+            .transpose()?;
+        let body = serde_json::json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "scope": scope,
+        });
+        let mut body = body;
+        if let Some(sealed) = sealed {
+            body["refresh_token"] = serde_json::Value::String(sealed);
+        }
+        let mut response = json_response(StatusCode::OK, body.to_string().into(), "no-store");
+        response
+            .headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        Ok(response)
+    }
 }
 
 async fn healthz() -> Response {
@@ -99,30 +242,364 @@ async fn client(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-async fn token(
+/// `POST /v1/authorize` body. Unknown fields are ignored.
+#[derive(serde::Deserialize)]
+struct AuthorizeRequest {
+    redirect_uri: String,
+    state: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// Starts a sign-in: seals where to send the result and for which key, and answers the
+/// Atlassian authorize URL that carries it as `state`.
+async fn authorize(
     State(app): State<Arc<App>>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    if let Some(limiter) = &app.limiter {
-        limiter
-            .check(ip)
-            .map_err(|retry_after_secs| Refusal::RateLimited { retry_after_secs })?;
-    }
+    app.rate_limit(ip)?;
     let body = read_body(&headers, body).await?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(Refusal::InvalidRequest(
+            "Content-Type must be application/json",
+        ));
+    }
+    let request: AuthorizeRequest = serde_json::from_slice(&body).map_err(|_| {
+        Refusal::InvalidRequest("the body must be a JSON object with string redirect_uri and state")
+    })?;
+    if !app.allowed_redirect_uris.contains(&request.redirect_uri) {
+        return Err(Refusal::RedirectUriNotAllowed);
+    }
+    if !flow::valid_client_state(&request.state) {
+        return Err(Refusal::InvalidRequest(
+            "state must be 1 to 512 printable ASCII characters without spaces",
+        ));
+    }
+    let scope = flow::resolve_scope(request.scope.as_deref(), &app.scopes)?;
+    let proof = app.proof(&headers, &app.htu_authorize).await?;
+    let sealed_state = flow::seal_json(
+        &app.sealer,
+        Purpose::State,
+        &StatePayload {
+            jkt: proof.jkt,
+            redirect_uri: request.redirect_uri,
+            state: request.state,
+            nonce: flow::random_id()?,
+            exp: app.clock.now() + STATE_LIFETIME_SECS,
+        },
+    )?;
+    let authorize_url = flow::authorize_url(
+        &app.authorize_endpoint,
+        &app.client_id,
+        &scope,
+        &app.callback_url,
+        &sealed_state,
+    );
+    let body = serde_json::json!({ "authorize_url": authorize_url });
+    Ok(json_response(
+        StatusCode::OK,
+        body.to_string().into(),
+        "no-store",
+    ))
+}
+
+/// The query of `GET /oauth/callback`; a repeated parameter makes it unusable.
+#[derive(Default)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    repeated: bool,
+}
+
+fn callback_query(raw: Option<&str>) -> CallbackQuery {
+    let mut query = CallbackQuery::default();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let slot = match key.as_ref() {
+            "code" => &mut query.code,
+            "state" => &mut query.state,
+            "error" => &mut query.error,
+            _ => continue,
+        };
+        if slot.is_some() {
+            query.repeated = true;
+        }
+        *slot = Some(value.into_owned());
+    }
+    query
+}
+
+/// Atlassian's redirect back. The state says where the result goes; the code is exchanged at
+/// once and the tokens continue, sealed in a one-time ticket, in the client's fragment.
+async fn callback(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Response {
+    let mut outcome = TokenOutcome::new("authorization_code");
+    let mut response = match callback_inner(&app, raw.as_deref(), &mut outcome).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+async fn callback_inner(
+    app: &App,
+    raw: Option<&str>,
+    outcome: &mut TokenOutcome,
+) -> Result<Response, Refusal> {
+    let query = callback_query(raw);
+    let state: StatePayload = query
+        .state
+        .as_deref()
+        .filter(|_| !query.repeated)
+        .and_then(|s| flow::open_json(&app.sealer, Purpose::State, s))
+        .ok_or(Refusal::InvalidState)?;
+    let now = app.clock.now();
+    if now >= state.exp {
+        return Err(Refusal::InvalidState);
+    }
+    let ttl = Duration::from_secs(state.exp - now + REPLAY_MARGIN_SECS);
+    if !app.first_use(namespace::STATE, &state.nonce, ttl).await? {
+        return Err(Refusal::InvalidState);
+    }
+    let redirect_error = |outcome: &mut TokenOutcome, code: &str| {
+        outcome.redirect_error = Some(log_name(code));
+        found(&flow::fragment_redirect(
+            &state.redirect_uri,
+            "error",
+            code,
+            &state.state,
+        ))
+    };
+    if let Some(error) = &query.error {
+        // Atlassian's `error_description` is never forwarded: free text from a redirect.
+        let code = flow::sanitize_error_code(Some(error));
+        return Ok(redirect_error(outcome, code));
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Ok(redirect_error(outcome, "invalid_request"));
+    };
+    let answer = app
+        .upstream
+        .exchange(UpstreamGrant::AuthorizationCode {
+            code,
+            redirect_uri: &app.callback_url,
+        })
+        .await;
+    let tokens: TokenSuccess = match answer {
+        Ok(answer) => {
+            outcome.upstream_status = Some(answer.status.as_u16());
+            match answer.success {
+                Some(tokens) => tokens,
+                None if answer.status.is_server_error() => {
+                    return Ok(redirect_error(outcome, "temporarily_unavailable"))
+                }
+                None => {
+                    let code = upstream_error_code(&answer.body);
+                    return Ok(redirect_error(outcome, &code));
+                }
+            }
+        }
+        Err(Refusal::UpstreamInvalidResponse { status }) => {
+            outcome.upstream_status = Some(status);
+            return Ok(redirect_error(outcome, "server_error"));
+        }
+        Err(_) => return Ok(redirect_error(outcome, "temporarily_unavailable")),
+    };
+    let ticket = flow::seal_json(
+        &app.sealer,
+        Purpose::Ticket,
+        &TicketPayload {
+            id: flow::random_id()?,
+            jkt: state.jkt.clone(),
+            exp: app.clock.now() + TICKET_LIFETIME_SECS,
+            access_token: tokens.access_token,
+            expires_in: tokens.expires_in,
+            scope: tokens.scope,
+            refresh_token: tokens.refresh_token,
+        },
+    )?;
+    Ok(found(&flow::fragment_redirect(
+        &state.redirect_uri,
+        "ticket",
+        &ticket,
+        &state.state,
+    )))
+}
+
+/// The `error` code of an Atlassian error body, sanitized.
+fn upstream_error_code(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorShape {
+        error: Option<String>,
+    }
+    let parsed = serde_json::from_slice::<ErrorShape>(body).ok();
+    flow::sanitize_error_code(parsed.as_ref().and_then(|e| e.error.as_deref())).to_string()
+}
+
+/// The access log names only well-known codes; any other (well-formed, forwarded) code is
+/// logged as `other`, so nothing a redirect carried can be spelled out in the log.
+fn log_name(code: &str) -> &'static str {
+    const KNOWN: [&str; 13] = [
+        "access_denied",
+        "invalid_request",
+        "invalid_grant",
+        "invalid_scope",
+        "invalid_client",
+        "unauthorized_client",
+        "unsupported_response_type",
+        "unsupported_grant_type",
+        "server_error",
+        "temporarily_unavailable",
+        "consent_required",
+        "login_required",
+        "invalid_error_code",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// A 302 (not axum's 303) with the given `Location`.
+fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = StatusCode::FOUND.into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => Refusal::Internal.into_response(),
+    }
+}
+
+async fn token(
+    State(app): State<Arc<App>>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut outcome = None;
+    let mut response = token_inner(&app, ip, &headers, body, &mut outcome)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    // Refusals too, so the access log names the grant type a refused request asked for.
+    if let Some(outcome) = outcome {
+        response.extensions_mut().insert(outcome);
+    }
+    response
+}
+
+async fn token_inner(
+    app: &App,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+    outcome: &mut Option<TokenOutcome>,
+) -> Result<Response, Refusal> {
+    app.rate_limit(ip)?;
+    let body = read_body(headers, body).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let grant = grant::parse(content_type, &body, &app.allowed_redirect_uris)?;
-    let mut outcome = TokenOutcome {
-        grant_type: grant.grant_type(),
-        upstream_status: None,
+    let grant = grant::parse(content_type, &body)?;
+    let outcome = outcome.insert(TokenOutcome::new(grant.grant_type()));
+    let proof = app.proof(headers, &app.htu_token).await?;
+    match grant {
+        Grant::Ticket { ticket } => redeem(app, &proof, &ticket).await,
+        Grant::RefreshToken { refresh_token } => {
+            refresh(app, &proof, &refresh_token, outcome).await
+        }
+    }
+}
+
+/// A ticket: opened, checked to belong to the proof's key, spent, and turned into tokens.
+async fn redeem(app: &App, proof: &VerifiedProof, ticket: &str) -> Result<Response, Refusal> {
+    let ticket: TicketPayload = flow::open_json(&app.sealer, Purpose::Ticket, ticket)
+        .ok_or(Refusal::InvalidGrant("the ticket is invalid"))?;
+    let now = app.clock.now();
+    if now >= ticket.exp {
+        return Err(Refusal::InvalidGrant("the ticket has expired"));
+    }
+    // Checked before spending, so a thief's attempt does not burn the owner's ticket.
+    if ticket.jkt != proof.jkt {
+        return Err(Refusal::InvalidGrant("the ticket is bound to another key"));
+    }
+    let ttl = Duration::from_secs(ticket.exp - now + REPLAY_MARGIN_SECS);
+    if !app.first_use(namespace::TICKET, &ticket.id, ttl).await? {
+        return Err(Refusal::InvalidGrant("the ticket was already used"));
+    }
+    app.token_response(
+        &proof.jkt,
+        &ticket.access_token,
+        ticket.expires_in,
+        &ticket.scope,
+        ticket.refresh_token.as_deref(),
+    )
+}
+
+/// A sealed refresh blob: opened and checked against the proof's key before Atlassian is
+/// called; the rotated refresh token comes back sealed again.
+async fn refresh(
+    app: &App,
+    proof: &VerifiedProof,
+    blob: &str,
+    outcome: &mut TokenOutcome,
+) -> Result<Response, Refusal> {
+    let sealed: RefreshPayload = flow::open_json(&app.sealer, Purpose::Refresh, blob).ok_or(
+        Refusal::InvalidGrant("the refresh token is not one this broker issued, or is damaged"),
+    )?;
+    if sealed.jkt != proof.jkt {
+        return Err(Refusal::InvalidGrant(
+            "the refresh token is bound to another key",
+        ));
+    }
+    let answer = app
+        .upstream
+        .exchange(UpstreamGrant::RefreshToken {
+            refresh_token: &sealed.refresh_token,
+        })
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            if let Refusal::UpstreamInvalidResponse { status } = refusal {
+                outcome.upstream_status = Some(status);
+            }
+            return Err(refusal);
+        }
     };
-    let result = app.upstream.exchange(&grant).await;
-    let mut response = match result {
-        Ok(answer) => {
-            outcome.upstream_status = Some(answer.status.as_u16());
+    outcome.upstream_status = Some(answer.status.as_u16());
+    match answer.success {
+        Some(tokens) => {
+            // Atlassian sometimes answers without a new refresh token; the old one stays current.
+            let rotated = tokens
+                .refresh_token
+                .as_deref()
+                .unwrap_or(&sealed.refresh_token);
+            app.token_response(
+                &proof.jkt,
+                &tokens.access_token,
+                tokens.expires_in,
+                &tokens.scope,
+                Some(rotated),
+            )
+        }
+        None => {
+            // Atlassian's own error (e.g. 403 invalid_grant), passed on as it came.
             let mut response = json_response(answer.status, answer.body.into(), "no-store");
             response
                 .headers_mut()
@@ -132,17 +609,9 @@ async fn token(
                     .headers_mut()
                     .insert(header::RETRY_AFTER, retry_after);
             }
-            response
+            Ok(response)
         }
-        Err(refusal) => {
-            if let Refusal::UpstreamInvalidResponse { status } = refusal {
-                outcome.upstream_status = Some(status);
-            }
-            refusal.into_response()
-        }
-    };
-    response.extensions_mut().insert(outcome);
-    Ok(response)
+    }
 }
 
 /// Reads at most [`MAX_BODY_BYTES`]; a declared or actual larger body is a 413.
@@ -218,7 +687,7 @@ async fn cors(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type"),
+            HeaderValue::from_static("content-type, dpop"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,
@@ -268,7 +737,9 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     request.extensions_mut().insert(ClientIp(ip));
     let method = request.method().clone();
     let route = match request.uri().path() {
-        "/oauth/token" => "/oauth/token",
+        TOKEN_PATH => TOKEN_PATH,
+        AUTHORIZE_PATH => AUTHORIZE_PATH,
+        CALLBACK_PATH => CALLBACK_PATH,
         "/v1/client" => "/v1/client",
         "/healthz" => "/healthz",
         _ => "<other>",
@@ -280,12 +751,13 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     let outcome = response.extensions().get::<TokenOutcome>().copied();
     let grant_type = outcome.map(|o| o.grant_type);
     let upstream_status = outcome.and_then(|o| o.upstream_status);
+    let redirect_error = outcome.and_then(|o| o.redirect_error);
     if route == "/healthz" {
         tracing::debug!(%method, route, status, latency_ms, "request");
     } else if status >= 500 {
-        tracing::warn!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, "request");
+        tracing::warn!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, redirect_error, "request");
     } else {
-        tracing::info!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, "request");
+        tracing::info!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, redirect_error, "request");
     }
     response
 }

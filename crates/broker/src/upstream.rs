@@ -2,7 +2,6 @@
 
 use crate::config::ClientSecret;
 use crate::error::Refusal;
-use crate::grant::Grant;
 use axum::http::{header, HeaderValue, StatusCode};
 use std::time::Duration;
 
@@ -14,6 +13,32 @@ pub struct UpstreamAnswer {
     pub status: StatusCode,
     pub body: Vec<u8>,
     pub retry_after: Option<HeaderValue>,
+    /// The parsed token response, for a 2xx.
+    pub success: Option<TokenSuccess>,
+}
+
+/// What the broker calls the token endpoint with. Codes only come from the broker's own
+/// callback, with the broker's callback URL as `redirect_uri`.
+pub enum UpstreamGrant<'a> {
+    AuthorizationCode {
+        code: &'a str,
+        redirect_uri: &'a str,
+    },
+    RefreshToken {
+        refresh_token: &'a str,
+    },
+}
+
+/// A successful token response. No `Debug`: every field but two is a credential or
+/// describes one.
+#[derive(serde::Deserialize)]
+pub struct TokenSuccess {
+    pub access_token: String,
+    pub expires_in: u64,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 pub struct Upstream {
@@ -34,13 +59,6 @@ struct UpstreamBody<'a> {
     redirect_uri: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
-}
-
-/// The minimum a success must carry to be worth passing on.
-#[derive(serde::Deserialize)]
-struct SuccessShape {
-    #[allow(dead_code)]
-    access_token: Box<str>,
 }
 
 impl Upstream {
@@ -68,15 +86,17 @@ impl Upstream {
         })
     }
 
-    pub async fn exchange(&self, grant: &Grant) -> Result<UpstreamAnswer, Refusal> {
-        let (code, redirect_uri, refresh_token) = match grant {
-            Grant::AuthorizationCode { code, redirect_uri } => {
-                (Some(code.as_str()), Some(redirect_uri.as_str()), None)
+    pub async fn exchange(&self, grant: UpstreamGrant<'_>) -> Result<UpstreamAnswer, Refusal> {
+        let (grant_type, code, redirect_uri, refresh_token) = match grant {
+            UpstreamGrant::AuthorizationCode { code, redirect_uri } => {
+                ("authorization_code", Some(code), Some(redirect_uri), None)
             }
-            Grant::RefreshToken { refresh_token } => (None, None, Some(refresh_token.as_str())),
+            UpstreamGrant::RefreshToken { refresh_token } => {
+                ("refresh_token", None, None, Some(refresh_token))
+            }
         };
         let body = serde_json::to_vec(&UpstreamBody {
-            grant_type: grant.grant_type(),
+            grant_type,
             client_id: &self.client_id,
             client_secret: self.client_secret.expose(),
             code,
@@ -121,15 +141,16 @@ impl Upstream {
             }
             body.extend_from_slice(&chunk);
         }
-        if !looks_like_token_answer(status, &body) {
+        let Some(success) = token_answer(status, &body) else {
             return Err(Refusal::UpstreamInvalidResponse {
                 status: status.as_u16(),
             });
-        }
+        };
         Ok(UpstreamAnswer {
             status,
             body,
             retry_after,
+            success,
         })
     }
 }
@@ -137,18 +158,29 @@ impl Upstream {
 /// Success must be a JSON object with an `access_token`; an error must be a JSON object (the
 /// OAuth `{error, error_description}` shape is passed on verbatim). Redirects and informational
 /// statuses are never passed on, whatever their body.
-fn looks_like_token_answer(status: StatusCode, body: &[u8]) -> bool {
+/// `None`: not a token answer. `Some(None)`: a JSON error. `Some(Some(_))`: a success.
+fn token_answer(status: StatusCode, body: &[u8]) -> Option<Option<TokenSuccess>> {
     let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if !is_object {
-        return false;
+        return None;
     }
     if status.is_success() {
-        serde_json::from_slice::<SuccessShape>(body).is_ok()
+        serde_json::from_slice::<TokenSuccess>(body)
+            .ok()
+            .filter(|t| !t.access_token.is_empty())
+            .map(Some)
     } else if status.is_client_error() || status.is_server_error() {
-        serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        serde_json::from_slice::<serde::de::IgnoredAny>(body)
+            .ok()
+            .map(|_| None)
     } else {
-        false
+        None
     }
+}
+
+#[cfg(test)]
+fn looks_like_token_answer(status: StatusCode, body: &[u8]) -> bool {
+    token_answer(status, body).is_some()
 }
 
 /// `Retry-After` is either delta-seconds or an HTTP date: printable ASCII, short.

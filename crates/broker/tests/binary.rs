@@ -3,6 +3,7 @@
 
 mod support;
 
+use base64::Engine;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -90,8 +91,9 @@ fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn binary_exchanges_and_refreshes_and_never_logs_a_secret() {
+async fn binary_signs_in_and_refreshes_and_never_logs_a_secret() {
     let (client, fake) = (http(), fake().await);
+    let sealing = base64::engine::general_purpose::STANDARD.encode(random_key());
     let mut cmd = broker_cmd();
     cmd.args(["--listen", "127.0.0.1:0", "--auth-base-url", &fake.base_url])
         .args([
@@ -104,18 +106,30 @@ async fn binary_exchanges_and_refreshes_and_never_logs_a_secret() {
         ])
         .env("ATLASSIAN_CLIENT_ID", CLIENT_ID)
         .env("ATLASSIAN_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BROKER_SEALING_KEYS", format!("bin1:{sealing}"))
         .env("RUST_LOG", "trace");
     let proc = Proc::start(cmd);
-
-    let code = authorize(&client, &fake.base_url).await;
-    let tokens = exchange(&client, &proc.base_url, &code).await;
-    let first_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
-    let answer = refresh(&client, &proc.base_url, &first_refresh).await;
+    let callback_url = format!("{}/oauth/callback", proc.base_url);
+    register_callback(&client, &fake.base_url, &callback_url).await;
+    let stack = Stack {
+        client: client.clone(),
+        fake,
+        broker: jira_3lo_broker::RunningBroker {
+            base_url: proc.base_url.clone(),
+            callback_url,
+        },
+    };
+    let key = Key::generate();
+    let ticket = stack.sign_in(&key).await.ticket.unwrap();
+    let tokens = stack.redeem(&key, &ticket).await.json();
+    let first_blob = tokens["refresh_token"].as_str().unwrap().to_string();
+    assert!(first_blob.starts_with("bin1."), "{first_blob}");
+    let answer = stack.refresh(&key, &first_blob).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     let refreshed = answer.json();
     let refused = post_json_from(
         &client,
-        &format!("{}/oauth/token", proc.base_url),
+        &stack.token_url(),
         "https://evil.example",
         &json!({"grant_type": "refresh_token", "refresh_token": "leak-me-refresh"}),
     )
@@ -123,13 +137,18 @@ async fn binary_exchanges_and_refreshes_and_never_logs_a_secret() {
     refused.assert_refusal(403, "origin_not_allowed");
 
     let stderr = proc.stop();
+    let raw = issued_refresh_tokens(&client, &stack.fake.base_url).await;
     for secret in [
-        code.as_str(),
         CLIENT_SECRET,
-        &first_refresh,
+        &sealing,
+        &ticket,
+        &first_blob,
+        &raw[0],
+        &raw[1],
         tokens["access_token"].as_str().unwrap(),
         refreshed["access_token"].as_str().unwrap(),
         refreshed["refresh_token"].as_str().unwrap(),
+        CLIENT_STATE,
         "leak-me-refresh",
     ] {
         assert!(
@@ -143,13 +162,101 @@ async fn binary_exchanges_and_refreshes_and_never_logs_a_secret() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
         .collect();
     let requests: Vec<_> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 3, "{stderr}");
+    assert_eq!(requests.len(), 5, "{stderr}");
     assert!(requests
         .iter()
         .any(|l| l["grant_type"] == "authorization_code" && l["upstream_status"] == 200));
     assert!(requests
         .iter()
         .any(|l| l["error"] == "origin_not_allowed" && l["status"] == 403));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["callback_url"] == stack.broker.callback_url),
+        "the callback URL to register is announced"
+    );
+    assert!(
+        !lines.iter().any(|l| l["level"] == "WARN"
+            && l["message"].as_str().is_some_and(|m| m.contains("sealing"))),
+        "keys were configured"
+    );
+}
+
+#[tokio::test]
+async fn public_url_and_sealing_keys_come_from_the_environment() {
+    let client = http();
+    let (k1, k2) = (
+        base64::engine::general_purpose::STANDARD.encode(random_key()),
+        base64::engine::general_purpose::STANDARD.encode(random_key()),
+    );
+    let mut cmd = broker_cmd();
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--allowed-redirect-uri",
+        REDIRECT_URI,
+    ])
+    .env("ATLASSIAN_CLIENT_ID", "i")
+    .env("ATLASSIAN_CLIENT_SECRET", "s")
+    .env("BROKER_PUBLIC_URL", "https://broker.example")
+    .env("BROKER_SEALING_KEYS", format!("new:{k1},old:{k2}"));
+    let proc = Proc::start(cmd);
+    let key = Key::generate();
+    let answer = send(
+        client
+            .post(format!("{}/v1/authorize", proc.base_url))
+            .header(
+                "dpop",
+                key.proof("POST", "https://broker.example/v1/authorize"),
+            )
+            .json(&json!({"redirect_uri": REDIRECT_URI, "state": "s"})),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let authorize_url = answer.json()["authorize_url"].as_str().unwrap().to_string();
+    assert!(authorize_url.contains("redirect_uri=https%3A%2F%2Fbroker.example%2Foauth%2Fcallback"));
+    assert!(
+        authorize_url.contains("&state=new."),
+        "sealed with the first key"
+    );
+    let stderr = proc.stop();
+    assert!(!stderr.contains(&k1) && !stderr.contains(&k2));
+
+    // Without keys: it starts, and warns that a restart signs everyone out.
+    let mut cmd = broker_cmd();
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .env("ATLASSIAN_CLIENT_ID", "i")
+        .env("ATLASSIAN_CLIENT_SECRET", "s");
+    let stderr = Proc::start(cmd).stop();
+    assert!(
+        stderr.contains("WARN") && stderr.contains("restart signs everyone out"),
+        "{stderr}"
+    );
+
+    // Bad keys stop it, without echoing them.
+    let mut cmd = broker_cmd();
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .env("ATLASSIAN_CLIENT_ID", "i")
+        .env("ATLASSIAN_CLIENT_SECRET", "s")
+        .env("BROKER_SEALING_KEYS", "k:c2hvcnQta2V5LXZhbHVl");
+    let (code, stdout, stderr) = run_to_exit(cmd);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("sealing keys"), "{stderr}");
+    assert!(!stderr.contains("c2hvcnQta2V5LXZhbHVl"), "{stderr}");
+    // A bad public URL too.
+    let mut cmd = broker_cmd();
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--public-url",
+        "https://x.example/?q=1",
+    ])
+    .env("ATLASSIAN_CLIENT_ID", "i")
+    .env("ATLASSIAN_CLIENT_SECRET", "s");
+    let (code, _, stderr) = run_to_exit(cmd);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("public URL"), "{stderr}");
 }
 
 #[tokio::test]
@@ -206,7 +313,7 @@ async fn settings_come_from_config_file_and_environment_with_flags_first() {
     let token_url = format!("{}/oauth/token", proc.base_url);
     post_json(&client, &token_url, &body)
         .await
-        .assert_refusal(502, "upstream_unreachable");
+        .assert_refusal(400, "invalid_dpop_proof");
     post_json(&client, &token_url, &body)
         .await
         .assert_refusal(429, "rate_limited");

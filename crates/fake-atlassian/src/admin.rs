@@ -150,16 +150,17 @@ pub(crate) async fn revoke(State(app): State<AppState>, bytes: Bytes) -> Respons
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddRedirect {
+struct SetCallback {
     #[serde(default)]
     client_id: Option<String>,
     uri: String,
 }
 
-/// `POST /__admin/redirect-uris` `{"client_id"?: "demo-client", "uri"}`: registers one more
-/// callback URL at runtime (kept across reset, like the registration it models).
-pub(crate) async fn add_redirect_uri(State(app): State<AppState>, bytes: Bytes) -> Response {
-    let r: AddRedirect = match body(&bytes) {
+/// `POST /__admin/callback-url` `{"client_id"?: "demo-client", "uri"}`: sets the app's one
+/// callback URL at runtime, replacing the previous one (kept across reset, like the
+/// registration it models).
+pub(crate) async fn set_callback_url(State(app): State<AppState>, bytes: Bytes) -> Response {
+    let r: SetCallback = match body(&bytes) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -169,8 +170,12 @@ pub(crate) async fn add_redirect_uri(State(app): State<AppState>, bytes: Bytes) 
     let Some(registered) = st.apps.iter_mut().find(|a| a.client_id == client_id) else {
         return bad(format!("unknown client_id `{client_id}`"));
     };
-    if !registered.redirect_uris.contains(&uri) {
-        registered.redirect_uris.push(uri);
-    }
-    Json(json!({"client_id": client_id, "redirect_uris": registered.redirect_uris})).into_response()
+    registered.callback_url = Some(uri);
+    Json(json!({"client_id": client_id, "callback_url": registered.callback_url})).into_response()
+}
+
+/// `GET /__admin/issued-refresh-tokens`: every refresh token value the fake ever issued, oldest
+/// first (survives reset). Lets a test prove no raw one reached browser storage.
+pub(crate) async fn issued_refresh_tokens(State(app): State<AppState>) -> Response {
+    Json(app.lock().issued_refresh_tokens.clone()).into_response()
 }

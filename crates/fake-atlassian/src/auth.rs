@@ -107,7 +107,7 @@ pub(crate) async fn authorize(State(app): State<AppState>, RawQuery(raw): RawQue
     };
     // Never redirect to an unregistered URI: that would make the fake an open redirector.
     let redirect_uri = param(&q, "redirect_uri").unwrap_or("");
-    if !registered.redirect_uris.iter().any(|u| u == redirect_uri) {
+    if registered.callback_url.as_deref() != Some(redirect_uri) {
         return error_page(
             StatusCode::BAD_REQUEST,
             "Callback URL mismatch",

@@ -47,9 +47,10 @@ impl fmt::Debug for Secret {
 pub struct AppConfig {
     pub client_id: String,
     pub client_secret: Secret,
-    /// Callback URLs, matched exactly (Atlassian compares the whole URL, path included).
-    /// `{base}` is replaced by the fake's own base URL once it listens.
-    pub redirect_uris: Vec<String>,
+    /// The app's one callback URL, matched exactly (Atlassian compares the whole URL, path
+    /// included, and its console takes a single callback per app). `None`: not set yet, so
+    /// every `/authorize` is refused. `{base}` is replaced by the fake's own base URL.
+    pub callback_url: Option<String>,
     /// The scopes added to the app; `/authorize` refuses anything else.
     pub scopes: Vec<String>,
 }
@@ -120,7 +121,7 @@ impl Default for FakeConfig {
             apps: vec![AppConfig {
                 client_id: DEMO_CLIENT_ID.to_string(),
                 client_secret: Secret::new(DEMO_CLIENT_SECRET),
-                redirect_uris: Vec::new(),
+                callback_url: None,
                 scopes: DEMO_SCOPES.iter().map(|s| s.to_string()).collect(),
             }],
             settings: Settings::default(),
@@ -130,39 +131,42 @@ impl Default for FakeConfig {
 }
 
 impl FakeConfig {
-    /// Registers (or replaces) an app.
+    /// Registers (or replaces) an app with its one callback URL.
     pub fn with_app(
         mut self,
         client_id: &str,
         client_secret: &str,
-        redirect_uris: &[&str],
+        callback_url: Option<&str>,
         scopes: &[&str],
     ) -> Self {
         self.apps.retain(|a| a.client_id != client_id);
         self.apps.push(AppConfig {
             client_id: client_id.to_string(),
             client_secret: Secret::new(client_secret),
-            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            callback_url: callback_url.map(str::to_string),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
         });
         self
     }
 
-    /// Adds a callback URL to an existing app (e.g. `demo-client`). `{base}` in `uri` becomes
-    /// the fake's base URL, for callbacks served by the fake itself (`{base}/__test/callback`).
+    /// Sets the callback URL of an existing app (e.g. `demo-client`), **replacing** any earlier
+    /// one: like Atlassian's console, an app has exactly one. `{base}` in `uri` becomes the
+    /// fake's base URL, for callbacks served by the fake itself (`{base}/__test/callback`).
     /// An unknown client id makes [`crate::spawn`] fail with `InvalidInput`.
-    pub fn allow_redirect_uri(mut self, client_id: &str, uri: &str) -> Self {
+    pub fn callback_url(mut self, client_id: &str, uri: &str) -> Self {
         match self.apps.iter_mut().find(|a| a.client_id == client_id) {
-            Some(app) => {
-                if !app.redirect_uris.iter().any(|u| u == uri) {
-                    app.redirect_uris.push(uri.to_string());
-                }
-            }
-            None => self.errors.push(format!(
-                "allow_redirect_uri: no app with client id `{client_id}`"
-            )),
+            Some(app) => app.callback_url = Some(uri.to_string()),
+            None => self
+                .errors
+                .push(format!("callback_url: no app with client id `{client_id}`")),
         }
         self
+    }
+
+    /// The former name of [`FakeConfig::callback_url`], kept for existing callers. It replaces
+    /// the app's callback URL; it does not add a second one.
+    pub fn allow_redirect_uri(self, client_id: &str, uri: &str) -> Self {
+        self.callback_url(client_id, uri)
     }
 
     /// The address to bind (port 0 picks a free port).
@@ -215,15 +219,19 @@ impl FakeConfig {
             self.listen = listen;
         }
         for app in file.apps {
-            let redirects: Vec<&str> = app.redirect_uris.iter().map(String::as_str).collect();
             let scopes: Vec<&str> = match &app.scopes {
                 Some(s) => s.iter().map(String::as_str).collect(),
                 None => DEMO_SCOPES.to_vec(),
             };
-            self = self.with_app(&app.client_id, &app.client_secret, &redirects, &scopes);
+            self = self.with_app(
+                &app.client_id,
+                &app.client_secret,
+                app.callback_url.as_deref(),
+                &scopes,
+            );
         }
-        for uri in &file.demo_redirect_uris {
-            self = self.allow_redirect_uri(DEMO_CLIENT_ID, uri);
+        if let Some(uri) = &file.demo_callback_url {
+            self = self.callback_url(DEMO_CLIENT_ID, uri);
         }
         if let Some(patch) = file.settings {
             self.settings.apply(patch).map_err(ConfigError::Invalid)?;
@@ -248,8 +256,9 @@ struct ConfigFile {
     listen: Option<SocketAddr>,
     #[serde(default)]
     apps: Vec<AppFile>,
+    /// The built-in demo app's one callback URL.
     #[serde(default)]
-    demo_redirect_uris: Vec<String>,
+    demo_callback_url: Option<String>,
     #[serde(default)]
     settings: Option<SettingsPatch>,
 }
@@ -259,8 +268,9 @@ struct ConfigFile {
 struct AppFile {
     client_id: String,
     client_secret: String,
+    /// One URL, not a list: an Atlassian app has exactly one callback.
     #[serde(default)]
-    redirect_uris: Vec<String>,
+    callback_url: Option<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
 }
@@ -274,7 +284,7 @@ mod tests {
         let cfg = FakeConfig::default().with_app(
             "c",
             "hunter2-secret",
-            &["http://localhost/cb"],
+            Some("http://localhost/cb"),
             &["read:jira-work"],
         );
         let shown = format!("{cfg:?}");
@@ -284,25 +294,33 @@ mod tests {
     }
 
     #[test]
-    fn redirect_uri_for_unknown_app_is_reported() {
-        let cfg = FakeConfig::default().allow_redirect_uri("nope", "http://x/cb");
+    fn callback_for_unknown_app_is_reported_and_a_second_one_replaces_the_first() {
+        let cfg = FakeConfig::default().callback_url("nope", "http://x/cb");
         assert!(cfg.validate().is_err());
-        let cfg = FakeConfig::default().allow_redirect_uri(DEMO_CLIENT_ID, "http://x/cb");
+        let cfg = FakeConfig::default()
+            .callback_url(DEMO_CLIENT_ID, "http://x/cb")
+            .allow_redirect_uri(DEMO_CLIENT_ID, "http://y/cb");
         assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.apps[0].callback_url.as_deref(), Some("http://y/cb"));
     }
 
     #[test]
     fn config_file_merges() {
         let file: ConfigFile = serde_json::from_str(
-            r#"{"apps":[{"client_id":"a","client_secret":"s","redirect_uris":["http://h/cb"],"scopes":["read:me"]}],
-                "demo_redirect_uris":["http://d/cb"],"settings":{"consent_mode":"page","refresh_leeway_secs":5}}"#,
+            r#"{"apps":[{"client_id":"a","client_secret":"s","callback_url":"http://h/cb","scopes":["read:me"]}],
+                "demo_callback_url":"http://d/cb","settings":{"consent_mode":"page","refresh_leeway_secs":5}}"#,
         )
         .unwrap();
         let cfg = FakeConfig::default().merge(file).unwrap();
         assert_eq!(cfg.apps.len(), 2);
         assert_eq!(cfg.settings.consent_mode, ConsentMode::Page);
         assert_eq!(cfg.settings.refresh_leeway_secs, 5);
-        assert_eq!(cfg.apps[0].redirect_uris, vec!["http://d/cb".to_string()]);
+        assert_eq!(cfg.apps[0].callback_url.as_deref(), Some("http://d/cb"));
         assert!(serde_json::from_str::<ConfigFile>(r#"{"aps":[]}"#).is_err());
+        // The former list keys are refused rather than half-applied.
+        assert!(
+            serde_json::from_str::<ConfigFile>(r#"{"demo_redirect_uris":["http://d/cb"]}"#)
+                .is_err()
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use fake_atlassian::{spawn, FakeConfig};
-//! let fake = spawn(FakeConfig::default().allow_redirect_uri("demo-client", "http://127.0.0.1:9/cb")).await?;
+//! let fake = spawn(FakeConfig::default().callback_url("demo-client", "http://127.0.0.1:9/cb")).await?;
 //! println!("auth and API base URL: {}", fake.base_url);
 //! # Ok(()) }
 //! ```

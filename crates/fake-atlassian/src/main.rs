@@ -25,22 +25,23 @@ struct Cli {
     /// The registered app's client secret.
     #[arg(long, requires = "client_id")]
     client_secret: Option<String>,
-    /// Callback URL of the --client-id app (repeatable; exact match). `{base}` = the fake's URL.
-    #[arg(long = "redirect-uri", requires = "client_id")]
-    redirect_uris: Vec<String>,
+    /// The --client-id app's one callback URL (exact match; given once, as an Atlassian app has
+    /// one). `{base}` = the fake's URL.
+    #[arg(long = "callback-url", alias = "redirect-uri", requires = "client_id")]
+    callback_url: Option<String>,
     /// Scope the --client-id app may request (repeatable; default: the demo app's scopes).
     #[arg(long = "scope", requires = "client_id")]
     scopes: Vec<String>,
-    /// Callback URL added to the built-in demo-client (repeatable). `{base}` = the fake's URL.
-    #[arg(long = "demo-redirect-uri")]
-    demo_redirect_uris: Vec<String>,
+    /// The built-in demo-client's one callback URL (given once). `{base}` = the fake's URL.
+    #[arg(long = "demo-callback-url", alias = "demo-redirect-uri")]
+    demo_callback_url: Option<String>,
     /// `auto` redirects at once; `page` shows a consent page with Accept / Cancel.
     #[arg(long, value_parser = ["auto", "page"])]
     consent: Option<String>,
     /// Seed user who consents: alice (two sites, default), bob (one site), carol, dave.
     #[arg(long)]
     consent_user: Option<String>,
-    /// JSON config file (apps, demo_redirect_uris, settings, listen); flags win over it.
+    /// JSON config file (apps, demo_callback_url, settings, listen); flags win over it.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -54,16 +55,15 @@ fn build_config(cli: &Cli) -> Result<FakeConfig, fake_atlassian::ConfigError> {
         config = config.listen(addr);
     }
     if let (Some(id), Some(secret)) = (&cli.client_id, &cli.client_secret) {
-        let redirects: Vec<&str> = cli.redirect_uris.iter().map(String::as_str).collect();
         let scopes: Vec<&str> = if cli.scopes.is_empty() {
             DEMO_SCOPES.to_vec()
         } else {
             cli.scopes.iter().map(String::as_str).collect()
         };
-        config = config.with_app(id, secret, &redirects, &scopes);
+        config = config.with_app(id, secret, cli.callback_url.as_deref(), &scopes);
     }
-    for uri in &cli.demo_redirect_uris {
-        config = config.allow_redirect_uri(DEMO_CLIENT_ID, uri);
+    if let Some(uri) = &cli.demo_callback_url {
+        config = config.callback_url(DEMO_CLIENT_ID, uri);
     }
     if let Some(mode) = &cli.consent {
         config = config.consent_mode(mode.parse::<ConsentMode>()?);

@@ -137,7 +137,11 @@ pub(crate) fn router(app: AppState) -> Router {
                 .delete(admin::faults_clear),
         )
         .route("/__admin/revoke", post(admin::revoke))
-        .route("/__admin/redirect-uris", post(admin::add_redirect_uri))
+        .route("/__admin/callback-url", post(admin::set_callback_url))
+        .route(
+            "/__admin/issued-refresh-tokens",
+            get(admin::issued_refresh_tokens),
+        )
         .route("/__test/callback", get(test_callback))
         .route_layer(from_fn(loopback_only))
         .route_layer(CorsLayer::permissive());

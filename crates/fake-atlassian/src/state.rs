@@ -178,6 +178,9 @@ pub(crate) struct State {
     pub faults: Vec<PendingFault>,
     pub rate: RateWindow,
     pub consents: HashMap<String, PendingConsent>,
+    /// Every refresh token value ever issued, in order (kept across reset), so tests can prove
+    /// none of them reached browser storage.
+    pub issued_refresh_tokens: Vec<String>,
 }
 
 impl State {
@@ -192,6 +195,7 @@ impl State {
             faults: Vec::new(),
             rate: RateWindow::default(),
             consents: HashMap::new(),
+            issued_refresh_tokens: Vec::new(),
         }
     }
 
@@ -225,11 +229,10 @@ impl Shared {
             .apps
             .iter()
             .map(|a| AppConfig {
-                redirect_uris: a
-                    .redirect_uris
-                    .iter()
-                    .map(|u| u.replace("{base}", &base_url))
-                    .collect(),
+                callback_url: a
+                    .callback_url
+                    .as_ref()
+                    .map(|u| u.replace("{base}", &base_url)),
                 ..a.clone()
             })
             .collect();
@@ -247,12 +250,14 @@ impl Shared {
     }
 
     /// Back to the start: counters, grants, faults, clock, settings, seed data.
-    /// Registered apps (including redirect URIs added at runtime) are registration, not state,
-    /// and survive.
+    /// Registered apps (including callback URLs set at runtime) are registration, not state,
+    /// and survive; so does the record of issued refresh tokens ("ever issued").
     pub fn reset(&self) {
         let mut st = self.lock();
         let apps = std::mem::take(&mut st.apps);
+        let issued = std::mem::take(&mut st.issued_refresh_tokens);
         *st = State::fresh(self.initial_settings.clone(), apps);
+        st.issued_refresh_tokens = issued;
     }
 }
 

@@ -130,6 +130,9 @@ pub(crate) async fn token(
                 .grants_ok
                 .entry(grant_type.to_string())
                 .or_insert(0) += 1;
+            if let Some(rt) = &issued.refresh_token {
+                st.issued_refresh_tokens.push(rt.clone());
+            }
             drop(st);
             let mut body = json!({
                 "access_token": issued.access_token,

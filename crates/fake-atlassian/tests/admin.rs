@@ -166,19 +166,40 @@ async fn settings_round_trip_and_validate() {
 }
 
 #[tokio::test]
-async fn redirect_uris_can_be_added_at_runtime() {
+async fn the_callback_url_can_be_replaced_at_runtime_and_there_is_only_one() {
     let env = start().await;
     let extra = "https://abcdefghijklmnop.chromiumapp.org/";
     let resp = env.authorize("demo-client", extra, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    env.admin("/__admin/redirect-uris", json!({"uri": extra}))
+    let answer = env
+        .admin("/__admin/callback-url", json!({"uri": extra}))
         .await;
+    assert_eq!(answer["callback_url"], extra);
     let resp = env.authorize("demo-client", extra, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert!(resp.headers()["location"]
         .to_str()
         .unwrap()
         .starts_with(extra));
+    // The earlier callback is gone: an app has exactly one, as at Atlassian.
+    let resp = env.authorize("demo-client", CB, SCOPES, "s").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn every_issued_refresh_token_is_listed_even_after_reset() {
+    let env = start().await;
+    let first = env.sign_in(SCOPES).await.refresh.unwrap();
+    let rotated = env
+        .token(
+            json!({"grant_type": "refresh_token", "client_id": "demo-client",
+                      "client_secret": "demo-secret", "refresh_token": first}),
+        )
+        .await;
+    let rotated = tokens(rotated).await.refresh.unwrap();
+    env.admin("/__admin/reset", json!({})).await;
+    let listed = env.admin_get("/__admin/issued-refresh-tokens").await;
+    assert_eq!(listed, json!([first, rotated]));
 }
 
 // ---------- faults ----------
@@ -478,7 +499,7 @@ async fn binary_prints_listening_line_and_serves_a_full_flow_without_logging_sec
     let bin = run_bin(&[
         "--listen",
         "127.0.0.1:0",
-        "--demo-redirect-uri",
+        "--demo-callback-url",
         "{base}/__test/callback",
     ])
     .await;
@@ -565,9 +586,7 @@ async fn binary_registers_an_app_from_flags() {
         "my-app",
         "--client-secret",
         "my-secret",
-        "--redirect-uri",
-        "http://127.0.0.1:9/one",
-        "--redirect-uri",
+        "--callback-url",
         "http://127.0.0.1:9/two",
         "--scope",
         "read:jira-work",
@@ -599,7 +618,7 @@ async fn binary_registers_an_app_from_flags() {
     let code = query_param(ok.headers()["location"].to_str().unwrap(), "code").unwrap();
     let too_much = http
         .get(authorize(
-            "http://127.0.0.1:9/one",
+            "http://127.0.0.1:9/two",
             "read:jira-work write:jira-work",
         ))
         .send()
@@ -629,7 +648,7 @@ async fn binary_reads_a_config_file_and_rejects_a_bad_one() {
     let file = dir.join("config.json");
     std::fs::write(
         &file,
-        r#"{"apps": [{"client_id": "file-app", "client_secret": "file-secret", "redirect_uris": ["http://127.0.0.1:9/cb"]}],
+        r#"{"apps": [{"client_id": "file-app", "client_secret": "file-secret", "callback_url": "http://127.0.0.1:9/cb"}],
             "settings": {"consent_mode": "page", "consent_user": "bob"}}"#,
     )
     .unwrap();

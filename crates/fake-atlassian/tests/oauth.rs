@@ -278,10 +278,9 @@ async fn test_callback_answers_ok_with_cors() {
 
 #[tokio::test]
 async fn base_placeholder_registers_the_fakes_own_callback() {
-    let env = start_with(
-        FakeConfig::default().allow_redirect_uri("demo-client", "{base}/__test/callback"),
-    )
-    .await;
+    let env =
+        start_exactly(FakeConfig::default().callback_url("demo-client", "{base}/__test/callback"))
+            .await;
     let own = env.url("/__test/callback");
     let resp = env.authorize("demo-client", &own, SCOPES, "s").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
@@ -364,7 +363,7 @@ async fn code_is_bound_to_client_and_redirect_uri() {
     let env = start_with(FakeConfig::default().with_app(
         "other",
         "other-secret",
-        &[CB],
+        Some(CB),
         &["read:jira-work"],
     ))
     .await;
@@ -545,7 +544,7 @@ async fn refresh_token_of_another_client_is_refused() {
     let env = start_with(FakeConfig::default().with_app(
         "other",
         "other-secret",
-        &[CB],
+        Some(CB),
         &["offline_access"],
     ))
     .await;

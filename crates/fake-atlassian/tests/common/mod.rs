@@ -30,9 +30,12 @@ pub async fn start() -> Env {
 }
 
 pub async fn start_with(config: FakeConfig) -> Env {
-    let fake = spawn(config.allow_redirect_uri("demo-client", CB))
-        .await
-        .expect("spawn fake");
+    start_exactly(config.callback_url("demo-client", CB)).await
+}
+
+/// Without setting the demo app's callback to [`CB`] (an app has only one).
+pub async fn start_exactly(config: FakeConfig) -> Env {
+    let fake = spawn(config).await.expect("spawn fake");
     let http = Client::builder()
         .redirect(redirect::Policy::none())
         .build()
