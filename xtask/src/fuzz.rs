@@ -10,6 +10,7 @@
 //! Outside git, under `target/fuzz/`: `build/` (the instrumented build), `corpus/<target>/`
 //! (what each run adds to the seeds of `fuzz/corpus/<target>/`, kept for the next run),
 //! `artifacts/<target>/` (crashing inputs) and `logs/<target>.log` (libFuzzer's output).
+//! `fuzz/dict/<target>.dict`, where it exists, is the target's libFuzzer dictionary.
 //! A crash fails the command after the other targets have run; rerun one input with
 //! `target/fuzz/build/<host>/release/<target> <file>`.
 
@@ -194,7 +195,8 @@ fn fuzz_one(bin_dir: &Path, out: &Path, target: &str, secs: u64) -> Result<Stats
         log_path.display()
     );
     // nice: the fuzzer takes one core, and yields it to anything interactive.
-    let status = Command::new("nice")
+    let mut fuzzer = Command::new("nice");
+    fuzzer
         .arg("-n10")
         .arg(bin_dir.join(target))
         .arg(&corpus)
@@ -206,7 +208,12 @@ fn fuzz_one(bin_dir: &Path, out: &Path, target: &str, secs: u64) -> Result<Stats
             "-timeout=10",
             "-rss_limit_mb=2048",
         ])
-        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .arg(format!("-artifact_prefix={}/", artifacts.display()));
+    let dict = root().join("fuzz/dict").join(format!("{target}.dict"));
+    if dict.exists() {
+        fuzzer.arg(format!("-dict={}", dict.display()));
+    }
+    let status = fuzzer
         .current_dir(root())
         .stdout(log.try_clone()?)
         .stderr(log)
