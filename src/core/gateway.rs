@@ -221,6 +221,8 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
         || hms[2] > 60
         || !(1..=31).contains(&day)
         || year < 1970
+        // `year = 4DIGIT`: a longer one overflowed the sum below.
+        || parts[2].len() != 4
     {
         return None;
     }
@@ -473,5 +475,24 @@ mod tests {
         );
         assert_eq!(parse_retry_after(" 120 ", 0), Some(120_000));
         assert_eq!(parse_retry_after("-1", 0), None);
+    }
+
+    /// Found by fuzzing (issue 15): a year past 4 digits overflowed the milliseconds (a panic
+    /// in a debug build, a wrapped wait in the wasm).
+    #[test]
+    fn a_year_past_four_digits_is_no_date() {
+        for date in [
+            "u, 30 Dec 0000000001803696498 2:3:0 GMT",
+            "Fri, 31 Dec 18446744073709551615 23:59:59 GMT",
+            "Sat, 01 Jan 10000 00:00:00 GMT",
+            "Sat, 01 Jan 02000 00:00:00 GMT",
+        ] {
+            assert_eq!(parse_http_date(date), None, "{date}");
+            assert_eq!(parse_retry_after(date, 0), None, "{date}");
+        }
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(253_402_300_799_000)
+        );
     }
 }

@@ -344,4 +344,22 @@ mod tests {
             "invalid port number"
         );
     }
+
+    /// Found by fuzzing (issue 15): a host with a non-ASCII character before an upper-case ASCII
+    /// letter reached a debug assertion of the ASCII-only IDNA (idna_adapter 1.0.0), a panic
+    /// in every debug build; it is refused, as every non-ASCII host is.
+    #[test]
+    fn a_mixed_case_non_ascii_host_is_refused_not_a_panic() {
+        for url in [
+            "https://\u{e9}A.example/cb",
+            "https://A\u{202e}BC.chromiumapp.org:443/cb?code=c",
+            "https://a%C3%A9Z.example/",
+        ] {
+            assert_eq!(
+                WebUrl::parse(url).unwrap_err(),
+                "invalid international domain name",
+                "{url}"
+            );
+        }
+    }
 }

@@ -211,7 +211,7 @@ fn block(node: &Value) -> String {
         "bulletList" | "decisionList" => list(node, |_| "- ".to_string()),
         "orderedList" => {
             let start = attr(node, "order").and_then(Value::as_u64).unwrap_or(1);
-            list(node, |i| format!("{}. ", start + i as u64))
+            list(node, |i| format!("{}. ", start.saturating_add(i as u64)))
         }
         "taskList" => {
             let mut items = Vec::new();
@@ -479,6 +479,16 @@ mod tests {
             to_plain_text(&json!({"type":"mention","attrs":{"id":"42"}})),
             "@42"
         );
+    }
+
+    /// Found writing the fuzz target `adf` (issue 15): an `order` near `u64::MAX` overflowed
+    /// the second item's number (a debug panic, a wrapped `0.` in the wasm).
+    #[test]
+    fn an_ordered_list_at_the_largest_order_does_not_overflow() {
+        let item = json!({"type":"listItem","content":[{"type":"text","text":"x"}]});
+        let list = json!({"type":"orderedList","attrs":{"order":u64::MAX},"content":[item, item]});
+        let max = u64::MAX;
+        assert_eq!(to_plain_text(&list), format!("{max}. x\n{max}. x"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: the project's two front doors (`test`, `demo`) plus `bench`, `sim` and `build`.
+//! `cargo xtask <command>`: the project's two front doors (`test`, `demo`) plus `bench`, `sim`, `fuzz` and `build`.
 //!
 //! Everything a fresh Debian machine lacks is installed on the way (see [`tools`]); a second run
 //! installs nothing. Each stage is named and timed; any failure stops with a nonzero exit.
@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod services;
 mod sim;
 mod size;
@@ -28,6 +29,9 @@ commands:
   sim [--schedules N] [--seed S]
                   deterministic simulation of the session engine: N schedules (default
                   100000; from seed S when both are given), or rerun seed S with its trace
+  fuzz [--secs N] [TARGET...]
+                  coverage-guided fuzzing (libFuzzer) of the parsers of outside input, each
+                  target N seconds (default 60), one after the other (fuzz/src/lib.rs)
   build           build the wasm package and the unpacked extension into target/extension
   setup           only install the missing tools";
 
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
         "sim" => sim::run(rest),
+        "fuzz" => fuzz::run(rest),
         "build" => tools::ensure_all().and_then(|_| {
             build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
                 println!("extension folder: {}", p.display());

@@ -44,6 +44,15 @@ pub fn run_all() -> Result {
     stage("native tests (cargo test --workspace)", || {
         sh(Command::new("cargo").args(["test", "--workspace", "--locked"]))
     })?;
+    // fuzz/ is a workspace of its own (fuzz/Cargo.toml); its plain test target/ is the root's.
+    stage(
+        "fuzz smoke (every fuzz target: seeds + 20,000 mutations)",
+        || {
+            sh(Command::new("cargo")
+                .args(["test", "--locked", "--manifest-path", "fuzz/Cargo.toml"])
+                .args(["--target-dir", "target"]))
+        },
+    )?;
     let pkg = build_pkg()?;
     stage(
         &format!(
