@@ -1,11 +1,17 @@
 //! The Jira calls through the JavaScript-facing `JiraClient` methods, in headless Chromium,
 //! against the real fake Atlassian and the real broker that `cargo xtask test` starts
-//! (`JIRA3LO_TEST_FAKE_URL`, `JIRA3LO_TEST_BROKER_URL`; redirect URI `{fake}/__test/callback`).
+//! (`JIRA3LO_TEST_FAKE_URL`, `JIRA3LO_TEST_BROKER_URL`; the sign-in comes back through the
+//! broker's hosted callback to a frame on the test page).
 //!
 //! Inputs are real JavaScript objects (`JSON.parse`), outputs are inspected as JavaScript sees
 //! them (plain objects, camelCase members, `null`s), and the async iterator is driven through
 //! the JS protocol (`[Symbol.asyncIterator]()`, `next()`, `return()`).
 #![cfg(target_arch = "wasm32")]
+
+// Only its sign-in helpers are used here.
+#[allow(unused_macros, unused_imports)]
+#[path = "wasm_platform_shared/mod.rs"]
+mod shared;
 
 use std::collections::HashSet;
 
@@ -140,26 +146,18 @@ async fn signed_in(namespace: &str) -> JiraClient {
     )
     .await;
     let config = format!(
-        r#"{{"brokerUrl":"{}","apiBaseUrl":"{fake}","authBaseUrl":"{fake}","storage":"memory","namespace":"{namespace}"}}"#,
+        r#"{{"brokerUrl":"{}","apiBaseUrl":"{fake}","storage":"memory","namespace":"{namespace}"}}"#,
         broker_url(),
         fake = fake_url()
     );
     let client = JiraClient::new(ts::<ClientConfig>(&config)).expect("client");
     let authorize = client
-        .begin_sign_in(format!("{}/__test/callback", fake_url()))
+        .begin_sign_in(shared::page_callback_uri())
         .await
         .expect("beginSignIn");
-    let response: web_sys::Response = JsFuture::from(global_fetch(&authorize))
-        .await
-        .expect("authorize")
-        .unchecked_into();
-    assert_eq!(
-        response.status(),
-        200,
-        "auto-consent redirects to the test callback"
-    );
+    let callback = shared::callback_in_a_frame(&authorize).await;
     let status: JsValue = client
-        .complete_sign_in(response.url())
+        .complete_sign_in(callback)
         .await
         .expect("completeSignIn")
         .into();

@@ -326,6 +326,7 @@ fn storage_records_read_the_same_as_natively() {
     let refresh = RefreshRecord {
         v: 1,
         refresh_token: RefreshToken::new("r"),
+        sealed: true,
     };
     // Written and read in the wasm.
     assert_eq!(

@@ -253,21 +253,31 @@ async fn client_sign_in_redirect_flow() {
     client_signs_in_through_the_redirect_flow("page-sign-in").await;
 }
 
+#[wasm_bindgen_test]
+async fn client_begins_sign_in_with_a_proof() {
+    client_begins_a_sign_in_through_the_broker("page-begin").await;
+}
+
+#[wasm_bindgen_test]
+async fn proof_key_one_pair() {
+    proof_key_is_one_non_extractable_pair_per_origin().await;
+}
+
 /// The same flow with `storage: "local"`: the records land in Web Storage under the documented
 /// keys, and sign-out clears them.
 #[wasm_bindgen_test]
 async fn client_sign_in_with_web_storage() {
     let client = client(serde_json::json!({
-        "brokerUrl": broker_url(), "apiBaseUrl": fake_url(), "authBaseUrl": fake_url(),
+        "brokerUrl": broker_url(), "apiBaseUrl": fake_url(),
         "storage": "local", "namespace": "page-local",
     }))
     .unwrap();
-    let url = client.begin_sign_in(callback_uri()).await.unwrap();
+    let url = client.begin_sign_in(page_callback_uri()).await.unwrap();
     assert!(web_storage("localStorage")
         .get_item("jira3lo:page-local:pending")
         .unwrap()
         .is_some());
-    let (_, final_url, _) = plain_fetch(&url, "GET", None).await;
+    let final_url = callback_in_a_frame(&url).await;
     client.complete_sign_in(final_url).await.expect("signed in");
     assert!(web_storage("localStorage")
         .get_item("jira3lo:page-local:refresh")
@@ -308,10 +318,19 @@ async fn fetch_follows_no_redirect() {
     use jira_3lo::session::ports::{HttpClient, HttpRequest, Method, TransportError};
     let client = memory_client("page-no-redirect");
     let authorize = client.begin_sign_in(callback_uri()).await.unwrap();
-    let (_, followed, _) = plain_fetch(&authorize, "GET", None).await;
-    assert!(
-        followed.contains("code="),
-        "plain fetch follows it: {followed}"
+    // Control: the authorize endpoint does answer with a redirect (a manual fetch sees it).
+    let manual = JsFuture::from(raw_fetch(
+        &authorize,
+        &js(&serde_json::json!({"redirect": "manual"})),
+    ))
+    .await
+    .expect("a manual fetch resolves");
+    assert_eq!(
+        js_sys::Reflect::get(&manual, &"type".into())
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("opaqueredirect")
     );
     let result = FetchClient::default()
         .send(HttpRequest {

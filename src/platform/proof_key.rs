@@ -142,7 +142,15 @@ async fn public_jwk(pair: &CryptoKeyPair) -> Result<ProofJwk, KeyError> {
 /// first, `add` fails with `ConstraintError` and that pair is read instead.
 async fn load_or_create() -> Result<CryptoKeyPair, KeyError> {
     let db = open().await?;
-    if let Some(pair) = read(&db).await? {
+    let pair = load_or_create_in(&db).await;
+    // Closed at once: an open connection would block a later upgrade or deletion of the
+    // database (by a newer version, or the user clearing site data).
+    db.close();
+    pair
+}
+
+async fn load_or_create_in(db: &IdbDatabase) -> Result<CryptoKeyPair, KeyError> {
+    if let Some(pair) = read(db).await? {
         return Ok(pair);
     }
     let pair = generate().await?;
@@ -154,7 +162,7 @@ async fn load_or_create() -> Result<CryptoKeyPair, KeyError> {
     .map_err(|e| failed("IndexedDB add", &e))?;
     match settle(&added).await {
         Ok(_) => Ok(pair),
-        Err(e) if error_name(&e) == "ConstraintError" => read(&db)
+        Err(e) if error_name(&e) == "ConstraintError" => read(db)
             .await?
             .ok_or_else(|| KeyError("IndexedDB lost the key another context stored".into())),
         Err(e) => Err(failed("IndexedDB add", &e)),

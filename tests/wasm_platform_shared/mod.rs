@@ -1,7 +1,8 @@
 //! Checks shared by `wasm_platform_page.rs` (a page) and `wasm_platform_worker.rs` (a service
 //! worker). Every network check talks over real HTTP to the fake Atlassian and the broker that
-//! `cargo xtask test` started on 127.0.0.1 (`JIRA3LO_TEST_FAKE_URL`, `JIRA3LO_TEST_BROKER_URL`,
-//! redirect URI `{fake}/__test/callback` registered at both).
+//! `cargo xtask test` started on 127.0.0.1 (`JIRA3LO_TEST_FAKE_URL`, `JIRA3LO_TEST_BROKER_URL`).
+//! The broker's hosted callback is the fake app's one callback URL; the broker allows the client
+//! redirects `{fake}/__test/callback` and `{test page origin}/jira3lo-test-callback`.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -39,8 +40,65 @@ pub fn broker_url() -> &'static str {
     }
 }
 
+/// A client redirect the broker allows, usable from any context (nothing reads it back).
 pub fn callback_uri() -> String {
     format!("{}/__test/callback", fake_url())
+}
+
+/// The client redirect on the test page's own origin, where a frame's final address (with the
+/// broker's `#ticket=…&state=…`) can be read back: a fragment never reaches a server, and
+/// `fetch` drops it from `Response.url`.
+pub fn page_callback_uri() -> String {
+    let origin = js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|l| js_sys::Reflect::get(&l, &"origin".into()))
+        .ok()
+        .and_then(|o| o.as_string())
+        .expect("a page has a location");
+    format!("{origin}/jira3lo-test-callback")
+}
+
+/// Follows `authorize_url` the way a user's browser does (a frame navigating: the fake's auto
+/// consent → the broker's hosted callback → [`page_callback_uri`]) and returns the address it
+/// ends on, fragment included. Pages only; bounded to 10 s.
+pub async fn callback_in_a_frame(authorize_url: &str) -> String {
+    let global = js_sys::global();
+    let document = js_sys::Reflect::get(&global, &"document".into()).expect("a page");
+    let call = |target: &JsValue, name: &str, args: &[JsValue]| -> JsValue {
+        let f: js_sys::Function = js_sys::Reflect::get(target, &name.into())
+            .unwrap()
+            .unchecked_into();
+        f.apply(target, &args.iter().collect::<js_sys::Array>())
+            .unwrap()
+    };
+    let frame = call(&document, "createElement", &["iframe".into()]);
+    // The test runner's page is cross-origin isolated (COEP `require-corp`): a credentialless
+    // frame may still load the fake's and the broker's pages, which send no CORP header.
+    js_sys::Reflect::set(&frame, &"credentialless".into(), &true.into()).unwrap();
+    js_sys::Reflect::set(&frame, &"src".into(), &authorize_url.into()).unwrap();
+    let body = js_sys::Reflect::get(&document, &"body".into()).unwrap();
+    call(&body, "appendChild", &[frame.clone()]);
+    let expected = page_callback_uri();
+    for _ in 0..200 {
+        sleep(50).await;
+        // Cross-origin while on the fake or the broker: reading the address throws.
+        let href = js_sys::Reflect::get(&frame, &"contentWindow".into())
+            .and_then(|w| js_sys::Reflect::get(&w, &"location".into()))
+            .and_then(|l| js_sys::Reflect::get(&l, &"href".into()))
+            .ok()
+            .and_then(|h| h.as_string());
+        if let Some(href) = href.filter(|h| h.starts_with(&expected)) {
+            call(&frame, "remove", &[]);
+            return href;
+        }
+    }
+    let last = js_sys::Reflect::get(&frame, &"contentWindow".into())
+        .and_then(|w| js_sys::Reflect::get(&w, &"location".into()))
+        .and_then(|l| js_sys::Reflect::get(&l, &"href".into()));
+    let (_, _, stats) = plain_fetch(&format!("{}/__admin/stats", fake_url()), "GET", None).await;
+    panic!(
+        "the frame never came back to {expected}: last {:?}; fake stats {stats}",
+        last.is_ok()
+    );
 }
 
 /// The `#[wasm_bindgen_test]` wrappers that are the same in a page and in a service worker
@@ -96,10 +154,10 @@ pub(crate) use same_checks_in_both_contexts;
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
-    fn raw_fetch(url: &str, init: &JsValue) -> js_sys::Promise;
+    pub fn raw_fetch(url: &str, init: &JsValue) -> js_sys::Promise;
 }
 
-fn js(value: &Value) -> JsValue {
+pub fn js(value: &Value) -> JsValue {
     use serde::Serialize;
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -620,7 +678,6 @@ pub fn memory_client(namespace: &str) -> JiraClient {
     client(json!({
         "brokerUrl": broker_url(),
         "apiBaseUrl": fake_url(),
-        "authBaseUrl": fake_url(),
         "storage": "memory",
         "namespace": namespace,
     }))
@@ -695,7 +752,7 @@ pub async fn signed_out_client_reports_not_signed_in() {
 pub async fn client_signs_in_through_the_redirect_flow(namespace: &str) {
     let client = memory_client(namespace);
     let authorize_url = client
-        .begin_sign_in(callback_uri())
+        .begin_sign_in(page_callback_uri())
         .await
         .expect("an authorize URL");
     assert!(
@@ -703,10 +760,9 @@ pub async fn client_signs_in_through_the_redirect_flow(namespace: &str) {
         "{authorize_url}"
     );
 
-    let (status, final_url, body) = plain_fetch(&authorize_url, "GET", None).await;
-    assert_eq!(status, 200, "the callback page answered: {body}");
+    let final_url = callback_in_a_frame(&authorize_url).await;
     assert!(
-        final_url.starts_with(&callback_uri()) && final_url.contains("code="),
+        final_url.starts_with(&format!("{}#ticket=", page_callback_uri())),
         "{final_url}"
     );
 
@@ -832,4 +888,103 @@ pub async fn a_refused_web_lock_is_a_typed_error_and_leaks_nothing() {
         "20 refused requests left {} JS handles behind",
         after - before
     );
+}
+
+/// The broker builds the authorize URL from this context's proof: `beginSignIn` in any context
+/// (a service worker too) gets Atlassian's authorize URL with the broker's callback and sealed
+/// state, and stores only its own state.
+pub async fn client_begins_a_sign_in_through_the_broker(namespace: &str) {
+    let client = memory_client(namespace);
+    let url = client
+        .begin_sign_in(callback_uri())
+        .await
+        .expect("the broker answers the proof");
+    let parsed = web_sys::Url::new(&url).unwrap();
+    let params = parsed.search_params();
+    assert_eq!(
+        params.get("redirect_uri"),
+        Some(format!("{}/oauth/callback", broker_url()))
+    );
+    assert_eq!(params.get("client_id").as_deref(), Some("demo-client"));
+    let sealed = params.get("state").expect("a state");
+    assert!(sealed.len() > 100, "the broker's sealed state: {sealed}");
+    // A redirect the broker does not allow is its typed refusal.
+    let refused = client
+        .begin_sign_in("https://elsewhere.example/cb".into())
+        .await
+        .expect_err("not on the broker's allow-list");
+    let (code, _, _) = jira_error(&refused);
+    assert_eq!(code, "broker");
+}
+
+/// One key pair per origin, even when two clients need it at the same moment on a fresh
+/// database (the `add` that loses reads the winner's pair); its private half cannot be read.
+pub async fn proof_key_is_one_non_extractable_pair_per_origin() {
+    use jira_3lo::platform::{BrowserProofKey, KeyHome};
+    use jira_3lo::session::ports::ProofKey;
+    delete_key_database().await;
+    let (a, b) = (
+        BrowserProofKey::new(KeyHome::IndexedDb),
+        BrowserProofKey::new(KeyHome::IndexedDb),
+    );
+    let (ja, jb) = future::join(a.public_jwk(), b.public_jwk()).await;
+    let (ja, jb) = (ja.expect("a key"), jb.expect("a key"));
+    assert_eq!(ja, jb, "both clients use one pair");
+    assert_eq!(ja.x.len(), 43, "a P-256 coordinate");
+    // A third client (a context started later) reads the same pair.
+    let c = BrowserProofKey::new(KeyHome::IndexedDb);
+    assert_eq!(c.public_jwk().await.unwrap(), ja);
+    assert_eq!(a.sign(b"input").await.unwrap().len(), 64);
+    // What IndexedDB holds is a CryptoKey that refuses to be exported.
+    let exported = JsFuture::from(export_stored_private_key()).await;
+    assert!(exported.is_err(), "the private key is not extractable");
+    // The in-memory home is per client.
+    let m1 = BrowserProofKey::new(KeyHome::Memory)
+        .public_jwk()
+        .await
+        .unwrap();
+    let m2 = BrowserProofKey::new(KeyHome::Memory)
+        .public_jwk()
+        .await
+        .unwrap();
+    assert_ne!(m1, m2);
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function delete_key_database() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.deleteDatabase('jira-3lo');
+    r.onsuccess = () => resolve();
+    r.onerror = () => reject(r.error);
+    r.onblocked = () => reject(new Error('blocked: a connection to jira-3lo is still open'));
+  });
+}
+export function export_stored_private_key() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('jira-3lo');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const get = db.transaction('keys').objectStore('keys').get('proof-key');
+      get.onerror = () => { db.close(); reject(get.error); };
+      get.onsuccess = () => {
+        db.close();
+        const pair = get.result;
+        if (!pair || pair.privateKey.extractable !== false) return resolve('extractable or missing');
+        crypto.subtle.exportKey('jwk', pair.privateKey).then(resolve, reject);
+      };
+    };
+  });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = delete_key_database)]
+    fn delete_key_database_promise() -> js_sys::Promise;
+    fn export_stored_private_key() -> js_sys::Promise;
+}
+
+async fn delete_key_database() {
+    JsFuture::from(delete_key_database_promise())
+        .await
+        .expect("the key database is deleted");
 }

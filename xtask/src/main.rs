@@ -22,6 +22,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
                   wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
+  test wasm       only the wasm-bindgen stage (page + service worker)
   test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
                   given tests/e2e/*.test.mjs files or all of them
   demo            build, start the fake Atlassian + broker, serve the extension and the demo page

@@ -73,8 +73,9 @@ pub fn run_all() -> Result {
     Ok(())
 }
 
-/// `cargo xtask test` runs every stage; `cargo xtask test e2e [FILE...]` runs only the
-/// Playwright stage (after the tool installs), for the given `tests/e2e/*.test.mjs` files or all.
+/// `cargo xtask test` runs every stage; `cargo xtask test wasm` only the wasm-bindgen stage;
+/// `cargo xtask test e2e [FILE...]` only the Playwright stage (after the tool installs), for the
+/// given `tests/e2e/*.test.mjs` files or all.
 pub fn run(args: &[String]) -> Result {
     let started = Instant::now();
     match args.split_first() {
@@ -91,9 +92,16 @@ pub fn run(args: &[String]) -> Result {
                 || e2e_tests(&files),
             )?;
         }
+        Some((stage_name, rest)) if stage_name == "wasm" && rest.is_empty() => {
+            ensure_all()?;
+            stage(
+                "wasm-bindgen tests in headless Chromium (page + service worker)",
+                wasm_tests,
+            )?;
+        }
         Some(_) => {
             return Err(format!(
-                "cargo xtask test takes no arguments, or `e2e [FILE...]` (got {args:?})"
+                "cargo xtask test takes no arguments, `wasm`, or `e2e [FILE...]` (got {args:?})"
             )
             .into())
         }
@@ -137,7 +145,12 @@ fn wasm_tests() -> Result {
         port: broker_port,
         auth_base_url: fake.base_url.clone(),
         allowed_origins: vec![format!("http://127.0.0.1:{page_port}")],
-        redirect_uris: vec![callback],
+        // Any context can ask for the fake's page; a frame of the test page can read back
+        // where its own-origin one ended (the fragment with the ticket).
+        redirect_uris: vec![
+            callback,
+            format!("http://127.0.0.1:{page_port}/jira3lo-test-callback"),
+        ],
         client_id: DEMO_CLIENT_ID.into(),
         client_secret: DEMO_CLIENT_SECRET.into(),
         release: false,
