@@ -156,6 +156,10 @@ function describeCode(err, { during = 'jira', config = {}, hasOptions = false, s
     case 'not_a_callback':
       return { code, text: 'That sign-in attempt expired or was interrupted. Please connect again.', action: null };
     case 'provider_error':
+      // The broker's callback could not exchange the code now (Atlassian busy or down): worth a retry.
+      if (['temporarily_unavailable', 'rate_limited', 'server_error'].includes(d.error)) {
+        return { code, text: "Atlassian's sign-in service is busy. Try again in a moment.", action: 'retry' };
+      }
       // Never the description: a forged callback chooses it (a phishing line, markup).
       return { code, text: `Atlassian refused the sign-in${d.error ? ` (${d.error})` : ''}.`, action: null };
     case 'no_jira_site':

@@ -164,7 +164,7 @@ test('broker unreachable during a refresh: the message names the broker, not the
   }
 });
 
-test('broker 429 on sign-in: "too many sign-in attempts", not "check the broker address"; Connect works after', async () => {
+test('Atlassian busy while the broker exchanges the code: "busy, try again", not "check the broker address"; Connect works after', async () => {
   await resetFake({ consent_mode: 'page', consent_user: 'bob' });
   await signOutExtension(ctx, id);
   const popup = await openPopup(ctx, id);
@@ -173,10 +173,11 @@ test('broker 429 on sign-in: "too many sign-in attempts", not "check the broker 
     count: 1,
     fault: { status: 429, body: JSON.stringify({ error: 'rate_limited', error_description: 'too many token requests' }), retry_after_secs: 30 },
   });
+  // The broker's hosted callback meets the 429 and sends the sign-in back with #error=rate_limited.
   await connectViaConsent(ctx, popup);
-  await popup.locator('#notice[data-code="broker"]').waitFor();
+  await popup.locator('#notice[data-code="provider_error"]').waitFor();
   const text = await noticeText(popup);
-  assert.match(text, /^Too many sign-in attempts\. Try again in (a minute|\d+ s)\./);
+  assert.match(text, /^Atlassian's sign-in service is busy\. Try again in a moment\./);
   assert.doesNotMatch(text, /broker address/);
   await shot(popup, 'popup-broker-429');
   await connectViaConsent(ctx, popup);

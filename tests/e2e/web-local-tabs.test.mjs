@@ -6,7 +6,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, beginSignInIn, callIn, env, grantsDelta, launch, openClientTab, requireEnv, resetFake, signInIn,
+  admin, beginSignInIn, watchRedemptions, callIn, env, grantsDelta, launch, openClientTab, requireEnv, resetFake, signInIn,
   observedJson, SIGNED_OUT_CODES, stats, webRecords, withinStep,
 } from './helpers.mjs';
 
@@ -112,7 +112,7 @@ test('local storage: signOut in one tab signs out the others; nothing is written
   assert.equal(status.value?.state, 'signedOut', `tab B's status: ${JSON.stringify(status)}`);
 });
 
-test('local storage: one callback URL completed in two tabs at once → one code exchange, the other tab gets unknown_state', async (t) => {
+test('local storage: one callback URL completed in two tabs at once → one ticket redemption, the other tab gets unknown_state', async (t) => {
   // The pending sign-in lives in localStorage; both tabs (separate renderer processes) read it at the same
   // moment (a start time both wait for). A few rounds: it is a race between two processes.
   const rounds = [];
@@ -123,7 +123,7 @@ test('local storage: one callback URL completed in two tabs at once → one code
     const callback = await beginSignInIn(a, env.demoUrl);
     // As an app does on load: both tabs read their status (signed out) first.
     for (const t of [a, b]) assert.equal((await callIn(t, 'status')).value?.state, 'signedOut');
-    const before = await stats();
+    const redemptions = [watchRedemptions(a), watchRedemptions(b)];
     const startAt = Date.now() + 300;
     const complete = (page) => page.evaluate(async ({ callback, startAt }) => {
       await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now() - 20)));
@@ -131,15 +131,14 @@ test('local storage: one callback URL completed in two tabs at once → one code
       return globalThis.__e2e.settle(globalThis.__e2e.client.completeSignIn(callback));
     }, { callback, startAt });
     const results = await withinStep(Promise.all([complete(a), complete(b)]), 'both completeSignIn calls');
-    const delta = grantsDelta(before, await stats());
-    rounds.push({ exchanges: delta.authorization_code, outcomes: results.map((r) => (r.ok ? r.value.state : r.code)) });
+    rounds.push({ exchanges: redemptions[0].count + redemptions[1].count, outcomes: results.map((r) => (r.ok ? r.value.state : r.code)) });
     for (const t of [a, b]) await t.close();
     tabs = tabs.filter((t) => t !== a && t !== b);
   }
   const report = observedJson(rounds);
   t.diagnostic(`observed: ${report}`);
   for (const r of rounds) {
-    assert.equal(r.exchanges, 1, `authorization_code exchanges per round: ${report}`);
+    assert.equal(r.exchanges, 1, `ticket redemptions per round: ${report}`);
     assert.ok(r.outcomes.includes('signedIn'), `one tab signed in: ${report}`);
     assert.ok(r.outcomes.every((o) => o === 'signedIn' || o === 'unknown_state'), `the other resolved or got unknown_state: ${report}`);
   }
