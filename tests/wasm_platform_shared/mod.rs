@@ -76,7 +76,7 @@ pub async fn callback_in_a_frame(authorize_url: &str) -> String {
     js_sys::Reflect::set(&frame, &"credentialless".into(), &true.into()).unwrap();
     js_sys::Reflect::set(&frame, &"src".into(), &authorize_url.into()).unwrap();
     let body = js_sys::Reflect::get(&document, &"body".into()).unwrap();
-    call(&body, "appendChild", &[frame.clone()]);
+    call(&body, "appendChild", std::slice::from_ref(&frame));
     let expected = page_callback_uri();
     for _ in 0..200 {
         sleep(50).await;
