@@ -9,7 +9,7 @@
 //! Adding a target: a function here, a line in [`TARGETS`], a three-line
 //! `fuzz_targets/<name>.rs` with its `[[bin]]` in Cargo.toml, and seeds in `corpus/<name>/`.
 
-use jira_3lo::core::authorize::PendingSignIn;
+use jira_3lo::core::authorize::{authorize_answer, PendingSignIn};
 use jira_3lo::core::callback::validate_callback;
 use jira_3lo::core::gateway::{
     classify_api_response, parse_http_date, parse_retry_after, ApiOutcome, MIN_RETRY_WAIT_MS,
@@ -21,7 +21,7 @@ use jira_3lo::core::records::{
 };
 use jira_3lo::core::secrets::State;
 use jira_3lo::core::sites::{jira_sites, merge, parse_accessible_resources, select, Selection};
-use jira_3lo::core::token_response::{broker_client_id, classify_token_response, oauth_error};
+use jira_3lo::core::token_response::{classify_token_response, oauth_error};
 use jira_3lo::core::tokens::TokenSet;
 use jira_3lo::core::urls::{encode, query_pairs, WebUrl};
 use jira_3lo::error::ProviderText;
@@ -120,7 +120,10 @@ fn exercise_error(e: &Error) {
     let _ = e.retry_after_ms();
     match e {
         Error::AccessDenied { description } => description.iter().for_each(check_provider_text),
-        Error::ProviderError { error, description } => {
+        Error::ProviderError { error, description }
+        | Error::Broker {
+            error, description, ..
+        } => {
             check_error_code(error);
             description.iter().for_each(check_provider_text);
         }
@@ -179,7 +182,7 @@ pub fn query(data: &[u8]) {
 }
 
 /// `core::token_response`: the broker's `/oauth/token` answer (`classify_token_response`,
-/// `oauth_error`), and `/v1/client` (`broker_client_id`).
+/// `oauth_error`), and its `/v1/authorize` answer (`core::authorize::authorize_answer`).
 pub fn token_response(data: &[u8]) {
     let resp = response(data);
     for now in NOWS {
@@ -201,7 +204,16 @@ pub fn token_response(data: &[u8]) {
         check_error_code(&code);
         description.iter().for_each(check_provider_text);
     }
-    let _ = broker_client_id(&resp.body);
+    for now in NOWS {
+        match authorize_answer(&resp, now) {
+            Ok(url) => {
+                // Schemes are case-insensitive (`Https:` is https): the parsed one is checked.
+                let scheme = WebUrl::parse(&url).map(|u| u.scheme);
+                assert!(matches!(scheme.as_deref(), Ok("http" | "https")), "{url:?}");
+            }
+            Err(e) => exercise_error(&e),
+        }
+    }
 }
 
 /// `core::sites`: `accessible-resources` parsed, merged by cloud id, Jira sites selected.
