@@ -131,13 +131,15 @@ fn exercise_error(e: &Error) {
     }
 }
 
-/// `core::callback::validate_callback`: the redirect back from the authorization server, for
-/// a pending attempt (web-extension and loopback redirect URIs), an ended one and none.
+/// `core::callback::validate_callback`: the redirect back from the broker's hosted callback
+/// (`{redirect}#ticket=…&state=…` or `#error=…&state=…`), for a pending attempt
+/// (web-extension and loopback redirect URIs), one without a state, and none.
 pub fn callback(data: &[u8]) {
     let url = text(data);
-    if let Ok(parsed) = WebUrl::parse(&url) {
+    let fragment = WebUrl::parse(&url).ok().map(|parsed| {
         let _ = parsed.query_pairs();
-    }
+        parsed.fragment_pairs()
+    });
     let pending = |redirect_uri: &str, state: Option<&str>| PendingSignIn {
         state: state.map(State::new),
         redirect_uri: redirect_uri.into(),
@@ -158,8 +160,15 @@ pub fn callback(data: &[u8]) {
     for attempt in &attempts {
         for now in NOWS {
             let check = validate_callback(&url, attempt.as_ref(), now);
-            if check.outcome.is_ok() {
-                assert!(check.ends_attempt, "a code that does not end the attempt");
+            if let Ok(ticket) = &check.outcome {
+                assert!(check.ends_attempt, "a ticket that does not end the attempt");
+                // A ticket comes only from the fragment, next to the attempt's own state.
+                let pairs = fragment.as_deref().unwrap_or_default();
+                assert!(!ticket.secret().is_empty());
+                assert!(pairs
+                    .iter()
+                    .any(|(k, v)| k == "ticket" && v == ticket.secret()));
+                assert!(pairs.iter().any(|(k, v)| k == "state" && v == "good-state"));
             }
             if attempt.as_ref().is_none_or(|a| a.state.is_none()) {
                 assert!(!check.ends_attempt && check.outcome.is_err());
