@@ -1,4 +1,5 @@
-//! The fuzz targets: every parser of jira-3lo that reads outside input, as `fn(&[u8])`.
+//! The fuzz targets: every parser of jira-3lo (the module and its broker) that reads outside
+//! input, as `fn(&[u8])`.
 //!
 //! A target panics only on a bug: a panic (an overflow included: the fuzz builds keep overflow
 //! checks) or a broken invariant, asserted here, on any input. The same functions run under
@@ -31,8 +32,7 @@ use jira_3lo::Error;
 /// A target: its name (the binary and the corpus folder) and its function.
 pub type Target = (&'static str, fn(&[u8]));
 
-/// Every target. The broker's parsers join here once `jira_3lo_broker::fuzz` exists
-/// (`grant_body`, `dpop_proof`, `open_sealed`): see the report of issue 15.
+/// Every target: the module's parsers, then the broker's (`jira_3lo_broker::fuzz`).
 pub const TARGETS: &[Target] = &[
     ("callback", callback),
     ("query", query),
@@ -43,6 +43,9 @@ pub const TARGETS: &[Target] = &[
     ("records", records),
     ("jira_response", jira_response),
     ("adf", adf),
+    ("grant_body", grant_body),
+    ("dpop_proof", dpop_proof),
+    ("open_sealed", open_sealed),
 ];
 
 /// The "now"s every time-dependent parser is asked at: the epoch, a real date, the far end.
@@ -348,6 +351,67 @@ pub fn jira_response(data: &[u8]) {
 pub fn adf(data: &[u8]) {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = jira::adf::to_plain_text(&value);
+    }
+}
+
+/// `jira_3lo_broker::fuzz::grant_body`: the body of `POST /oauth/token`. The first line is the
+/// `Content-Type` (empty: none), the rest the body.
+pub fn grant_body(data: &[u8]) {
+    let (content_type, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let content_type = text(content_type);
+    let content_type = Some(content_type.as_ref()).filter(|c| !c.is_empty());
+    let accepted = jira_3lo_broker::fuzz::grant_body(content_type, body);
+    // Only the two media types are read, whatever their case and parameters.
+    if let Some(ct) = content_type {
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if accepted {
+            assert!(
+                essence == "application/json" || essence == "application/x-www-form-urlencoded",
+                "{ct:?}"
+            );
+        }
+        assert_eq!(
+            jira_3lo_broker::fuzz::grant_body(Some(&ct.to_ascii_uppercase()), body),
+            accepted,
+            "{ct:?}"
+        );
+    }
+    assert!(!jira_3lo_broker::fuzz::grant_body(None, body));
+}
+
+/// `jira_3lo_broker::fuzz::dpop_proof`: one `DPoP` header value, verified against
+/// `POST http://127.0.0.1:8787/oauth/token` at a fixed time.
+pub fn dpop_proof(data: &[u8]) {
+    if jira_3lo_broker::fuzz::dpop_proof(data) {
+        // A compact JWS of three base64url parts, a few hundred bytes.
+        assert!(data.len() <= 4096);
+        assert_eq!(data.iter().filter(|&&b| b == b'.').count(), 2);
+        assert!(data
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')));
+    }
+}
+
+/// `jira_3lo_broker::fuzz::open_sealed`: a sealed string (`<kid>.<base64url>`: a broker
+/// state, a ticket, a refresh blob) opened as each kind under the fuzz key (kid `fuzz`).
+pub fn open_sealed(data: &[u8]) {
+    if jira_3lo_broker::fuzz::open_sealed(data) {
+        // Only the fuzz key opens, and only the broker's URL-safe shape.
+        let text = std::str::from_utf8(data).expect("opened non-UTF-8");
+        let body = text
+            .strip_prefix("fuzz.")
+            .expect("opened under another kid");
+        assert!(body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')));
     }
 }
 
