@@ -1,4 +1,5 @@
-//! The fuzz targets: every parser of jira-3lo that reads outside input, as `fn(&[u8])`.
+//! The fuzz targets: every parser of jira-3lo (the module and its broker) that reads outside
+//! input, as `fn(&[u8])`.
 //!
 //! A target panics only on a bug: a panic (an overflow included: the fuzz builds keep overflow
 //! checks) or a broken invariant, asserted here, on any input. The same functions run under
@@ -9,7 +10,7 @@
 //! Adding a target: a function here, a line in [`TARGETS`], a three-line
 //! `fuzz_targets/<name>.rs` with its `[[bin]]` in Cargo.toml, and seeds in `corpus/<name>/`.
 
-use jira_3lo::core::authorize::PendingSignIn;
+use jira_3lo::core::authorize::{authorize_answer, PendingSignIn};
 use jira_3lo::core::callback::validate_callback;
 use jira_3lo::core::gateway::{
     classify_api_response, parse_http_date, parse_retry_after, ApiOutcome, MIN_RETRY_WAIT_MS,
@@ -21,7 +22,7 @@ use jira_3lo::core::records::{
 };
 use jira_3lo::core::secrets::State;
 use jira_3lo::core::sites::{jira_sites, merge, parse_accessible_resources, select, Selection};
-use jira_3lo::core::token_response::{broker_client_id, classify_token_response, oauth_error};
+use jira_3lo::core::token_response::{classify_token_response, oauth_error};
 use jira_3lo::core::tokens::TokenSet;
 use jira_3lo::core::urls::{encode, query_pairs, WebUrl};
 use jira_3lo::error::ProviderText;
@@ -31,8 +32,7 @@ use jira_3lo::Error;
 /// A target: its name (the binary and the corpus folder) and its function.
 pub type Target = (&'static str, fn(&[u8]));
 
-/// Every target. The broker's parsers join here once `jira_3lo_broker::fuzz` exists
-/// (`grant_body`, `dpop_proof`, `open_sealed`): see the report of issue 15.
+/// Every target: the module's parsers, then the broker's (`jira_3lo_broker::fuzz`).
 pub const TARGETS: &[Target] = &[
     ("callback", callback),
     ("query", query),
@@ -43,6 +43,9 @@ pub const TARGETS: &[Target] = &[
     ("records", records),
     ("jira_response", jira_response),
     ("adf", adf),
+    ("grant_body", grant_body),
+    ("dpop_proof", dpop_proof),
+    ("open_sealed", open_sealed),
 ];
 
 /// The "now"s every time-dependent parser is asked at: the epoch, a real date, the far end.
@@ -120,7 +123,10 @@ fn exercise_error(e: &Error) {
     let _ = e.retry_after_ms();
     match e {
         Error::AccessDenied { description } => description.iter().for_each(check_provider_text),
-        Error::ProviderError { error, description } => {
+        Error::ProviderError { error, description }
+        | Error::Broker {
+            error, description, ..
+        } => {
             check_error_code(error);
             description.iter().for_each(check_provider_text);
         }
@@ -128,13 +134,15 @@ fn exercise_error(e: &Error) {
     }
 }
 
-/// `core::callback::validate_callback`: the redirect back from the authorization server, for
-/// a pending attempt (web-extension and loopback redirect URIs), an ended one and none.
+/// `core::callback::validate_callback`: the redirect back from the broker's hosted callback
+/// (`{redirect}#ticket=…&state=…` or `#error=…&state=…`), for a pending attempt
+/// (web-extension and loopback redirect URIs), one without a state, and none.
 pub fn callback(data: &[u8]) {
     let url = text(data);
-    if let Ok(parsed) = WebUrl::parse(&url) {
+    let fragment = WebUrl::parse(&url).ok().map(|parsed| {
         let _ = parsed.query_pairs();
-    }
+        parsed.fragment_pairs()
+    });
     let pending = |redirect_uri: &str, state: Option<&str>| PendingSignIn {
         state: state.map(State::new),
         redirect_uri: redirect_uri.into(),
@@ -155,8 +163,15 @@ pub fn callback(data: &[u8]) {
     for attempt in &attempts {
         for now in NOWS {
             let check = validate_callback(&url, attempt.as_ref(), now);
-            if check.outcome.is_ok() {
-                assert!(check.ends_attempt, "a code that does not end the attempt");
+            if let Ok(ticket) = &check.outcome {
+                assert!(check.ends_attempt, "a ticket that does not end the attempt");
+                // A ticket comes only from the fragment, next to the attempt's own state.
+                let pairs = fragment.as_deref().unwrap_or_default();
+                assert!(!ticket.secret().is_empty());
+                assert!(pairs
+                    .iter()
+                    .any(|(k, v)| k == "ticket" && v == ticket.secret()));
+                assert!(pairs.iter().any(|(k, v)| k == "state" && v == "good-state"));
             }
             if attempt.as_ref().is_none_or(|a| a.state.is_none()) {
                 assert!(!check.ends_attempt && check.outcome.is_err());
@@ -179,7 +194,7 @@ pub fn query(data: &[u8]) {
 }
 
 /// `core::token_response`: the broker's `/oauth/token` answer (`classify_token_response`,
-/// `oauth_error`), and `/v1/client` (`broker_client_id`).
+/// `oauth_error`), and its `/v1/authorize` answer (`core::authorize::authorize_answer`).
 pub fn token_response(data: &[u8]) {
     let resp = response(data);
     for now in NOWS {
@@ -201,7 +216,16 @@ pub fn token_response(data: &[u8]) {
         check_error_code(&code);
         description.iter().for_each(check_provider_text);
     }
-    let _ = broker_client_id(&resp.body);
+    for now in NOWS {
+        match authorize_answer(&resp, now) {
+            Ok(url) => {
+                // Schemes are case-insensitive (`Https:` is https): the parsed one is checked.
+                let scheme = WebUrl::parse(&url).map(|u| u.scheme);
+                assert!(matches!(scheme.as_deref(), Ok("http" | "https")), "{url:?}");
+            }
+            Err(e) => exercise_error(&e),
+        }
+    }
 }
 
 /// `core::sites`: `accessible-resources` parsed, merged by cloud id, Jira sites selected.
@@ -327,6 +351,67 @@ pub fn jira_response(data: &[u8]) {
 pub fn adf(data: &[u8]) {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = jira::adf::to_plain_text(&value);
+    }
+}
+
+/// `jira_3lo_broker::fuzz::grant_body`: the body of `POST /oauth/token`. The first line is the
+/// `Content-Type` (empty: none), the rest the body.
+pub fn grant_body(data: &[u8]) {
+    let (content_type, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let content_type = text(content_type);
+    let content_type = Some(content_type.as_ref()).filter(|c| !c.is_empty());
+    let accepted = jira_3lo_broker::fuzz::grant_body(content_type, body);
+    // Only the two media types are read, whatever their case and parameters.
+    if let Some(ct) = content_type {
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if accepted {
+            assert!(
+                essence == "application/json" || essence == "application/x-www-form-urlencoded",
+                "{ct:?}"
+            );
+        }
+        assert_eq!(
+            jira_3lo_broker::fuzz::grant_body(Some(&ct.to_ascii_uppercase()), body),
+            accepted,
+            "{ct:?}"
+        );
+    }
+    assert!(!jira_3lo_broker::fuzz::grant_body(None, body));
+}
+
+/// `jira_3lo_broker::fuzz::dpop_proof`: one `DPoP` header value, verified against
+/// `POST http://127.0.0.1:8787/oauth/token` at a fixed time.
+pub fn dpop_proof(data: &[u8]) {
+    if jira_3lo_broker::fuzz::dpop_proof(data) {
+        // A compact JWS of three base64url parts, a few hundred bytes.
+        assert!(data.len() <= 4096);
+        assert_eq!(data.iter().filter(|&&b| b == b'.').count(), 2);
+        assert!(data
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')));
+    }
+}
+
+/// `jira_3lo_broker::fuzz::open_sealed`: a sealed string (`<kid>.<base64url>`: a broker
+/// state, a ticket, a refresh blob) opened as each kind under the fuzz key (kid `fuzz`).
+pub fn open_sealed(data: &[u8]) {
+    if jira_3lo_broker::fuzz::open_sealed(data) {
+        // Only the fuzz key opens, and only the broker's URL-safe shape.
+        let text = std::str::from_utf8(data).expect("opened non-UTF-8");
+        let body = text
+            .strip_prefix("fuzz.")
+            .expect("opened under another kid");
+        assert!(body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')));
     }
 }
 
