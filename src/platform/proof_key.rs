@@ -31,7 +31,8 @@ const KEY_ID: &str = "proof-key";
 pub enum KeyHome {
     /// IndexedDB, shared by every context of the origin.
     IndexedDb,
-    /// This JS context only (the `memory` storage: tokens die with the context, so may the key).
+    /// This JS context only, shared by its memory clients (the `memory` storage: tokens die
+    /// with the context, so may the key).
     Memory,
 }
 
@@ -56,12 +57,19 @@ impl std::fmt::Debug for BrowserProofKey {
     }
 }
 
+thread_local! {
+    /// The `memory` home's pair: one per JS context, shared by every memory client of it, as
+    /// they share the context's memory store (and so the blob bound to this key).
+    static CONTEXT_KEY: Rc<RefCell<Option<Loaded>>> = Rc::default();
+}
+
 impl BrowserProofKey {
     pub fn new(home: KeyHome) -> Self {
-        BrowserProofKey {
-            home,
-            loaded: Rc::new(RefCell::new(None)),
-        }
+        let loaded = match home {
+            KeyHome::Memory => CONTEXT_KEY.with(Rc::clone),
+            KeyHome::IndexedDb => Rc::new(RefCell::new(None)),
+        };
+        BrowserProofKey { home, loaded }
     }
 
     async fn key(&self) -> Result<Loaded, KeyError> {

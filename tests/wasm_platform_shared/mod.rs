@@ -938,16 +938,24 @@ pub async fn proof_key_is_one_non_extractable_pair_per_origin() {
     // What IndexedDB holds is a CryptoKey that refuses to be exported.
     let exported = JsFuture::from(export_stored_private_key()).await;
     assert!(exported.is_err(), "the private key is not extractable");
-    // The in-memory home is per client.
-    let m1 = BrowserProofKey::new(KeyHome::Memory)
-        .public_jwk()
-        .await
-        .unwrap();
-    let m2 = BrowserProofKey::new(KeyHome::Memory)
-        .public_jwk()
-        .await
-        .unwrap();
-    assert_ne!(m1, m2);
+    // The in-memory home is per JS context, like the `memory` store every memory client of
+    // the context shares: a second client must sign with the key the first one's sign-in and
+    // refresh blob are bound to (else its refresh is `invalid_grant` and clears both).
+    let (m1, m2) = (
+        BrowserProofKey::new(KeyHome::Memory),
+        BrowserProofKey::new(KeyHome::Memory),
+    );
+    let (j1, j2) = future::join(m1.public_jwk(), m2.public_jwk()).await;
+    let (j1, j2) = (j1.unwrap(), j2.unwrap());
+    assert_eq!(j1, j2, "two memory clients of one context, one key");
+    assert_ne!(j1, ja, "the memory home is not IndexedDB's");
+    assert_eq!(
+        BrowserProofKey::new(KeyHome::Memory)
+            .public_jwk()
+            .await
+            .unwrap(),
+        j1
+    );
 }
 
 #[wasm_bindgen(inline_js = r#"

@@ -542,10 +542,12 @@ async fn redeem(app: &App, proof: &VerifiedProof, ticket: &str) -> Result<Respon
     if !app.first_use(namespace::TICKET, &ticket.id, ttl).await? {
         return Err(Refusal::InvalidGrant("the ticket was already used"));
     }
+    // The access token aged while the ticket waited: announce what is left of its lifetime.
+    let age = now.saturating_sub(ticket.exp.saturating_sub(TICKET_LIFETIME_SECS));
     app.token_response(
         &proof.jkt,
         &ticket.access_token,
-        ticket.expires_in,
+        ticket.expires_in.saturating_sub(age),
         &ticket.scope,
         ticket.refresh_token.as_deref(),
     )

@@ -406,3 +406,33 @@ fn query_value(url: &str, name: &str) -> String {
 fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+/// A ticket waits up to two minutes in the client's redirect: the access token it carries has
+/// aged meanwhile, so the redemption must not announce Atlassian's full `expires_in` again
+/// (the client would use the token past its real expiry).
+#[tokio::test]
+async fn a_ticket_redeemed_later_announces_the_access_tokens_remaining_lifetime() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let offset = Arc::new(AtomicU64::new(0));
+    let source = offset.clone();
+    let stack = Stack::with(move |c| c.clock(move || now() + source.load(Ordering::SeqCst))).await;
+    let key = Key::generate();
+    let ticket = stack.sign_in(&key).await.ticket.unwrap();
+    offset.store(100, Ordering::SeqCst);
+    let claims = Key::claims("POST", &stack.token_url(), (now() + 100) as i64);
+    let answer = send(
+        stack
+            .client
+            .post(stack.token_url())
+            .header("dpop", key.proof_with(&key.jwk(), &claims))
+            .json(&json!({"grant_type": "urn:jira-3lo:ticket", "ticket": ticket})),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let expires_in = answer.json()["expires_in"].as_u64().unwrap();
+    assert!(
+        (3490..=3500).contains(&expires_in),
+        "issued 100 s ago with 3600 s: {expires_in}"
+    );
+}
