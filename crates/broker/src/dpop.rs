@@ -9,8 +9,7 @@
 use crate::error::Refusal;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use sha2::{Digest, Sha256};
 
 /// Accepted clock difference between the browser and the broker, both ways (seconds).
@@ -98,10 +97,11 @@ pub fn verify<'a>(
     let signature: [u8; 64] = decode(sig_b64)?
         .try_into()
         .map_err(|_| refuse("the DPoP proof signature is not 64 bytes"))?;
-    let signature = Signature::from_slice(&signature)
-        .map_err(|_| refuse("the DPoP proof signature is invalid"))?;
     let signing_input = &text.as_bytes()[..header_b64.len() + 1 + claims_b64.len()];
-    key.verify(signing_input, &signature)
+    // ring's P-256 (already in the tree through rustls) verifies in about a fifth of the time
+    // of the pure-Rust one, which made proof checks most of the broker's CPU per refresh.
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &key)
+        .verify(signing_input, &signature)
         .map_err(|_| refuse("the DPoP proof signature is invalid"))?;
 
     let claims: Claims = serde_json::from_slice(&decode(claims_b64)?)
@@ -135,8 +135,9 @@ pub fn verify<'a>(
     Ok(VerifiedProof { jkt, jti })
 }
 
-/// The key and its thumbprint, from an EC P-256 public JWK.
-fn public_key(jwk: &Jwk) -> Result<(VerifyingKey, String), Refusal> {
+/// The key (an uncompressed SEC1 point, checked to be on the curve) and its thumbprint, from an
+/// EC P-256 public JWK.
+fn public_key(jwk: &Jwk) -> Result<([u8; 65], String), Refusal> {
     let not_p256 = || refuse("the DPoP proof jwk must be an EC P-256 public key");
     if jwk.d.is_some() {
         return Err(refuse("the DPoP proof jwk must not contain a private key"));
@@ -152,7 +153,9 @@ fn public_key(jwk: &Jwk) -> Result<(VerifyingKey, String), Refusal> {
     };
     let (x, y) = (coordinate(&jwk.x)?, coordinate(&jwk.y)?);
     let point = p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
-    let key = VerifyingKey::from_encoded_point(&point).map_err(|_| not_p256())?;
+    VerifyingKey::from_encoded_point(&point).map_err(|_| not_p256())?;
+    let mut key = [0u8; 65];
+    key.copy_from_slice(point.as_bytes());
     Ok((key, thumbprint(&x, &y)))
 }
 
@@ -200,7 +203,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature: Signature = key.sign(input.as_bytes());
+        let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 
