@@ -386,8 +386,15 @@ export class JiraApp {
     } else if (this.view === 'create' && (this.createDraft?.summary?.trim() || this.createDraft?.description?.trim())) {
       kept = 'Your new issue is kept as a draft: press + (Create issue) to finish it.';
     }
+    // A notice belongs to the view it was shown in ("moved to Done", an error of the issue view).
+    this.clearNotice();
     this.showIssues({ keepList: true });
     if (kept) this.setNotice({ kind: 'info', code: 'draft_kept', text: kept, dismissible: true });
+  }
+
+  /** A call succeeded: an error banner from an earlier failure no longer holds. */
+  clearErrorNotice() {
+    if (this.notice?.kind === 'error') this.clearNotice();
   }
 
   onKeyDown(e) {
@@ -395,6 +402,17 @@ export class JiraApp {
     if (e.key === 'Escape' && menu) {
       menu.open = false;
       menu.querySelector('summary')?.focus();
+      return;
+    }
+    // The account menu: ArrowDown/ArrowUp open it from its button and move between its items.
+    const menuRoot = e.target?.closest?.('details.menu');
+    if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && menuRoot) {
+      e.preventDefault();
+      menuRoot.open = true;
+      const items = [...menuRoot.querySelectorAll('[role="menuitem"]')];
+      const at = items.indexOf(e.target);
+      const next = at < 0 ? (e.key === 'ArrowDown' ? 0 : items.length - 1) : (at + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
+      items[next]?.focus();
       return;
     }
     if (e.key === 'Escape' && (this.view === 'issue' || this.view === 'create')) {
@@ -653,16 +671,19 @@ export class JiraApp {
     this.view = 'issues';
     if (keepList && this.issues.length) {
       this.renderIssueList();
-      return;
+      // An action in the popup (a transition, a new issue) changed what the list shows: fetch it again.
+      if (!this.listStale) return;
     }
+    this.listStale = false;
     const seq = (this.loadSeq = (this.loadSeq ?? 0) + 1);
     if (!this.issues.length) this.setMain(this.listSkeleton());
-    else this.main.querySelector('.list-head')?.setAttribute('aria-busy', 'true');
+    else this.markUpdating(seq);
     try {
       const page = await this.client.search({ jql: MY_OPEN_ISSUES_JQL, fields: LIST_FIELDS, maxResults: PAGE_SIZE });
       if (seq !== this.loadSeq || this.view !== 'issues') return;
       this.issues = page.issues ?? [];
       this.nextPageToken = page.isLast === false || page.nextPageToken ? page.nextPageToken ?? null : null;
+      this.clearErrorNotice();
       this.renderIssueList();
       if (!this.firstIssuesMarked) {
         this.firstIssuesMarked = true;
@@ -692,6 +713,16 @@ export class JiraApp {
       button.textContent = 'Load more';
       this.showError(err, { retry: () => this.loadMore(button) });
     }
+  }
+
+  /** The list on screen is being fetched again: say so visibly once it takes a moment (a slow refresh). */
+  markUpdating(seq) {
+    const head = this.main.querySelector('.list-head');
+    head?.setAttribute('aria-busy', 'true');
+    setTimeout(() => {
+      if (seq !== this.loadSeq || this.view !== 'issues' || !head?.isConnected || head.querySelector('#updating')) return;
+      head.append(h('span', { class: 'updating muted', id: 'updating', role: 'status' }, h('span', { class: 'spinner' }), 'Updating…'));
+    }, 300);
   }
 
   listSkeleton() {
@@ -758,9 +789,16 @@ export class JiraApp {
         this.client.comments(key).then((r) => itemsOf(r, 'comments')),
       ]);
       if (seq !== this.issueSeq || this.view !== 'issue') return;
+      if (!notice) this.clearErrorNotice();
       this.renderIssue(issue, transitions, comments);
     } catch (err) {
       if (seq !== this.issueSeq) return;
+      // No spinner left turning under the banner: the view says the issue is not here.
+      if (this.view === 'issue') {
+        this.setMain(h('section', { class: 'issue', id: 'issue-failed', dataset: { key } },
+          this.backButton(),
+          h('p', { class: 'empty muted' }, `${key} could not be loaded.`)));
+      }
       this.showError(err, { retry: () => this.showIssue(key) });
     }
   }
@@ -862,6 +900,9 @@ export class JiraApp {
     button.classList.add('busy');
     try {
       await this.client.transition(key, transition.id);
+      const row = this.issues.find((i) => i.key === key);
+      if (row?.fields && transition.to) row.fields.status = transition.to;
+      this.listStale = true;
       await this.showIssue(key, { notice: { kind: 'success', text: `${key} moved to ${transition.to?.name ?? transition.name}.`, dismissible: true } });
     } catch (err) {
       this.main.querySelectorAll('.transitions button').forEach((b) => (b.disabled = false));
@@ -879,23 +920,26 @@ export class JiraApp {
     const type = h('select', { id: 'create-type', required: true, disabled: true }, h('option', { value: '' }, 'Choose a project first'));
     const summary = h('input', { id: 'create-summary', type: 'text', required: true, maxlength: 255, autocomplete: 'off', placeholder: 'What needs to be done?' });
     const description = h('textarea', { id: 'create-description', rows: 4, placeholder: 'Details (optional)' });
+    const assignee = h('select', { id: 'create-assignee' }, h('option', { value: 'me' }, 'Me'), h('option', { value: '' }, 'Unassigned'));
     // A form left half-filled (Escape, back) comes back as it was; Cancel discards it.
     const draft = this.createDraft;
     summary.value = draft?.summary ?? '';
     description.value = draft?.description ?? '';
+    assignee.value = draft?.assignee ?? 'me';
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'create-submit' }, 'Create issue');
-    const form = h('form', { class: 'create-form', id: 'create-form', onsubmit: (e) => { e.preventDefault(); this.createIssue({ project, type, summary, description, submit }); } },
+    const form = h('form', { class: 'create-form', id: 'create-form', onsubmit: (e) => { e.preventDefault(); this.createIssue({ project, type, summary, description, assignee, submit }); } },
       field('Project', project),
       field('Issue type', type),
       field('Summary', summary),
       field('Description', description),
+      field('Assignee', assignee),
       h('div', { class: 'form-row' },
         h('span', { class: 'hint muted', id: 'create-hint' }, 'Enter to create'),
         h('div', {}, h('button', { type: 'button', class: 'btn btn-quiet', id: 'create-cancel', onclick: () => { this.createDraft = null; this.showIssues({ keepList: true }); } }, 'Cancel'), submit),
       ),
     );
     const remember = () => {
-      this.createDraft = { project: project.value || draft?.project, type: type.value || draft?.type, summary: summary.value, description: description.value };
+      this.createDraft = { project: project.value || draft?.project, type: type.value || draft?.type, summary: summary.value, description: description.value, assignee: assignee.value };
     };
     form.addEventListener('input', remember);
     form.addEventListener('change', remember);
@@ -938,7 +982,7 @@ export class JiraApp {
     }
   }
 
-  async createIssue({ project, type, summary, description, submit }) {
+  async createIssue({ project, type, summary, description, assignee, submit }) {
     if (!project.value || !type.value || !summary.value.trim()) {
       (!project.value ? project : !type.value ? type : summary).focus();
       return;
@@ -946,13 +990,16 @@ export class JiraApp {
     submit.disabled = true;
     submit.textContent = 'Creating…';
     try {
+      // Assigned to me by default, so the new issue shows in "My open issues".
+      if (assignee.value === 'me' && !this.me) this.me = await this.client.myself();
       const created = await this.client.createIssue({
         projectKey: project.value,
         issueType: type.value,
         summary: summary.value.trim(),
         description: description.value.trim() || undefined,
+        assigneeAccountId: assignee.value === 'me' ? this.me.accountId : undefined,
       });
-      this.issues = []; // the list changed; reload it on the way back
+      this.listStale = true; // the list changed; fetch it again on the way back
       this.createDraft = null;
       await this.showIssue(created.key, { notice: { kind: 'success', text: `Created ${created.key}.`, dismissible: true } });
     } catch (err) {
