@@ -5,6 +5,9 @@
 import init, { JiraClient } from './pkg/jira_3lo.js';
 import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook } from './config.js';
 import { serializeError } from './messages.js';
+import {
+  ALARM_NAME, DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES, STATE_KEY, badgeFor, isBackingOff, nextState, outcomeOf,
+} from './badge.js';
 
 let setupPromise = null;
 let signInPromise = null;
@@ -55,5 +58,75 @@ onOverridesChanged(() => {
   setupPromise = null;
 });
 
+// ---- the toolbar badge (see badge.js) ----------------------------------------------------------
+
+const periodMinutes = (config) => (Number(config.badgePeriodMinutes) > 0 ? Number(config.badgePeriodMinutes) : DEFAULT_PERIOD_MINUTES);
+
+/** The poll alarm, created (or re-created with a changed period) once the config is known. */
+async function ensureAlarm() {
+  const { config } = await getSetup();
+  const period = periodMinutes(config);
+  const existing = await chrome.alarms.get(ALARM_NAME);
+  if (existing?.periodInMinutes !== period) await chrome.alarms.create(ALARM_NAME, { periodInMinutes: period });
+}
+
+let polling = null;
+
+/**
+ * One poll: no request while signed out or without a site, else one approximate-count request; the badge
+ * shows the count, nothing, or "!" when a reconnect is needed. After failures (429, 503, network) polls
+ * are put off (`force`, a change of the sign-in, polls anyway). Concurrent polls share one.
+ */
+function pollBadge({ force = false } = {}) {
+  polling ??= (async () => {
+    const { client, config } = await getSetup();
+    const now = Date.now();
+    const state = (await chrome.storage.session.get(STATE_KEY))[STATE_KEY];
+    if (!force && isBackingOff(state, now)) return;
+    let status;
+    let result = { ok: false, error: null };
+    try {
+      status = await client.status();
+    } catch (error) {
+      status = { state: 'signedIn' };
+      result = { ok: false, error };
+    }
+    if (result.error === null && status.state === 'signedIn') {
+      try {
+        result = { ok: true, count: await client.approximateCount(config.badgeJql || DEFAULT_BADGE_JQL) };
+      } catch (error) {
+        result = { ok: false, error };
+      }
+    }
+    const outcome = outcomeOf(status, result);
+    const badge = badgeFor(outcome);
+    if (badge) {
+      await chrome.action.setBadgeText({ text: badge.text });
+      if (badge.color) await chrome.action.setBadgeBackgroundColor({ color: badge.color });
+      await chrome.action.setTitle({ title: badge.title });
+    }
+    await chrome.storage.session.set({ [STATE_KEY]: nextState(state, outcome, now, periodMinutes(config) * 60_000) });
+  })().finally(() => {
+    polling = null;
+  });
+  return polling;
+}
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === ALARM_NAME) pollBadge().catch(() => {});
+});
+chrome.runtime.onInstalled.addListener(() => {
+  ensureAlarm().then(() => pollBadge({ force: true })).catch(() => {});
+});
+chrome.runtime.onStartup.addListener(() => {
+  ensureAlarm().then(() => pollBadge({ force: true })).catch(() => {});
+});
+// A sign-in, sign-out or site choice in any context (top-level, so it wakes the worker): the badge follows.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'local' && Object.keys(changes).some((k) => /^jira3lo:[^:]+:(refresh|site)$/.test(k))) {
+    pollBadge({ force: true }).catch(() => {});
+  }
+});
+
 // Test hook, only in builds whose config.json asks for it: the end-to-end tests call Jira from this context too.
-loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient }));
+loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient, pollBadge }));

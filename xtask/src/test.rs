@@ -53,6 +53,9 @@ pub fn run_all() -> Result {
                 .args(["--target-dir", "target"]))
         },
     )?;
+    stage("JavaScript unit tests (node --test tests/js)", || {
+        sh(Command::new("node").args(["--test", "tests/js/"]))
+    })?;
     let pkg = build_pkg()?;
     stage(
         &format!(

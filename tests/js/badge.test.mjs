@@ -1,0 +1,46 @@
+// The badge poller's decisions (www/badge.js), pure: what the badge shows and when the next poll may go.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { badgeFor, countText, isBackingOff, MAX_BACKOFF_MS, nextState, outcomeOf } from '../../www/badge.js';
+
+const PERIOD = 5 * 60_000;
+
+test('the badge shows the count, nothing when signed out or without a site, "!" when a reconnect is needed', () => {
+  assert.equal(badgeFor({ kind: 'count', count: 7 }).text, '7');
+  assert.equal(badgeFor({ kind: 'count', count: 0 }).text, '0');
+  assert.equal(badgeFor({ kind: 'signedOut' }).text, '');
+  assert.equal(badgeFor({ kind: 'noSite' }).text, '');
+  assert.equal(badgeFor({ kind: 'reconnect' }).text, '!');
+  // A failure that says nothing about the sign-in leaves the badge alone.
+  assert.equal(badgeFor({ kind: 'failed', transient: true }), null);
+  assert.deepEqual([countText(1000), countText(999), countText(-1), countText(NaN)], ['999+', '999', '', '']);
+});
+
+test('failures put the next poll off, doubling, at least the Retry-After, at most an hour; success resets', () => {
+  const now = 1_000_000;
+  let s = nextState(undefined, { kind: 'failed', transient: true }, now, PERIOD);
+  assert.deepEqual(s, { failures: 1, notBefore: now + PERIOD });
+  s = nextState(s, { kind: 'failed', transient: true }, now, PERIOD);
+  assert.equal(s.notBefore, now + 2 * PERIOD);
+  s = nextState(s, { kind: 'failed', transient: true, retryAfterMs: 3 * 3600_000 }, now, PERIOD);
+  assert.equal(s.notBefore, now + 3 * 3600_000, 'the server asked for longer');
+  for (let i = 0; i < 20; i++) s = nextState(s, { kind: 'failed', transient: true }, now, PERIOD);
+  assert.equal(s.notBefore, now + MAX_BACKOFF_MS);
+  assert.ok(isBackingOff(s, now + MAX_BACKOFF_MS - 1));
+  assert.ok(!isBackingOff(s, now + MAX_BACKOFF_MS));
+  assert.deepEqual(nextState(s, { kind: 'count', count: 1 }, now, PERIOD), { failures: 0, notBefore: 0 });
+  assert.deepEqual(nextState(s, { kind: 'reconnect' }, now, PERIOD), { failures: 0, notBefore: 0 });
+  assert.ok(!isBackingOff(undefined, now));
+});
+
+test('outcomes from the status and the count call', () => {
+  assert.deepEqual(outcomeOf({ state: 'signedOut' }, { ok: false, error: null }), { kind: 'signedOut' });
+  assert.deepEqual(outcomeOf({ state: 'siteSelectionRequired' }, { ok: false, error: null }), { kind: 'noSite' });
+  assert.deepEqual(outcomeOf({ state: 'signedIn' }, { ok: true, count: 3 }), { kind: 'count', count: 3 });
+  assert.deepEqual(outcomeOf({ state: 'signedIn' }, { ok: false, error: { code: 'reauth_required', needsReconnect: true } }), { kind: 'reconnect' });
+  assert.deepEqual(
+    outcomeOf({ state: 'signedIn' }, { ok: false, error: { code: 'rate_limited', details: { retryAfterMs: 9000 } } }),
+    { kind: 'failed', transient: true, retryAfterMs: 9000 },
+  );
+  assert.equal(outcomeOf({ state: 'signedIn' }, { ok: false, error: { code: 'jira', details: {} } }).transient, false);
+});

@@ -1,0 +1,93 @@
+// @ts-check
+// The toolbar badge: how many issues match a JQL (by default my open issues), kept by the service worker
+// with chrome.alarms at one request per poll (Jira's approximate-count). The decisions are pure functions
+// (unit-tested in tests/js/badge.test.mjs); the worker performs them.
+
+/** The badge's JQL unless the options say otherwise: my open issues. */
+export const DEFAULT_BADGE_JQL = 'assignee = currentUser() AND statusCategory != Done';
+/** Minutes between polls unless the options say otherwise. */
+export const DEFAULT_PERIOD_MINUTES = 5;
+/** The longest a poll is put off after failures (backing off doubles the wait up to this). */
+export const MAX_BACKOFF_MS = 60 * 60 * 1000;
+export const ALARM_NAME = 'jira3lo-badge';
+/** chrome.storage.session key of the poller's state (not the module's `jira3lo:` namespace). */
+export const STATE_KEY = 'jira3lo.badge';
+
+/**
+ * @typedef {{ failures: number, notBefore: number }} PollState
+ * @typedef {{ text: string, color?: string, title: string }} Badge
+ * @typedef {{ kind: 'count', count: number }
+ *   | { kind: 'signedOut' }
+ *   | { kind: 'noSite' }
+ *   | { kind: 'reconnect' }
+ *   | { kind: 'failed', transient: boolean, retryAfterMs?: number }} PollOutcome
+ */
+
+/** The badge text of a count: Chrome shows about four characters. */
+export function countText(count) {
+  if (!Number.isFinite(count) || count < 0) return '';
+  return count > 999 ? '999+' : String(Math.floor(count));
+}
+
+/**
+ * What the badge shows after a poll. A failure that says nothing about the sign-in keeps the last count
+ * (`null`: leave the badge as it is).
+ * @param {PollOutcome} outcome
+ * @returns {Badge | null}
+ */
+export function badgeFor(outcome) {
+  switch (outcome.kind) {
+    case 'count':
+      return { text: countText(outcome.count), color: '#0C66E4', title: `${outcome.count} open issue${outcome.count === 1 ? '' : 's'} assigned to you` };
+    case 'signedOut':
+      return { text: '', title: 'Jira: not connected' };
+    case 'noSite':
+      return { text: '', title: 'Jira: choose a site in the popup' };
+    case 'reconnect':
+      return { text: '!', color: '#C9372C', title: 'Jira: reconnect needed (open the popup)' };
+    default:
+      return null;
+  }
+}
+
+/**
+ * The poller's state after a poll: a failure (429, 503, network) puts the next poll off, doubling with each
+ * failure in a row and never sooner than the server's Retry-After; anything else resets it.
+ * @param {PollState} state
+ * @param {PollOutcome} outcome
+ * @param {number} now
+ * @param {number} periodMs
+ * @returns {PollState}
+ */
+export function nextState(state, outcome, now, periodMs) {
+  if (outcome.kind !== 'failed') return { failures: 0, notBefore: 0 };
+  const failures = (state?.failures ?? 0) + 1;
+  const backoff = Math.min(MAX_BACKOFF_MS, periodMs * 2 ** (failures - 1));
+  return { failures, notBefore: now + Math.max(backoff, outcome.retryAfterMs ?? 0) };
+}
+
+/**
+ * Whether a poll now would be too early after earlier failures.
+ * @param {PollState | undefined} state
+ * @param {number} now
+ */
+export function isBackingOff(state, now) {
+  return !!state && state.notBefore > now;
+}
+
+/**
+ * A poll's outcome from the module's status and the count call's result or error (no count call is made
+ * while signed out or without a chosen site: then `result` is not looked at).
+ * @param {{ state: string }} status
+ * @param {{ ok: true, count: number } | { ok: false, error: any }} result
+ * @returns {PollOutcome}
+ */
+export function outcomeOf(status, result) {
+  if (status.state === 'signedOut') return { kind: 'signedOut' };
+  if (status.state === 'siteSelectionRequired') return { kind: 'noSite' };
+  if (result.ok) return { kind: 'count', count: result.count };
+  const e = result.error;
+  if (e?.needsReconnect) return { kind: 'reconnect' };
+  const retryAfterMs = e?.details?.retryAfterMs;
+  return { kind: 'failed', transient: !!e?.isTransient || ['rate_limited', 'network', 'timeout'].includes(e?.code), retryAfterMs };
+}
