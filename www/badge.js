@@ -14,7 +14,7 @@ export const ALARM_NAME = 'jira3lo-badge';
 export const STATE_KEY = 'jira3lo.badge';
 
 /**
- * @typedef {{ failures: number, notBefore: number }} PollState
+ * @typedef {{ failures: number, notBefore: number, reconnect?: boolean }} PollState
  * @typedef {{ text: string, color?: string, title: string }} Badge
  * @typedef {{ kind: 'count', count: number }
  *   | { kind: 'signedOut' }
@@ -60,11 +60,27 @@ export function badgeFor(outcome) {
  * @returns {PollState}
  */
 export function nextState(state, outcome, now, periodMs) {
-  if (outcome.kind !== 'failed') return { failures: 0, notBefore: 0 };
+  const reconnect = outcome.kind === 'reconnect';
+  if (outcome.kind !== 'failed') return { failures: 0, notBefore: 0, reconnect };
   const failures = (state?.failures ?? 0) + 1;
   const backoff = Math.min(MAX_BACKOFF_MS, periodMs * 2 ** (failures - 1));
-  return { failures, notBefore: now + Math.max(backoff, outcome.retryAfterMs ?? 0) };
+  return { failures, notBefore: now + Math.max(backoff, outcome.retryAfterMs ?? 0), reconnect: !!state?.reconnect };
 }
+
+/**
+ * A grant Atlassian refused ends signed out (the module clears it), but the user did not sign out: the
+ * badge keeps saying "reconnect" until a sign-in, or a sign-out the user asked for (which resets the state
+ * first, see {@link resetState}).
+ * @param {PollOutcome} outcome
+ * @param {PollState | undefined} state
+ * @returns {PollOutcome}
+ */
+export function remembered(outcome, state) {
+  return outcome.kind === 'signedOut' && state?.reconnect ? { kind: 'reconnect' } : outcome;
+}
+
+/** The state after a sign-out the user asked for: nothing to remember. */
+export const resetState = () => ({ failures: 0, notBefore: 0, reconnect: false });
 
 /**
  * Whether a poll now would be too early after earlier failures.
@@ -90,4 +106,33 @@ export function outcomeOf(status, result) {
   if (e?.needsReconnect) return { kind: 'reconnect' };
   const retryAfterMs = e?.details?.retryAfterMs;
   return { kind: 'failed', transient: !!e?.isTransient || ['rate_limited', 'network', 'timeout'].includes(e?.code), retryAfterMs };
+}
+
+/** What "assigned to me" means for notifications (the keys are compared poll to poll). */
+export const ASSIGNED_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY created DESC';
+/** chrome.storage.local key of the issues assigned at the last poll (per site). */
+export const ASSIGNED_KEY = 'jira3lo.assigned';
+/** At most this many notifications per poll; more are summed up in one. */
+export const MAX_NOTIFICATIONS = 3;
+
+/**
+ * The issues that are assigned to me now and were not at the last poll of the same site. The first poll
+ * of a site only records what is there (no notification for issues assigned before).
+ * @param {{ siteId: string, keys: string[] } | undefined} last
+ * @param {string} siteId
+ * @param {{ key: string }[]} issues
+ */
+export function newlyAssigned(last, siteId, issues) {
+  if (!last || last.siteId !== siteId) return [];
+  const before = new Set(last.keys);
+  return issues.filter((i) => !before.has(i.key));
+}
+
+/** The id of a notification about `key` on `siteUrl`, and back (the click handler opens the issue). */
+export const notificationId = (siteUrl, key) => `jira3lo|${key}|${siteUrl}`;
+export function parseNotificationId(id) {
+  const [prefix, key, ...rest] = String(id).split('|');
+  const siteUrl = rest.join('|');
+  if (prefix !== 'jira3lo' || !/^[A-Z][A-Z0-9_]*-\d+$/.test(key ?? '') || !/^https?:\/\//.test(siteUrl)) return null;
+  return { key, url: `${siteUrl.replace(/\/+$/, '')}/browse/${key}` };
 }

@@ -8,6 +8,7 @@ import {
   loadDefaults, loadOverrides, loadConfig, mergeConfig, saveOverrides, clearOverrides, parseScopes, clientConfig,
   scopesKey, clearGrantScopes, SUGGESTED_SCOPES,
 } from './config.js';
+import { DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES } from './badge.js';
 
 const form = document.getElementById('options-form');
 const fields = ['brokerUrl', 'apiBaseUrl'];
@@ -44,6 +45,11 @@ async function render() {
   }
   $('scopes').placeholder = (defaults.scopes?.length ? defaults.scopes : SUGGESTED_SCOPES).join(' ');
   $('scopes').value = (overrides.scopes ?? []).join(' ');
+  $('badgeJql').placeholder = defaults.badgeJql || DEFAULT_BADGE_JQL;
+  $('badgeJql').value = overrides.badgeJql ?? '';
+  $('badgePeriodMinutes').placeholder = String(defaults.badgePeriodMinutes || DEFAULT_PERIOD_MINUTES);
+  $('badgePeriodMinutes').value = overrides.badgePeriodMinutes ?? '';
+  $('notifyAssigned').checked = overrides.notifyAssigned === true;
   showCallbacks(overrides.brokerUrl || defaults.brokerUrl);
 }
 
@@ -84,6 +90,19 @@ function readForm() {
   }
   const scopes = parseScopes($('scopes').value);
   if (scopes.length) values.scopes = scopes;
+  const jql = $('badgeJql').value.trim();
+  if (jql) values.badgeJql = jql;
+  const minutes = $('badgePeriodMinutes').value.trim();
+  if (minutes) {
+    const n = Number(minutes);
+    if (!Number.isInteger(n) || n < 1 || n > 1440) {
+      showError('Check every: a whole number of minutes from 1 to 1440.');
+      $('badgePeriodMinutes').focus();
+      return null;
+    }
+    values.badgePeriodMinutes = n;
+  }
+  if ($('notifyAssigned').checked) values.notifyAssigned = true;
   return values;
 }
 

@@ -3,6 +3,7 @@ import init, { JiraClient, version } from './pkg/jira_3lo.js';
 import { loadConfig, clientConfig, onOverridesChanged, exposeTestHook } from './config.js';
 import { requestSignIn } from './messages.js';
 import { JiraApp, describeError, h } from './ui.js';
+import { STATE_KEY, resetState } from './badge.js';
 
 const root = document.getElementById('app');
 const openOptions = () => chrome.runtime.openOptionsPage();
@@ -31,7 +32,9 @@ try {
   throw err;
 }
 
-const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions });
+// A sign-out the user asks for is not "reconnect needed": the badge forgets that before the records go.
+const onSignOut = () => chrome.storage.session.set({ [STATE_KEY]: resetState() });
+const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions, onSignOut });
 // Test hook (e2e and bench builds only): lets end-to-end tests drive this context's client.
 exposeTestHook(config, { client, app, config });
 await app.start();

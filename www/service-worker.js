@@ -6,7 +6,8 @@ import init, { JiraClient } from './pkg/jira_3lo.js';
 import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook } from './config.js';
 import { serializeError } from './messages.js';
 import {
-  ALARM_NAME, DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES, STATE_KEY, badgeFor, isBackingOff, nextState, outcomeOf,
+  ALARM_NAME, ASSIGNED_JQL, ASSIGNED_KEY, DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES, MAX_NOTIFICATIONS, STATE_KEY,
+  badgeFor, isBackingOff, newlyAssigned, nextState, notificationId, outcomeOf, parseNotificationId, remembered,
 } from './badge.js';
 
 let setupPromise = null;
@@ -56,6 +57,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 // The options page changed the broker or scopes: the next use builds a client with them.
 onOverridesChanged(() => {
   setupPromise = null;
+  ensureAlarm().catch(() => {}); // a new poll period
 });
 
 // ---- the toolbar badge (see badge.js) ----------------------------------------------------------
@@ -71,14 +73,34 @@ async function ensureAlarm() {
 }
 
 let polling = null;
+let pollAgain = false;
 
 /**
  * One poll: no request while signed out or without a site, else one approximate-count request; the badge
  * shows the count, nothing, or "!" when a reconnect is needed. After failures (429, 503, network) polls
- * are put off (`force`, a change of the sign-in, polls anyway). Concurrent polls share one.
+ * are put off (`force`, a change of the sign-in, polls anyway). A poll asked for while one runs (a sign-in
+ * writes its grant, then its site) runs once more after it, so the badge ends on the last change.
  */
 function pollBadge({ force = false } = {}) {
-  polling ??= (async () => {
+  if (polling) {
+    pollAgain = true;
+    return polling;
+  }
+  polling = (async () => {
+    let forced = force;
+    do {
+      pollAgain = false;
+      await pollOnce(forced);
+      forced = true;
+    } while (pollAgain);
+  })().finally(() => {
+    polling = null;
+  });
+  return polling;
+}
+
+async function pollOnce(force) {
+  {
     const { client, config } = await getSetup();
     const now = Date.now();
     const state = (await chrome.storage.session.get(STATE_KEY))[STATE_KEY];
@@ -98,7 +120,7 @@ function pollBadge({ force = false } = {}) {
         result = { ok: false, error };
       }
     }
-    const outcome = outcomeOf(status, result);
+    const outcome = remembered(outcomeOf(status, result), state);
     const badge = badgeFor(outcome);
     if (badge) {
       await chrome.action.setBadgeText({ text: badge.text });
@@ -106,11 +128,44 @@ function pollBadge({ force = false } = {}) {
       await chrome.action.setTitle({ title: badge.title });
     }
     await chrome.storage.session.set({ [STATE_KEY]: nextState(state, outcome, now, periodMinutes(config) * 60_000) });
-  })().finally(() => {
-    polling = null;
-  });
-  return polling;
+    if (outcome.kind === 'count' && config.notifyAssigned === true) await notifyNewlyAssigned(client, status.site);
+  }
 }
+
+/**
+ * Opt-in (Options): a notification for each issue newly assigned to me since the last poll of this site
+ * (one more request a poll: the keys). Clicking one opens the issue in Jira.
+ */
+async function notifyNewlyAssigned(client, site) {
+  if (!site?.id || !chrome.notifications) return;
+  const page = await client.search({ jql: ASSIGNED_JQL, fields: ['summary'], maxResults: 100 });
+  const issues = page.issues ?? [];
+  const last = (await chrome.storage.local.get(ASSIGNED_KEY))[ASSIGNED_KEY];
+  const fresh = newlyAssigned(last, site.id, issues);
+  await chrome.storage.local.set({ [ASSIGNED_KEY]: { siteId: site.id, keys: issues.map((i) => i.key) } });
+  const iconUrl = chrome.runtime.getURL('www/icons/icon-128.png');
+  for (const issue of fresh.slice(0, MAX_NOTIFICATIONS)) {
+    await chrome.notifications.create(notificationId(site.url, issue.key), {
+      type: 'basic', iconUrl, title: `${issue.key} was assigned to you`, message: issue.fields?.summary ?? '', priority: 1,
+    });
+  }
+  if (fresh.length > MAX_NOTIFICATIONS) {
+    await chrome.notifications.create(`jira3lo|more|${Date.now()}`, {
+      type: 'basic', iconUrl, title: `${fresh.length - MAX_NOTIFICATIONS} more issues were assigned to you`, message: 'Open the Jira popup to see them.',
+    });
+  }
+}
+
+/** A click on a notification: the issue in Jira, in a new tab. */
+async function openNotification(id) {
+  const target = parseNotificationId(id);
+  await chrome.notifications.clear(id);
+  if (target) await chrome.tabs.create({ url: target.url });
+}
+
+chrome.notifications?.onClicked.addListener((id) => {
+  openNotification(id).catch(() => {});
+});
 
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === ALARM_NAME) pollBadge().catch(() => {});
@@ -129,4 +184,4 @@ chrome.storage.onChanged.addListener((changes, area) => {
 });
 
 // Test hook, only in builds whose config.json asks for it: the end-to-end tests call Jira from this context too.
-loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient, pollBadge }));
+loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient, pollBadge, openNotification }));

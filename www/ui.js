@@ -218,7 +218,9 @@ export class JiraApp {
    * @param {string} [o.version]       the module version for the footer
    * @param {() => void} [o.openOptions]
    */
-  constructor({ root, client, signIn, kind, config, version, openOptions }) {
+  constructor({ root, client, signIn, kind, config, version, openOptions, onSignOut }) {
+    /** Called before a sign-out the user asked for (the extension resets its badge's memory). */
+    this.onSignOut = onSignOut;
     Object.assign(this, { root, client, signIn, kind, config, openOptions });
     this.storageKind = kind === 'extension' ? 'extension' : 'session';
     this.grantScopes = null; // the scopes the stored grant was asked with, when known
@@ -651,6 +653,7 @@ export class JiraApp {
   async doSignOut() {
     this.clearNotice();
     try {
+      await this.onSignOut?.();
       await this.client.signOut();
       await clearGrantScopes(this.storageKind).catch(() => {});
     } catch (err) {

@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, connectViaConsent, env, launch, openPopup, requireEnv, resetFake, serviceWorker, signOutExtension, stats,
-  waitForIssues,
+  admin, connectViaConsent, env, launch, openPopup, requireEnv, resetFake, serviceWorker, setOverrides, signOutExtension,
+  stats, waitForIssues,
 } from './helpers.mjs';
 
 let browser;
@@ -97,4 +97,44 @@ test('a 503 leaves the count and puts the next poll off; a sign-out empties the 
   });
   assert.equal(await worker.evaluate(() => chrome.action.getBadgeText({})), '');
   await popup.close();
+});
+
+test('opt-in notifications: an issue newly assigned to me since the last poll is notified; its click opens it in Jira', async () => {
+  await resetFake({ consent_mode: 'page', consent_user: 'bob' });
+  await signOutExtension(ctx, id);
+  await setOverrides(ctx, id, { notifyAssigned: true });
+  try {
+    const popup = await openPopup(ctx, id);
+    await connectViaConsent(ctx, popup);
+    await waitForIssues(popup);
+    const worker = await serviceWorker(ctx);
+    const notifications = () => worker.evaluate(() => chrome.notifications.getAll().then(Object.keys));
+    await poll(); // the first poll of the site records what is assigned already
+    assert.deepEqual(await notifications(), [], 'nothing for issues assigned before');
+
+    const created = await popup.evaluate(async () => {
+      const { client } = globalThis.__jira3lo;
+      const me = await client.myself();
+      const [issue] = (await client.search({ jql: 'assignee = currentUser()', fields: ['project'], maxResults: 1 })).issues;
+      return client.createIssue({ projectKey: issue.fields.project.key, issueType: 'Task', summary: 'Assigned while away', assigneeAccountId: me.accountId });
+    });
+    const before = await stats();
+    await poll();
+    const polled = await stats();
+    assert.equal(total(polled) - total(before), 2, 'with notifications on, a poll costs the count and the keys');
+    const ids = await notifications();
+    assert.equal(ids.length, 1, `one notification: ${ids}`);
+    assert.ok(ids[0].includes(`|${created.key}|`), `${ids[0]} names ${created.key}`);
+    await poll();
+    assert.equal((await notifications()).length, 1, 'not notified twice');
+
+    // The site (a seed *.atlassian.net name) is not reachable from here: the tab's request is what is checked.
+    const opened = ctx.waitForEvent('request', (r) => r.url().endsWith(`/browse/${created.key}`));
+    await worker.evaluate((nid) => globalThis.__jira3lo.openNotification(nid), ids[0]);
+    assert.match((await opened).url(), /^https:\/\/[a-z0-9-]+\.atlassian\.net\/browse\//);
+    assert.deepEqual(await notifications(), [], 'the clicked notification is gone');
+    await popup.close();
+  } finally {
+    await setOverrides(ctx, id, null);
+  }
 });

@@ -1,7 +1,9 @@
 // The badge poller's decisions (www/badge.js), pure: what the badge shows and when the next poll may go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { badgeFor, countText, isBackingOff, MAX_BACKOFF_MS, nextState, outcomeOf } from '../../www/badge.js';
+import {
+  badgeFor, countText, isBackingOff, MAX_BACKOFF_MS, nextState, outcomeOf, remembered, resetState,
+} from '../../www/badge.js';
 
 const PERIOD = 5 * 60_000;
 
@@ -19,7 +21,7 @@ test('the badge shows the count, nothing when signed out or without a site, "!" 
 test('failures put the next poll off, doubling, at least the Retry-After, at most an hour; success resets', () => {
   const now = 1_000_000;
   let s = nextState(undefined, { kind: 'failed', transient: true }, now, PERIOD);
-  assert.deepEqual(s, { failures: 1, notBefore: now + PERIOD });
+  assert.deepEqual(s, { failures: 1, notBefore: now + PERIOD, reconnect: false });
   s = nextState(s, { kind: 'failed', transient: true }, now, PERIOD);
   assert.equal(s.notBefore, now + 2 * PERIOD);
   s = nextState(s, { kind: 'failed', transient: true, retryAfterMs: 3 * 3600_000 }, now, PERIOD);
@@ -28,8 +30,8 @@ test('failures put the next poll off, doubling, at least the Retry-After, at mos
   assert.equal(s.notBefore, now + MAX_BACKOFF_MS);
   assert.ok(isBackingOff(s, now + MAX_BACKOFF_MS - 1));
   assert.ok(!isBackingOff(s, now + MAX_BACKOFF_MS));
-  assert.deepEqual(nextState(s, { kind: 'count', count: 1 }, now, PERIOD), { failures: 0, notBefore: 0 });
-  assert.deepEqual(nextState(s, { kind: 'reconnect' }, now, PERIOD), { failures: 0, notBefore: 0 });
+  assert.deepEqual(nextState(s, { kind: 'count', count: 1 }, now, PERIOD), { failures: 0, notBefore: 0, reconnect: false });
+  assert.deepEqual(nextState(s, { kind: 'reconnect' }, now, PERIOD), { failures: 0, notBefore: 0, reconnect: true });
   assert.ok(!isBackingOff(undefined, now));
 });
 
@@ -43,4 +45,29 @@ test('outcomes from the status and the count call', () => {
     { kind: 'failed', transient: true, retryAfterMs: 9000 },
   );
   assert.equal(outcomeOf({ state: 'signedIn' }, { ok: false, error: { code: 'jira', details: {} } }).transient, false);
+});
+
+test('newly assigned: only issues not there at the last poll of the same site; a first poll only records', async () => {
+  const { newlyAssigned, notificationId, parseNotificationId } = await import('../../www/badge.js');
+  const issues = [{ key: 'A-1' }, { key: 'A-2' }, { key: 'A-3' }];
+  assert.deepEqual(newlyAssigned(undefined, 's1', issues), []);
+  assert.deepEqual(newlyAssigned({ siteId: 's2', keys: [] }, 's1', issues), [], 'another site: a first poll');
+  assert.deepEqual(newlyAssigned({ siteId: 's1', keys: ['A-1', 'A-3'] }, 's1', issues), [{ key: 'A-2' }]);
+  assert.deepEqual(newlyAssigned({ siteId: 's1', keys: ['A-1', 'A-2', 'A-3', 'A-4'] }, 's1', issues), []);
+  assert.deepEqual(parseNotificationId(notificationId('https://acme.atlassian.net/', 'PLAT-12')),
+    { key: 'PLAT-12', url: 'https://acme.atlassian.net/browse/PLAT-12' });
+  for (const bad of ['jira3lo|more|1', 'jira3lo|PLAT-1|javascript:alert(1)', 'other|PLAT-1|https://x', '']) {
+    assert.equal(parseNotificationId(bad), null, bad);
+  }
+});
+
+test('"reconnect" outlasts the tokens the module cleared, until a sign-in or a sign-out the user asked for', () => {
+  const refused = nextState(undefined, { kind: 'reconnect' }, 0, PERIOD);
+  assert.deepEqual(remembered({ kind: 'signedOut' }, refused), { kind: 'reconnect' });
+  const again = nextState(refused, remembered({ kind: 'signedOut' }, refused), 0, PERIOD);
+  assert.equal(again.reconnect, true);
+  assert.deepEqual(remembered({ kind: 'signedOut' }, resetState()), { kind: 'signedOut' });
+  const signedIn = nextState(refused, { kind: 'count', count: 2 }, 0, PERIOD);
+  assert.deepEqual(remembered({ kind: 'signedOut' }, signedIn), { kind: 'signedOut' });
+  assert.equal(nextState(refused, { kind: 'failed', transient: true }, 0, PERIOD).reconnect, true);
 });
