@@ -133,3 +133,30 @@ async fn a_raw_refresh_token_of_an_older_version_is_removed_with_a_clear_reauth(
         "only the sign-in's"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_device_clock_minutes_off_the_brokers_still_signs_in_after_one_refused_proof() {
+    let env = start().await;
+    // A broker whose clock is 5 minutes ahead of this device's (the test clock).
+    let ahead = env.platform.clock.unix_secs_source();
+    let broker = env
+        .broker_with(move |c| c.clock(move || ahead() + 300))
+        .await;
+    let mut config = env.config();
+    config.broker_url = broker.base_url.clone();
+    let platform = env.platform.sibling();
+    let session = Session::new(config, platform.clone());
+    let url = session.begin_sign_in(support::REDIRECT).await.unwrap();
+    assert_eq!(
+        platform.sent_matching("POST /v1/authorize"),
+        2,
+        "refused once for the clock, then sent with the broker's time"
+    );
+    let callback = env.authorize(&url).await;
+    session.complete_sign_in(&callback).await.unwrap();
+    assert_eq!(
+        platform.sent_matching("POST /oauth/token"),
+        1,
+        "the offset is kept: the redemption goes through at once"
+    );
+}

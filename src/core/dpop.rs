@@ -8,8 +8,10 @@
 
 use serde::Serialize;
 
-use super::io::Method;
+use super::gateway::parse_http_date;
+use super::io::{HttpResponse, Method};
 use super::secrets::base64url;
+use super::token_response::oauth_error;
 use crate::Error;
 
 /// The public half of a P-256 key as a JWK's coordinates (base64url, 32 bytes each).
@@ -119,6 +121,27 @@ impl UnsignedProof {
     }
 }
 
+/// A clock this far off the broker's is corrected (the broker accepts ±60 s; closer than this, a
+/// refused proof has another cause).
+pub const SKEW_CORRECTION_MIN_MS: u64 = 30_000;
+
+/// When the broker refused a proof (`400 invalid_dpop_proof`) and its `Date` says this device's
+/// clock is off by more than [`SKEW_CORRECTION_MIN_MS`]: the offset (broker − local, ms) that
+/// later proofs add to the local time. A device clock a few minutes off is common; without this,
+/// such a device could never sign in.
+pub fn clock_offset(resp: &HttpResponse, local_now_ms: u64) -> Option<i64> {
+    if resp.status != 400 {
+        return None;
+    }
+    let (error, _) = oauth_error(&resp.body)?;
+    if error != "invalid_dpop_proof" {
+        return None;
+    }
+    let broker_ms = parse_http_date(resp.header("date")?)?;
+    let offset = broker_ms as i64 - local_now_ms as i64;
+    (offset.unsigned_abs() > SKEW_CORRECTION_MIN_MS).then_some(offset)
+}
+
 /// A fresh `jti`: 128 random bits, base64url.
 pub fn random_jti() -> Result<String, Error> {
     let mut bytes = [0u8; 16];
@@ -181,6 +204,35 @@ mod tests {
         let unsigned = UnsignedProof::new(&jwk, Method::Post, "https://b/", 0, "j");
         assert!(unsigned.clone().signed(&[0; 72]).is_err());
         assert!(unsigned.signed(&[0; 63]).is_err());
+    }
+
+    #[test]
+    fn a_refused_proof_with_a_far_broker_date_gives_the_offset() {
+        let resp = |status: u16, error: &str, date: &str| HttpResponse {
+            status,
+            headers: vec![("date".into(), date.into())],
+            body: format!(r#"{{"error":"{error}"}}"#),
+        };
+        // Sun, 06 Nov 1994 08:49:37 GMT = 784111777 s.
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let broker_ms = 784_111_777_000u64;
+        let late = resp(400, "invalid_dpop_proof", date);
+        assert_eq!(clock_offset(&late, broker_ms - 300_000), Some(300_000));
+        assert_eq!(clock_offset(&late, broker_ms + 90_000), Some(-90_000));
+        assert_eq!(
+            clock_offset(&late, broker_ms - 10_000),
+            None,
+            "close: another cause"
+        );
+        assert_eq!(clock_offset(&resp(400, "invalid_grant", date), 0), None);
+        assert_eq!(
+            clock_offset(&resp(503, "invalid_dpop_proof", date), 0),
+            None
+        );
+        assert_eq!(
+            clock_offset(&resp(400, "invalid_dpop_proof", "yesterday"), 0),
+            None
+        );
     }
 
     #[test]

@@ -168,6 +168,8 @@ pub(crate) struct Inner<P: Platform> {
     /// The refresh in flight in this context; every caller awaits the same one.
     refresh_flight: RefCell<Option<RefreshFlight>>,
     cooldown: RefCell<Option<Cooldown>>,
+    /// Broker time − local time, learnt from a proof refused for a skewed clock (0 until then).
+    broker_clock_offset_ms: std::cell::Cell<i64>,
     reports: RefCell<Vec<StorageReport>>,
     /// What a Jira call needs, kept between storage reads (see [`cache`]).
     access: cache::Cached<AccessRecord>,
@@ -203,6 +205,7 @@ impl<P: Platform> Session<P> {
             platform,
             refresh_flight: RefCell::new(None),
             cooldown: RefCell::new(None),
+            broker_clock_offset_ms: std::cell::Cell::new(0),
             reports: RefCell::new(Vec::new()),
             access: Default::default(),
             site: Default::default(),

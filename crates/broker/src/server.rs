@@ -147,6 +147,7 @@ pub(crate) fn router(
         .fallback(|| async { Refusal::NotFound })
         .method_not_allowed_fallback(|| async { Refusal::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(app.clone(), cors))
+        .layer(middleware::from_fn_with_state(app.clone(), date))
         .layer(middleware::from_fn_with_state(app.clone(), access_log))
         .with_state(app))
 }
@@ -655,6 +656,17 @@ fn json_response(status: StatusCode, body: Bytes, cache_control: &'static str) -
     response
 }
 
+/// `Date` from the broker's own clock (the one proofs are judged by), so a client told its proof is
+/// too old or too new learns the time to use.
+async fn date(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(app.clock.now());
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
 /// CORS by allow-list. No `Origin` (curl, servers) passes without CORS headers; an allowed origin
 /// gets them (and its preflight answered); any other origin gets a 403 and no CORS headers, so
 /// the request never reaches a handler.
@@ -703,7 +715,8 @@ async fn cors(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("retry-after"),
+        // `date`: a client whose clock is off learns the broker's time from a refused proof.
+        HeaderValue::from_static("retry-after, date"),
     );
     headers.append(header::VARY, HeaderValue::from_static("origin"));
     response
