@@ -77,7 +77,7 @@ impl RateLimiter {
 }
 
 /// IPv6 clients usually own a whole /64, so that is the unit; IPv4-mapped addresses count as IPv4.
-fn bucket_key(addr: IpAddr) -> IpAddr {
+pub(crate) fn bucket_key(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
