@@ -21,8 +21,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
-                  wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
+                  broker scale-out (redis-server + nginx), wasm-bindgen tests in headless
+                  Chromium (page + service worker), Playwright e2e
   test wasm       only the wasm-bindgen stage (page + service worker)
+  test scale      only the broker scale-out stage (real redis-server + nginx, two brokers)
   test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
                   given tests/e2e/*.test.mjs files or all of them
   demo            build, start the fake Atlassian + broker, serve the extension and the demo page
