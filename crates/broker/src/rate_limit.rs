@@ -1,8 +1,8 @@
-//! A per-client-address token bucket for `POST /oauth/token`.
+//! A per-client-address token bucket for `POST /oauth/token` and `POST /v1/authorize`, in memory.
 //!
-//! In memory and per instance: with N replicas behind a load balancer a client gets up to N
-//! times the limit. That is acceptable for its purpose (keeping one misbehaving client from
-//! burning the app's Atlassian budget); it is not a global quota.
+//! Per instance: with N replicas behind a load balancer a client would get up to N
+//! times the limit, so several instances keep an equivalent limit (GCRA) in Redis instead
+//! (`crate::redis_store`), one limit for all.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -593,3 +593,47 @@ async fn scale_out_redis_stopped_and_restarted_under_load() {
     assert!(unav > 0, "the load saw the outage");
     assert!(slowest < 1000, "no request hung: slowest {slowest} ms");
 }
+
+/// The Dockerfile and the systemd unit cannot be run here (no Docker engine, no systemd as
+/// PID 1), so their settings are checked against the binary: every `BROKER_*` variable and
+/// every `--flag` they name is one `jira-3lo-broker --help` documents.
+#[test]
+fn deploy_files_name_only_real_settings() {
+    let help = Command::new(env!("CARGO_BIN_EXE_jira-3lo-broker"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    for file in ["Dockerfile", "jira-3lo-broker.service"] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        let mut checked = 0;
+        for (line, word) in text.lines().flat_map(|line| {
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .map(move |word| (line, word))
+        }) {
+            // Flags only where the broker is started (not apt-get's or cargo's).
+            let starts_broker = line.starts_with("ExecStart=") || line.starts_with("ENTRYPOINT");
+            let known = if word.starts_with("BROKER_") {
+                help.contains(&format!("env: {word}=")) || help.contains(&format!("env: {word}]"))
+            } else if starts_broker && word.starts_with("--") && word.len() > 2 {
+                help.contains(&format!("{word} "))
+            } else if word.starts_with("ATLASSIAN_") {
+                matches!(
+                    word,
+                    "ATLASSIAN_CLIENT_ID"
+                        | "ATLASSIAN_CLIENT_SECRET"
+                        | "ATLASSIAN_CLIENT_SECRET_FILE"
+                )
+            } else {
+                continue;
+            };
+            assert!(known, "{file} names {word}, which the binary does not know");
+            checked += 1;
+        }
+        assert!(checked >= 5, "{file}: {checked} settings found");
+    }
+    let dockerfile = std::fs::read_to_string(deploy.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("USER nonroot") && dockerfile.contains("distroless/static"));
+    assert!(dockerfile.contains("-p jira-3lo-broker"));
+}
