@@ -1,4 +1,4 @@
-//! `cargo xtask bench [broker|size|convert|popup|percall|all]`: measurements, not timed tests. Every
+//! `cargo xtask bench [broker|scale|size|convert|popup|percall|all]`: measurements, not timed tests. Every
 //! figure is reported next to a baseline measured in the same run.
 
 use crate::build::build_pkg;
@@ -12,6 +12,7 @@ pub fn run(args: &[String]) -> Result {
     ensure_all()?;
     match what {
         "broker" => broker(),
+        "scale" => scale(),
         "size" => size(),
         "convert" => convert(),
         "popup" => popup(),
@@ -22,15 +23,16 @@ pub fn run(args: &[String]) -> Result {
             .and_then(|_| popup())
             .and_then(|_| percall()),
         other => Err(format!(
-            "unknown benchmark `{other}` (broker | size | convert | popup | percall | all)"
+            "unknown benchmark `{other}` (broker | scale | size | convert | popup | percall | all)"
         )
         .into()),
     }
 }
 
-/// Refreshes per second through the broker vs directly against the fake, and added latency.
+/// Refreshes per second through the broker vs directly against the fake, and added latency;
+/// then the scale-out figures (each runs even if the other fails).
 fn broker() -> Result {
-    stage("bench broker (release)", || {
+    let load = stage("bench broker (release)", || {
         sh(Command::new("cargo").args([
             "bench",
             "--locked",
@@ -38,6 +40,23 @@ fn broker() -> Result {
             "jira-3lo-broker",
             "--bench",
             "load",
+        ]))
+    });
+    let scale = scale();
+    load.and(scale)
+}
+
+/// Redis-backed limits vs in-memory, and two instances behind nginx vs one direct
+/// (`crates/broker/benches/scale.rs`, real redis-server and nginx).
+fn scale() -> Result {
+    stage("bench scale (Redis, nginx, two brokers; release)", || {
+        sh(Command::new("cargo").args([
+            "bench",
+            "--locked",
+            "-p",
+            "jira-3lo-broker",
+            "--bench",
+            "scale",
         ]))
     })
 }

@@ -21,12 +21,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
-                  wasm-bindgen tests in headless Chromium (page + service worker), Playwright e2e
+                  broker scale-out (redis-server + nginx), wasm-bindgen tests in headless
+                  Chromium (page + service worker), Playwright e2e
   test wasm       only the wasm-bindgen stage (page + service worker)
+  test scale      only the broker scale-out stage (real redis-server + nginx, two brokers)
   test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
                   given tests/e2e/*.test.mjs files or all of them
   demo            build, start the fake Atlassian + broker, serve the extension and the demo page
-  bench [WHAT]    benchmarks: broker | size | convert | popup | percall | all (default all)
+  bench [WHAT]    benchmarks: broker (load + scale) | scale | size | convert | popup |
+                  percall | all (default all)
   sim [--schedules N] [--seed S]
                   deterministic simulation of the session engine: N schedules (default
                   100000; from seed S when both are given), or rerun seed S with its trace

@@ -42,8 +42,20 @@ pub fn run_all() -> Result {
         ]))
     })?;
     stage("native tests (cargo test --workspace)", || {
-        sh(Command::new("cargo").args(["test", "--workspace", "--locked"]))
+        // The scale-out tests run in the next stage, where their services are required.
+        sh(Command::new("cargo").args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--",
+            "--skip",
+            "scale_out_",
+        ]))
     })?;
+    stage(
+        "broker scale-out (real redis-server + nginx, two brokers)",
+        scale_tests,
+    )?;
     // fuzz/ is a workspace of its own (fuzz/Cargo.toml); its plain test target/ is the root's.
     stage(
         "fuzz smoke (every fuzz target: seeds + 20,000 mutations)",
@@ -95,6 +107,13 @@ pub fn run(args: &[String]) -> Result {
                 || e2e_tests(&files),
             )?;
         }
+        Some((stage_name, rest)) if stage_name == "scale" && rest.is_empty() => {
+            ensure_all()?;
+            stage(
+                "broker scale-out (real redis-server + nginx, two brokers)",
+                scale_tests,
+            )?;
+        }
         Some((stage_name, rest)) if stage_name == "wasm" && rest.is_empty() => {
             ensure_all()?;
             stage(
@@ -104,7 +123,7 @@ pub fn run(args: &[String]) -> Result {
         }
         Some(_) => {
             return Err(format!(
-                "cargo xtask test takes no arguments, `wasm`, or `e2e [FILE...]` (got {args:?})"
+                "cargo xtask test takes no arguments, `wasm`, `scale`, or `e2e [FILE...]` (got {args:?})"
             )
             .into())
         }
@@ -114,6 +133,31 @@ pub fn run(args: &[String]) -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// crates/broker/tests/scale.rs: it starts redis-server and nginx (deploy/nginx.conf) on free
+/// loopback ports itself; here their absence is a failure, not a skip.
+fn scale_tests() -> Result {
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "test",
+        "--locked",
+        "-p",
+        "jira-3lo-broker",
+        "--test",
+        "scale",
+        "--",
+        "--nocapture",
+    ])
+    .env("JIRA3LO_REQUIRE_SCALE", "1")
+    .env(
+        "PATH",
+        format!(
+            "{}:/usr/sbin:/usr/bin",
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    run_with_deadline(&mut cmd, Duration::from_secs(10 * 60))
 }
 
 /// The wasm test files: `tests/wasm_*.rs`.

@@ -1,6 +1,6 @@
 //! Installs what a fresh Debian machine lacks, idempotently, saying what it installs:
 //! the wasm32 target, wasm-bindgen-cli at the exact Cargo.lock version, Debian's chromium +
-//! chromium-driver, and the npm tools from package-lock.json (`npm ci`).
+//! chromium-driver, Debian's redis-server and nginx (the broker's scale-out tests), and the npm tools from package-lock.json (`npm ci`).
 //!
 //! Pitfalls avoided (see the toolchain notes): `cargo install --locked wasm-bindgen-cli` fails
 //! here, so it is installed unlocked at the pinned version; Debian's binaryen (wasm-opt 108) is
@@ -122,6 +122,7 @@ pub fn ensure_all() -> Result {
         ensure_wasm_target()?;
         ensure_wasm_bindgen()?;
         ensure_chromium()?;
+        ensure_scale_services()?;
         ensure_npm_packages()?;
         ensure_twiggy()?;
         Ok(())
@@ -177,6 +178,30 @@ fn ensure_chromium() -> Result {
         return Ok(());
     }
     println!("installing Debian's chromium and chromium-driver");
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// `redis-server` and `nginx`, started by crates/broker/tests/scale.rs on loopback ports of its
+/// own (the packages' system services are not used; on a machine with systemd they may start).
+pub fn redis_server() -> &'static str {
+    "/usr/bin/redis-server"
+}
+
+pub fn nginx() -> &'static str {
+    "/usr/sbin/nginx"
+}
+
+fn ensure_scale_services() -> Result {
+    if Path::new(redis_server()).exists() && Path::new(nginx()).exists() {
+        println!("redis-server + nginx: present");
+        return Ok(());
+    }
+    println!("installing Debian's redis-server and nginx (the broker's scale-out tests)");
+    apt_install(&["redis-server", "nginx"])
+}
+
+/// `apt-get update` + `apt-get install` of Debian packages (through sudo when not root).
+fn apt_install(packages: &[&str]) -> Result {
     let sudo = output(Command::new("id").arg("-u"))
         .map(|u| u.trim() != "0")
         .unwrap_or(true);
@@ -189,15 +214,9 @@ fn ensure_chromium() -> Result {
         run(&mut cmd)
     };
     apt(&["apt-get", "update", "-qq"])?;
-    apt(&[
-        "apt-get",
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ])
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt(&install)
 }
 
 fn ensure_npm_packages() -> Result {

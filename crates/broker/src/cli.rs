@@ -86,9 +86,28 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub sealing_keys: Option<KeyList>,
+    /// Shared state for several instances: `redis://[user:password@]host:port[/db]` or
+    /// `rediss://` (TLS). Rate limits and replay records go there; unset: this process's memory.
+    /// Prefer the environment variable (a password in a flag shows in `ps`).
+    #[arg(
+        long,
+        env = "BROKER_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<KeyList>,
+    /// Prefix of every Redis key [default: jira3lo:].
+    #[arg(long, env = "BROKER_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+    /// Bound on each Redis call, in milliseconds [default: 50].
+    #[arg(long, env = "BROKER_REDIS_TIMEOUT_MS", value_name = "MS")]
+    pub redis_timeout_ms: Option<u64>,
+    /// Serve GET /metrics on this address only (e.g. 127.0.0.1:9187) instead of on --listen.
+    #[arg(long, env = "BROKER_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
-/// The raw `--sealing-keys` text. Parsed after clap (whose errors would quote the value) and
+/// The raw `--sealing-keys` (or `--redis-url`) text. Parsed after clap (whose errors would quote the value) and
 /// redacted in `Debug`.
 #[derive(Clone)]
 pub struct KeyList(String);
@@ -121,6 +140,9 @@ pub struct FileConfig {
     client_ip_header: Option<String>,
     log_format: Option<LogFormat>,
     public_url: Option<String>,
+    redis_prefix: Option<String>,
+    redis_timeout_ms: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Why the binary cannot start. Never carries a secret.
@@ -221,6 +243,16 @@ impl Cli {
             .public_url
             .or(file.public_url)
             .filter(|u| !u.trim().is_empty());
+        if let Some(KeyList(url)) = self.redis_url.filter(|u| !u.0.trim().is_empty()) {
+            config.redis_url = Some(jira_3lo_broker::RedisUrl::new(url.trim()));
+        }
+        if let Some(prefix) = self.redis_prefix.or(file.redis_prefix) {
+            config.redis_prefix = prefix;
+        }
+        if let Some(ms) = self.redis_timeout_ms.or(file.redis_timeout_ms) {
+            config.redis_timeout = Duration::from_millis(ms);
+        }
+        config.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         if let Some(KeyList(text)) = self.sealing_keys.filter(|k| !k.0.trim().is_empty()) {
             config.sealing_keys = jira_3lo_broker::parse_sealing_keys(&text)?;
         }
@@ -371,5 +403,44 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["b", "--client-secret", "s"]).is_err());
         assert!(Cli::try_parse_from(["b", "--client-id", "i"]).is_err());
+    }
+
+    #[test]
+    fn redis_settings_and_a_redacted_url() {
+        let env = env_of(&[
+            ("ATLASSIAN_CLIENT_ID", "id"),
+            ("ATLASSIAN_CLIENT_SECRET", "sec"),
+        ]);
+        let cli = Cli::parse_from([
+            "b",
+            "--redis-url",
+            "rediss://u:hunter2@redis.example:6380/1",
+            "--redis-prefix",
+            "app1:",
+            "--metrics-listen",
+            "127.0.0.1:9187",
+        ]);
+        assert!(!format!("{cli:?}").contains("hunter2"));
+        let c = cli
+            .settings(file(r#"{"redis_timeout_ms":80}"#), &env)
+            .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        assert_eq!(
+            c.redis_url.as_ref().unwrap().expose(),
+            "rediss://u:hunter2@redis.example:6380/1"
+        );
+        assert_eq!(c.redis_prefix, "app1:");
+        assert_eq!(c.redis_timeout, Duration::from_millis(80));
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9187".parse().unwrap()));
+        c.validate().unwrap();
+        let bad = Cli::parse_from(["b", "--redis-url", "http://u:hunter2@x"])
+            .settings(FileConfig::default(), &env)
+            .unwrap();
+        let error = bad.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("redis://") && !error.contains("hunter2"),
+            "{error}"
+        );
+        assert!(serde_json::from_str::<FileConfig>(r#"{"redis_url":"redis://x"}"#).is_err());
     }
 }

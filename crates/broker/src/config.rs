@@ -71,6 +71,32 @@ impl fmt::Debug for SharedReplayCache {
     }
 }
 
+/// A Redis URL (`redis://` or `rediss://`). It may carry a password, so `Debug` shows only
+/// the scheme, host and port.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `scheme://host:port`, safe to log.
+    pub fn redacted(&self) -> String {
+        crate::redis_store::display_url(&self.0)
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({})", self.redacted())
+    }
+}
+
 /// Where the broker reads the time, in Unix seconds: the system clock unless a test gives its
 /// own (a proof's `iat`, and the expiry of states and tickets, are judged against it).
 #[derive(Clone, Default)]
@@ -129,6 +155,16 @@ pub struct BrokerConfig {
     pub client_ip_header: Option<String>,
     /// The time source; the system clock by default.
     pub clock: WallClock,
+    /// Shared state for several instances: rate limits and replay records in Redis. `None`:
+    /// in this process's memory.
+    pub redis_url: Option<RedisUrl>,
+    /// Prefix of every Redis key (several brokers or apps can share one Redis).
+    pub redis_prefix: String,
+    /// Bound on each Redis call.
+    pub redis_timeout: Duration,
+    /// Serve `GET /metrics` on this address only (not on the public listener). `None`: on the
+    /// main listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// A `sealing_key` call had an invalid key id (reported by `validate`).
     invalid_kid: bool,
 }
@@ -153,6 +189,10 @@ impl BrokerConfig {
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             client_ip_header: None,
             clock: WallClock::default(),
+            redis_url: None,
+            redis_prefix: crate::redis_store::DEFAULT_REDIS_PREFIX.to_string(),
+            redis_timeout: crate::redis_store::DEFAULT_REDIS_TIMEOUT,
+            metrics_listen: None,
             invalid_kid: false,
         }
     }
@@ -223,6 +263,28 @@ impl BrokerConfig {
         self
     }
 
+    /// Keeps rate limits and replay records in Redis (`redis://` or `rediss://`).
+    pub fn redis_url(mut self, url: &str) -> Self {
+        self.redis_url = Some(RedisUrl::new(url));
+        self
+    }
+
+    pub fn redis_prefix(mut self, prefix: &str) -> Self {
+        self.redis_prefix = prefix.to_string();
+        self
+    }
+
+    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout;
+        self
+    }
+
+    /// Serves `GET /metrics` on `addr` instead of the main listener.
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> Self {
+        self.metrics_listen = Some(addr);
+        self
+    }
+
     pub fn client_ip_header(mut self, header: &str) -> Self {
         self.client_ip_header = Some(header.to_string());
         self
@@ -279,6 +341,16 @@ impl BrokerConfig {
         }
         if self.upstream_timeout.is_zero() {
             return Err(ConfigError::UpstreamTimeout);
+        }
+        if let Some(url) = &self.redis_url {
+            crate::redis_store::check_url(url.expose()).map_err(ConfigError::RedisUrl)?;
+        }
+        if self.redis_prefix.len() > 64 || !self.redis_prefix.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ConfigError::RedisPrefix);
+        }
+        if self.redis_timeout.is_zero() {
+            return Err(ConfigError::RedisTimeout);
         }
         let client_ip_header = match &self.client_ip_header {
             None => None,
@@ -337,6 +409,13 @@ pub enum ConfigError {
     /// Never carries the keys: a fixed reason only.
     #[error("invalid sealing keys (BROKER_SEALING_KEYS=kid:base64key,...): {0}")]
     SealingKeys(&'static str),
+    /// Never carries the URL (it may hold a password): a fixed reason only.
+    #[error("invalid Redis URL (BROKER_REDIS_URL): {0}")]
+    RedisUrl(&'static str),
+    #[error("the Redis key prefix must be at most 64 printable ASCII characters without spaces")]
+    RedisPrefix,
+    #[error("the Redis timeout must be greater than zero")]
+    RedisTimeout,
     #[error("scope {0:?} must be non-empty printable ASCII without spaces")]
     Scope(String),
 }

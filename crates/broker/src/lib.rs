@@ -13,19 +13,22 @@ mod dpop;
 mod error;
 mod flow;
 mod grant;
+mod metrics;
 mod rate_limit;
+mod redis_store;
 mod replay;
 mod seal;
 mod server;
 mod upstream;
 
 pub use config::{
-    BrokerConfig, ClientSecret, ConfigError, SharedReplayCache, WallClock, DEFAULT_AUTH_BASE_URL,
-    DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_SCOPES, DEFAULT_UPSTREAM_TIMEOUT,
-    MAX_BODY_BYTES,
+    BrokerConfig, ClientSecret, ConfigError, RedisUrl, SharedReplayCache, WallClock,
+    DEFAULT_AUTH_BASE_URL, DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_SCOPES,
+    DEFAULT_UPSTREAM_TIMEOUT, MAX_BODY_BYTES,
 };
 pub use error::Refusal;
 pub use grant::TICKET_GRANT;
+pub use redis_store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT};
 pub use replay::{
     MemoryReplayCache, ReplayCache, ReplayFuture, ReplayUnavailable, DEFAULT_REPLAY_CAPACITY,
 };
@@ -47,18 +50,27 @@ pub struct RunningBroker {
     pub base_url: String,
     /// `{public_url}/oauth/callback`: the callback URL to register at Atlassian.
     pub callback_url: String,
+    /// `http://ADDR/metrics`: on the separate metrics listener, or on the main one.
+    pub metrics_url: String,
 }
 
 /// A bound, not yet serving broker: lets the binary print its address before serving.
 pub struct Server {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    /// `GET /metrics` on a listener of its own (`metrics_listen`).
+    metrics: Option<(tokio::net::TcpListener, axum::Router)>,
     public_url: String,
 }
 
 impl Server {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the separate metrics listener, when configured.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics.as_ref().map(|(l, _)| l.local_addr())
     }
 
     /// The configured public URL, or `http://{bound address}`; no trailing slash.
@@ -71,34 +83,60 @@ impl Server {
         format!("{}{}", self.public_url, server::CALLBACK_PATH)
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then stops accepting and finishes the requests in
+    /// flight (the metrics listener stops with it).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let metrics = self.metrics.map(|(listener, router)| {
+            let rx = stop_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped(rx))
+                    .await
+            })
+        });
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let main = axum::serve(self.listener, service)
+            .with_graceful_shutdown(stopped(stop_rx))
+            .await;
+        if let Some(task) = metrics {
+            task.await.map_err(std::io::Error::other)??;
+        }
+        main
     }
 }
 
-/// Validates the config and binds its listen address. Invalid settings are `InvalidInput`.
+/// Validates the config and binds its listen address(es). Invalid settings are `InvalidInput`.
 pub async fn bind(config: BrokerConfig) -> std::io::Result<Server> {
     let validated = config
         .prepare()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+        None => None,
+    };
     let public_url = match &validated.public_url {
         Some(url) => url.clone(),
         None => format!("http://{}", listener.local_addr()?),
     };
-    let router = server::router(&config, validated, &public_url)?;
+    let routers = server::router(&config, validated, &public_url)?;
     Ok(Server {
         listener,
-        router,
+        router: routers.main,
+        metrics: metrics_listener.zip(routers.metrics),
         public_url,
     })
 }
@@ -108,6 +146,10 @@ pub async fn spawn(config: BrokerConfig) -> std::io::Result<RunningBroker> {
     let server = bind(config).await?;
     let base_url = format!("http://{}", server.local_addr()?);
     let callback_url = server.callback_url();
+    let metrics_url = match server.metrics_addr() {
+        Some(addr) => format!("http://{}/metrics", addr?),
+        None => format!("{base_url}/metrics"),
+    };
     tokio::spawn(async move {
         if let Err(error) = server.serve(std::future::pending()).await {
             tracing::error!(%error, "broker stopped");
@@ -116,6 +158,7 @@ pub async fn spawn(config: BrokerConfig) -> std::io::Result<RunningBroker> {
     Ok(RunningBroker {
         base_url,
         callback_url,
+        metrics_url,
     })
 }
 

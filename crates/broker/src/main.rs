@@ -50,6 +50,9 @@ async fn run(config: jira_3lo_broker::BrokerConfig) -> std::io::Result<()> {
         rate_limit_per_minute = config.rate_limit_per_minute,
         client_ip_header = ?config.client_ip_header,
         sealing_key_ids = ?config.sealing_keys.iter().map(|k| k.kid()).collect::<Vec<_>>(),
+        shared_state = config.redis_url.as_ref().map(|u| u.redacted()).unwrap_or_else(|| "memory".into()),
+        redis_prefix = config.redis_url.as_ref().map(|_| config.redis_prefix.as_str()),
+        metrics_listen = ?config.metrics_listen,
         "starting"
     );
     let server = jira_3lo_broker::bind(config).await?;
@@ -64,6 +67,9 @@ async fn run(config: jira_3lo_broker::BrokerConfig) -> std::io::Result<()> {
     writeln!(stdout, "listening on http://{addr}")?;
     stdout.flush()?;
     drop(stdout);
+    if let Some(metrics) = server.metrics_addr() {
+        tracing::info!(addr = %metrics?, "metrics listening");
+    }
     tracing::info!(%addr, "listening");
     server.serve(shutdown_signal()).await?;
     tracing::info!("stopped");

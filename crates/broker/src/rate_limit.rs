@@ -1,8 +1,8 @@
-//! A per-client-address token bucket for `POST /oauth/token`.
+//! A per-client-address token bucket for `POST /oauth/token` and `POST /v1/authorize`, in memory.
 //!
-//! In memory and per instance: with N replicas behind a load balancer a client gets up to N
-//! times the limit. That is acceptable for its purpose (keeping one misbehaving client from
-//! burning the app's Atlassian budget); it is not a global quota.
+//! Per instance: with N replicas behind a load balancer a client would get up to N
+//! times the limit, so several instances keep an equivalent limit (GCRA) in Redis instead
+//! (`crate::redis_store`), one limit for all.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -77,7 +77,7 @@ impl RateLimiter {
 }
 
 /// IPv6 clients usually own a whole /64, so that is the unit; IPv4-mapped addresses count as IPv4.
-fn bucket_key(addr: IpAddr) -> IpAddr {
+pub(crate) fn bucket_key(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -7,7 +7,9 @@ use crate::flow::{
     self, RefreshPayload, StatePayload, TicketPayload, STATE_LIFETIME_SECS, TICKET_LIFETIME_SECS,
 };
 use crate::grant::{self, Grant};
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
+use crate::redis_store::RedisStore;
 use crate::replay::{namespace, MemoryReplayCache, ReplayCache};
 use crate::seal::{Purpose, Sealer};
 use crate::upstream::{TokenSuccess, Upstream, UpstreamGrant};
@@ -36,7 +38,10 @@ pub(crate) struct App {
     upstream: Upstream,
     allowed_origins: HashSet<String>,
     allowed_redirect_uris: HashSet<String>,
-    limiter: Option<RateLimiter>,
+    limiter: Limiter,
+    metrics: Arc<Metrics>,
+    /// Set when the state is shared through Redis (`/readyz` pings it).
+    redis: Option<Arc<RedisStore>>,
     client_ip_header: Option<HeaderName>,
     /// `GET /v1/client` never changes while running, so it is rendered once.
     client_info: Bytes,
@@ -60,6 +65,24 @@ struct ClientInfo<'a> {
     audience: &'a str,
     scopes: &'a [String],
     redirect_uris: &'a [String],
+}
+
+/// Where the per-client rate limit is kept.
+enum Limiter {
+    Off,
+    Memory(RateLimiter),
+    /// Shared by every instance using the same Redis and prefix.
+    Redis {
+        store: Arc<RedisStore>,
+        per_minute: u32,
+    },
+}
+
+/// The routers of one broker: the public one, and `GET /metrics` alone when it has a
+/// listener of its own.
+pub(crate) struct Routers {
+    pub main: Router,
+    pub metrics: Option<Router>,
 }
 
 /// The client address used for rate limiting and the access log.
@@ -90,7 +113,7 @@ pub(crate) fn router(
     config: &BrokerConfig,
     validated: Validated,
     public_base: &str,
-) -> std::io::Result<Router> {
+) -> std::io::Result<Routers> {
     let client_info = serde_json::to_vec(&ClientInfo {
         client_id: &config.client_id,
         audience: AUDIENCE,
@@ -116,16 +139,36 @@ pub(crate) fn router(
     } else {
         config.sealing_keys.clone()
     };
-    let replay: Arc<dyn ReplayCache> = match &config.replay_cache {
-        Some(shared) => shared.0.clone(),
-        None => Arc::new(MemoryReplayCache::new(config.replay_capacity)),
+    let metrics = Arc::new(Metrics::new()?);
+    let redis = match &config.redis_url {
+        Some(url) => Some(Arc::new(RedisStore::new(
+            url.expose(),
+            &config.redis_prefix,
+            config.redis_timeout,
+            metrics.clone(),
+        )?)),
+        None => None,
+    };
+    let replay: Arc<dyn ReplayCache> = match (&config.replay_cache, &redis) {
+        (Some(shared), _) => shared.0.clone(),
+        (None, Some(store)) => store.clone(),
+        (None, None) => Arc::new(MemoryReplayCache::new(config.replay_capacity)),
+    };
+    let limiter = match (config.rate_limit_per_minute, &redis) {
+        (0, _) => Limiter::Off,
+        (per_minute, Some(store)) => Limiter::Redis {
+            store: store.clone(),
+            per_minute,
+        },
+        (per_minute, None) => Limiter::Memory(RateLimiter::new(per_minute)),
     };
     let app = Arc::new(App {
         upstream,
         allowed_origins: validated.allowed_origins,
         allowed_redirect_uris: validated.allowed_redirect_uris,
-        limiter: (config.rate_limit_per_minute > 0)
-            .then(|| RateLimiter::new(config.rate_limit_per_minute)),
+        limiter,
+        metrics,
+        redis,
         client_ip_header: validated.client_ip_header,
         client_info: client_info.into(),
         client_id: config.client_id.clone(),
@@ -138,28 +181,84 @@ pub(crate) fn router(
         htu_token: htu(TOKEN_PATH)?,
         clock: config.clock.clone(),
     });
-    Ok(Router::new()
+    let separate_metrics = config.metrics_listen.is_some();
+    let mut main = Router::new()
         .route(TOKEN_PATH, post(token))
         .route(AUTHORIZE_PATH, post(authorize))
         .route(CALLBACK_PATH, get(callback))
         .route("/v1/client", get(client))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if !separate_metrics {
+        main = main.route(METRICS_PATH, get(metrics_text));
+    }
+    let main = main
         .fallback(|| async { Refusal::NotFound })
         .method_not_allowed_fallback(|| async { Refusal::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(app.clone(), cors))
         .layer(middleware::from_fn_with_state(app.clone(), date))
         .layer(middleware::from_fn_with_state(app.clone(), access_log))
-        .with_state(app))
+        .with_state(app.clone());
+    let metrics = separate_metrics.then(|| {
+        Router::new()
+            .route(METRICS_PATH, get(metrics_text))
+            .fallback(|| async { Refusal::NotFound })
+            .with_state(app)
+    });
+    Ok(Routers { main, metrics })
 }
 
+const METRICS_PATH: &str = "/metrics";
+
 impl App {
-    fn rate_limit(&self, ip: IpAddr) -> Result<(), Refusal> {
-        match &self.limiter {
-            Some(limiter) => limiter
-                .check(ip)
-                .map_err(|retry_after_secs| Refusal::RateLimited { retry_after_secs }),
-            None => Ok(()),
-        }
+    /// In Redis, the limit fails open: a Redis that cannot answer lets the request through
+    /// (with a warning and `broker_rate_limit_fail_open_total`).
+    async fn rate_limit(&self, ip: IpAddr) -> Result<(), Refusal> {
+        let decision = match &self.limiter {
+            Limiter::Off => Ok(()),
+            Limiter::Memory(limiter) => limiter.check(ip),
+            Limiter::Redis { store, per_minute } => {
+                match store
+                    .rate_limit(crate::rate_limit::bucket_key(ip), *per_minute)
+                    .await
+                {
+                    Ok(decision) => decision,
+                    Err(_) => {
+                        self.metrics.rate_limit_fail_open.inc();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        decision.map_err(|retry_after_secs| {
+            self.metrics.rate_limited.inc();
+            Refusal::RateLimited { retry_after_secs }
+        })
+    }
+
+    /// The token endpoint call, timed into `broker_upstream_duration_seconds`.
+    async fn exchange(
+        &self,
+        grant: UpstreamGrant<'_>,
+    ) -> Result<crate::upstream::UpstreamAnswer, Refusal> {
+        let grant_type = match grant {
+            UpstreamGrant::AuthorizationCode { .. } => "authorization_code",
+            UpstreamGrant::RefreshToken { .. } => "refresh_token",
+        };
+        let started = Instant::now();
+        let answer = self.upstream.exchange(grant).await;
+        let result = match &answer {
+            Ok(a) if a.success.is_some() => "ok",
+            Ok(_) => "error",
+            Err(Refusal::UpstreamTimeout) => "timeout",
+            Err(Refusal::UpstreamUnreachable) => "unreachable",
+            Err(_) => "invalid",
+        };
+        self.metrics
+            .upstream_seconds
+            .with_label_values(&[grant_type, result])
+            .observe(started.elapsed().as_secs_f64());
+        answer
     }
 
     /// Verifies the request's `DPoP` proof and spends its `jti`.
@@ -181,10 +280,23 @@ impl App {
         id: &str,
         ttl: Duration,
     ) -> Result<bool, Refusal> {
-        self.replay
-            .first_use(namespace, id, ttl)
-            .await
-            .map_err(|_| Refusal::ReplayCheckUnavailable)
+        match self.replay.first_use(namespace, id, ttl).await {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.metrics
+                    .replay_refused
+                    .with_label_values(&[namespace])
+                    .inc();
+                Ok(false)
+            }
+            Err(_) => {
+                self.metrics
+                    .replay_unavailable
+                    .with_label_values(&[namespace])
+                    .inc();
+                Err(Refusal::ReplayCheckUnavailable)
+            }
+        }
     }
 
     /// The token response the client gets: Atlassian's tokens, with the refresh token sealed
@@ -235,6 +347,34 @@ async fn healthz() -> Response {
     )
 }
 
+/// Readiness: with Redis configured, whether it answers a `PING` within the bound. A load
+/// balancer takes an instance out while it is not ready (its replay checks would fail
+/// closed); `/healthz` stays liveness only.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let (status, body): (StatusCode, &'static [u8]) = match &app.redis {
+        None => (StatusCode::OK, br#"{"status":"ready"}"#),
+        Some(store) => match store.ping().await {
+            Ok(()) => (StatusCode::OK, br#"{"status":"ready","redis":"ok"}"#),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"status":"not_ready","redis":"unavailable"}"#,
+            ),
+        },
+    };
+    json_response(status, Bytes::from_static(body), "no-store")
+}
+
+async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    let mut response = (StatusCode::OK, app.metrics.render()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 async fn client(State(app): State<Arc<App>>) -> Response {
     json_response(
         StatusCode::OK,
@@ -260,7 +400,7 @@ async fn authorize(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    app.rate_limit(ip)?;
+    app.rate_limit(ip).await?;
     let body = read_body(&headers, body).await?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -393,7 +533,6 @@ async fn callback_inner(
         return Ok(redirect_error(outcome, "invalid_request"));
     };
     let answer = app
-        .upstream
         .exchange(UpstreamGrant::AuthorizationCode {
             code,
             redirect_uri: &app.callback_url,
@@ -511,7 +650,7 @@ async fn token_inner(
     body: Body,
     outcome: &mut Option<TokenOutcome>,
 ) -> Result<Response, Refusal> {
-    app.rate_limit(ip)?;
+    app.rate_limit(ip).await?;
     let body = read_body(headers, body).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -571,7 +710,6 @@ async fn refresh(
         ));
     }
     let answer = app
-        .upstream
         .exchange(UpstreamGrant::RefreshToken {
             refresh_token: &sealed.refresh_token,
         })
@@ -757,9 +895,13 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
         CALLBACK_PATH => CALLBACK_PATH,
         "/v1/client" => "/v1/client",
         "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        METRICS_PATH => METRICS_PATH,
         _ => "<other>",
     };
+    app.metrics.in_flight.inc();
     let response = next.run(request).await;
+    app.metrics.in_flight.dec();
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let error = response.extensions().get::<RefusalCode>().map(|c| c.0);
@@ -767,7 +909,16 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
     let grant_type = outcome.map(|o| o.grant_type);
     let upstream_status = outcome.and_then(|o| o.upstream_status);
     let redirect_error = outcome.and_then(|o| o.redirect_error);
-    if route == "/healthz" {
+    let outcome_label = error.unwrap_or(match status {
+        200..=399 => "ok",
+        400..=499 => "client_error",
+        _ => "server_error",
+    });
+    app.metrics
+        .requests
+        .with_label_values(&[route, status_label(status), outcome_label])
+        .inc();
+    if matches!(route, "/healthz" | "/readyz" | METRICS_PATH) {
         tracing::debug!(%method, route, status, latency_ms, "request");
     } else if status >= 500 {
         tracing::warn!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, redirect_error, "request");
@@ -775,4 +926,29 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
         tracing::info!(%method, route, status, latency_ms, client = %ip, error, grant_type, upstream_status, redirect_error, "request");
     }
     response
+}
+
+/// The status as a fixed label (anything unusual is `other`).
+fn status_label(status: u16) -> &'static str {
+    const KNOWN: [(u16, &str); 14] = [
+        (200, "200"),
+        (204, "204"),
+        (302, "302"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (413, "413"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map(|(_, label)| *label)
+        .unwrap_or("other")
 }

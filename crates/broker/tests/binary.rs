@@ -116,6 +116,7 @@ async fn binary_signs_in_and_refreshes_and_never_logs_a_secret() {
         fake,
         broker: jira_3lo_broker::RunningBroker {
             base_url: proc.base_url.clone(),
+            metrics_url: format!("{}/metrics", proc.base_url),
             callback_url,
         },
     };
