@@ -1,11 +1,15 @@
 //! `cargo xtask test`: every check and every test level, each stage named and timed.
 
 use crate::build::build_pkg;
+use crate::build::Browser;
 use crate::services::{
     build_binaries, free_port, start_broker, start_fake, start_test_stack, BrokerOptions,
     FakeOptions, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
-use crate::tools::{chromedriver, ensure_all, root, run as sh, run_with_deadline, stage};
+use crate::tools::{
+    chromedriver, ensure_all, ensure_firefox, geckodriver, root, run as sh, run_with_deadline,
+    stage,
+};
 use crate::Result;
 use std::process::Command;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use std::time::Instant;
 
 pub fn run_all() -> Result {
     ensure_all()?;
+    ensure_firefox()?;
     stage("cargo fmt --check", || {
         sh(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -63,14 +68,30 @@ pub fn run_all() -> Result {
     )?;
     stage(
         "wasm-bindgen tests in headless Chromium (page + service worker)",
-        wasm_tests,
+        || wasm_tests(Browser::Chrome),
     )?;
+    stage("wasm-bindgen page tests in headless Firefox ESR", || {
+        wasm_tests(Browser::Firefox)
+    })?;
     let files = e2e_files()?;
     stage(
         "Playwright end-to-end tests (real extension + demo page)",
         || e2e_tests(&files),
     )?;
+    firefox_e2e_stage()?;
+    stage(
+        "web-ext lint (the Firefox build)",
+        crate::build::lint_firefox,
+    )?;
     Ok(())
+}
+
+/// The real Firefox e2e: the extension as a temporary add-on, driven over WebDriver.
+fn firefox_e2e_stage() -> Result {
+    stage(
+        "Firefox end-to-end tests (temporary add-on in Firefox ESR, geckodriver)",
+        || e2e_tests(&firefox_e2e_files()?),
+    )
 }
 
 /// `cargo xtask test` runs every stage; `cargo xtask test wasm` only the wasm-bindgen stage;
@@ -94,14 +115,25 @@ pub fn run(args: &[String]) -> Result {
         }
         Some((stage_name, rest)) if stage_name == "wasm" && rest.is_empty() => {
             ensure_all()?;
+            ensure_firefox()?;
             stage(
                 "wasm-bindgen tests in headless Chromium (page + service worker)",
-                wasm_tests,
+                || wasm_tests(Browser::Chrome),
             )?;
+            stage(
+                "wasm-bindgen page tests in headless Firefox ESR",
+                || wasm_tests(Browser::Firefox),
+            )?;
+        }
+        Some((stage_name, rest)) if stage_name == "firefox" && rest.is_empty() => {
+            ensure_all()?;
+            ensure_firefox()?;
+            firefox_e2e_stage()?;
+            stage("web-ext lint (the Firefox build)", crate::build::lint_firefox)?;
         }
         Some(_) => {
             return Err(format!(
-                "cargo xtask test takes no arguments, `wasm`, or `e2e [FILE...]` (got {args:?})"
+                "cargo xtask test takes no arguments, `wasm`, `firefox`, or `e2e [FILE...]` (got {args:?})"
             )
             .into())
         }
@@ -113,21 +145,23 @@ pub fn run(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The wasm test files: `tests/wasm_*.rs`.
-fn wasm_test_targets() -> Result<Vec<String>> {
+/// The wasm test files: `tests/wasm_*.rs` (Firefox: not the service-worker ones, `*_worker`).
+fn wasm_test_targets(browser: Browser) -> Result<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("tests"))?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.starts_with("wasm_") && n.ends_with(".rs"))
         .map(|n| n.trim_end_matches(".rs").to_string())
+        .filter(|n| browser == Browser::Chrome || !n.ends_with("_worker"))
         .collect();
     names.sort();
     Ok(names)
 }
 
-/// Starts the real fake + broker, then runs the wasm-bindgen tests against them. The test
-/// page's address is fixed per run so the broker can allow exactly that origin.
-fn wasm_tests() -> Result {
+/// Starts the real fake + broker, then runs the wasm-bindgen tests against them in headless
+/// Chromium (chromedriver) or Firefox ESR (geckodriver). The test page's address is fixed per
+/// run so the broker can allow exactly that origin.
+fn wasm_tests(browser: Browser) -> Result {
     build_binaries(false)?;
     let fake_port = free_port()?;
     let page_port = free_port()?;
@@ -164,21 +198,30 @@ fn wasm_tests() -> Result {
         "--target",
         "wasm32-unknown-unknown",
     ]);
-    for t in wasm_test_targets()? {
+    for t in wasm_test_targets(browser)? {
         cmd.args(["--test", &t]);
     }
-    cmd.env("CHROMEDRIVER", chromedriver())
-        .env(
+    // The runner takes the first of GECKODRIVER, …, CHROMEDRIVER that is set.
+    match browser {
+        Browser::Chrome => cmd
+            .env_remove("GECKODRIVER")
+            .env("CHROMEDRIVER", chromedriver())
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root().join("webdriver.json"),
+            ),
+        Browser::Firefox => cmd.env("GECKODRIVER", geckodriver()).env(
             "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-            root().join("webdriver.json"),
-        )
-        .env(
-            "WASM_BINDGEN_TEST_ADDRESS",
-            format!("127.0.0.1:{page_port}"),
-        )
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
-        .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
-        .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
+            root().join("webdriver-firefox.json"),
+        ),
+    };
+    cmd.env(
+        "WASM_BINDGEN_TEST_ADDRESS",
+        format!("127.0.0.1:{page_port}"),
+    )
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+    .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
+    .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
     run_with_deadline(&mut cmd, Duration::from_secs(20 * 60))
 }
 
@@ -194,6 +237,21 @@ fn e2e_tests(files: &[String]) -> Result {
         .env("JIRA3LO_ARTIFACTS", &artifacts);
     stack.export_env(&mut cmd);
     run_with_deadline(&mut cmd, Duration::from_secs(15 * 60))
+}
+
+/// `tests/e2e/firefox/*.test.mjs`, sorted.
+fn firefox_e2e_files() -> Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/e2e/firefox"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .map(|n| format!("tests/e2e/firefox/{n}"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no tests/e2e/firefox/*.test.mjs found".into());
+    }
+    Ok(files)
 }
 
 /// `tests/e2e/*.test.mjs`, sorted.
