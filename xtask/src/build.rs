@@ -92,13 +92,6 @@ pub enum Browser {
 impl Browser {
     pub const ALL: [Browser; 2] = [Browser::Chrome, Browser::Firefox];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Browser::Chrome => "chrome",
-            Browser::Firefox => "firefox",
-        }
-    }
-
     pub fn parse(name: &str) -> Result<Browser> {
         match name {
             "chrome" | "chromium" => Ok(Browser::Chrome),
