@@ -23,7 +23,8 @@ commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
                   wasm-bindgen tests in headless Chromium (page + service worker) and Firefox
                   ESR (page), Playwright e2e (Chromium), Firefox e2e (geckodriver), web-ext lint
-  test wasm       only the wasm-bindgen stages (Chromium, Firefox)
+  test wasm [chrome|firefox]
+                  only the wasm-bindgen stages (both browsers, or the one named)
   test firefox    only the Firefox e2e stage and web-ext lint
   test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
                   given tests/e2e/*.test.mjs files or all of them
