@@ -46,7 +46,7 @@ export class FirefoxSession {
     let stdio = 'ignore';
     if (logDir) {
       mkdirSync(logDir, { recursive: true });
-      const log = openSync(join(logDir, 'geckodriver.log'), 'a');
+      const log = openSync(join(logDir, 'geckodriver.log'), 'w');
       stdio = ['ignore', log, log];
     }
     // --allow-system-access: the chrome context, to open moz-extension:// pages (see openExtensionTab).
