@@ -21,8 +21,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
-                  wasm-bindgen tests in headless Chromium (page + service worker) and Firefox
-                  ESR (page), Playwright e2e (Chromium), Firefox e2e (geckodriver), web-ext lint
+                  wasm-bindgen tests (page + service worker) in headless Chromium and Firefox
+                  ESR, Playwright e2e (Chromium), Firefox e2e (geckodriver), web-ext lint
   test wasm [chrome|firefox]
                   only the wasm-bindgen stages (both browsers, or the one named)
   test firefox    only the Firefox e2e stage and web-ext lint

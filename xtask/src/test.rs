@@ -70,9 +70,10 @@ pub fn run_all() -> Result {
         "wasm-bindgen tests in headless Chromium (page + service worker)",
         || wasm_tests(Browser::Chrome),
     )?;
-    stage("wasm-bindgen page tests in headless Firefox ESR", || {
-        wasm_tests(Browser::Firefox)
-    })?;
+    stage(
+        "wasm-bindgen tests in headless Firefox ESR (page + service worker)",
+        || wasm_tests(Browser::Firefox),
+    )?;
     let files = e2e_files()?;
     stage(
         "Playwright end-to-end tests (real extension + demo page)",
@@ -129,7 +130,7 @@ pub fn run(args: &[String]) -> Result {
                 )?;
             }
             if browsers.contains(&Browser::Firefox) {
-                stage("wasm-bindgen page tests in headless Firefox ESR", || {
+                stage("wasm-bindgen tests in headless Firefox ESR (page + service worker)", || {
                     wasm_tests(Browser::Firefox)
                 })?;
             }
@@ -154,14 +155,13 @@ pub fn run(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The wasm test files: `tests/wasm_*.rs` (Firefox: not the service-worker ones, `*_worker`).
-fn wasm_test_targets(browser: Browser) -> Result<Vec<String>> {
+/// The wasm test files: `tests/wasm_*.rs` (pages and service workers, in both browsers).
+fn wasm_test_targets() -> Result<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("tests"))?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.starts_with("wasm_") && n.ends_with(".rs"))
         .map(|n| n.trim_end_matches(".rs").to_string())
-        .filter(|n| browser == Browser::Chrome || !n.ends_with("_worker"))
         .collect();
     names.sort();
     Ok(names)
@@ -207,7 +207,7 @@ fn wasm_tests(browser: Browser) -> Result {
         "--target",
         "wasm32-unknown-unknown",
     ]);
-    for t in wasm_test_targets(browser)? {
+    for t in wasm_test_targets()? {
         cmd.args(["--test", &t]);
     }
     // The runner takes the first of GECKODRIVER, …, CHROMEDRIVER that is set.
