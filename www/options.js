@@ -53,11 +53,12 @@ async function render() {
   showCallbacks(overrides.brokerUrl || defaults.brokerUrl);
 }
 
-/** The two addresses an admin registers: the broker's callback at Atlassian (the app's one
- * callback URL), and this extension's redirect URI in the broker's allow-list. */
+/** The addresses an admin registers: the broker's callback at Atlassian (the app's one
+ * callback URL), and this extension's redirect URI and origin in the broker's allow-lists. */
 function showCallbacks(brokerUrl) {
   $('brokerCallbackUrl').value = brokerUrl ? `${brokerUrl.replace(/\/+$/, '')}/oauth/callback` : '';
   $('redirectUrl').value = chrome.identity?.getRedirectURL?.() ?? '';
+  $('extensionOrigin').value = location.origin;
 }
 
 /** An http(s) URL without path noise, or an error message. */

@@ -218,10 +218,13 @@ pub fn token_response(data: &[u8]) {
     }
     for now in NOWS {
         match authorize_answer(&resp, now) {
-            Ok(url) => {
-                // Schemes are case-insensitive (`Https:` is https): the parsed one is checked.
-                let scheme = WebUrl::parse(&url).map(|u| u.scheme);
-                assert!(matches!(scheme.as_deref(), Ok("http" | "https")), "{url:?}");
+            Ok(urls) => {
+                // Schemes are case-insensitive (`Https:` is https): the parsed one is checked,
+                // for the authorize URL and the broker's start URL alike.
+                for url in std::iter::once(&urls.authorize).chain(urls.start.as_ref()) {
+                    let scheme = WebUrl::parse(url).map(|u| u.scheme);
+                    assert!(matches!(scheme.as_deref(), Ok("http" | "https")), "{url:?}");
+                }
             }
             Err(e) => exercise_error(&e),
         }

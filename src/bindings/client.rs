@@ -151,9 +151,10 @@ impl JiraClient {
         let session = self.session.clone();
         promise(Box::pin(async move {
             let redirect_uri = identity::redirect_url()?;
-            let authorize_url = session.begin_sign_in(&redirect_uri).await?;
+            let urls = session.begin_sign_in_urls(&redirect_uri).await?;
+            let launch = identity::launch_url(&redirect_uri, &urls);
             let callback_url =
-                identity::launch_web_auth_flow(&authorize_url, interactive.unwrap_or(true)).await?;
+                identity::launch_web_auth_flow(launch, interactive.unwrap_or(true)).await?;
             Ok(status_js(&session.complete_sign_in(&callback_url).await?))
         }))
     }

@@ -60,16 +60,35 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
     out
 }
 
-/// What the broker's `POST /v1/authorize` answers: `{"authorize_url": "..."}`.
+/// What the broker's `POST /v1/authorize` answers: `{"authorize_url": "...", "start_url": "..."}`
+/// (`start_url` from brokers that serve `GET /oauth/start`).
 #[derive(Deserialize)]
 struct AuthorizeAnswer {
     authorize_url: String,
+    #[serde(default)]
+    start_url: Option<String>,
+}
+
+/// The URLs a sign-in can open: Atlassian's authorize URL, and the broker's redirect to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeUrls {
+    /// Atlassian's authorize URL (its `redirect_uri` is the broker's callback).
+    pub authorize: String,
+    /// `{broker}/oauth/start?…`, which redirects to `authorize`: a first URL without a
+    /// `redirect_uri` parameter, as Firefox's `launchWebAuthFlow` requires (it refuses one
+    /// whose `redirect_uri` is not the extension's redirect URL). `None` from an older broker,
+    /// or when it is not an http(s) URL.
+    pub start: Option<String>,
+}
+
+fn is_web_url(text: &str) -> bool {
+    WebUrl::parse(text).is_ok_and(|url| matches!(url.scheme.as_str(), "http" | "https"))
 }
 
 /// The authorize URL in the broker's `POST /v1/authorize` answer (received at `now_ms`): the
 /// broker built it (client id, scopes, its own callback, its sealed `state`). A refusal is
 /// [`Error::Broker`] with the broker's code; anything else is [`Error::InvalidResponse`].
-pub fn authorize_answer(resp: &HttpResponse, now_ms: u64) -> Result<String, Error> {
+pub fn authorize_answer(resp: &HttpResponse, now_ms: u64) -> Result<AuthorizeUrls, Error> {
     if !(200..300).contains(&resp.status) {
         return Err(match oauth_error(&resp.body) {
             Some((error, description)) => Error::Broker {
@@ -99,7 +118,10 @@ pub fn authorize_answer(resp: &HttpResponse, now_ms: u64) -> Result<String, Erro
             "the broker's authorize_url is not http(s)",
         ));
     }
-    Ok(answer.authorize_url)
+    Ok(AuthorizeUrls {
+        authorize: answer.authorize_url,
+        start: answer.start_url.filter(|u| is_web_url(u)),
+    })
 }
 
 /// A redirect URI must be an absolute URL without a fragment (OAuth 2.0 §3.1.2), `https`, or
@@ -151,8 +173,22 @@ mod tests {
         let url = "https://auth.atlassian.com/authorize?state=sealed";
         assert_eq!(
             authorize_answer(&answer(200, &format!(r#"{{"authorize_url":"{url}"}}"#)), 0).unwrap(),
-            url
+            AuthorizeUrls {
+                authorize: url.into(),
+                start: None
+            }
         );
+        let start = "https://broker.example/oauth/start?scope=a&state=sealed";
+        let both = format!(r#"{{"authorize_url":"{url}","start_url":"{start}"}}"#);
+        assert_eq!(
+            authorize_answer(&answer(200, &both), 0)
+                .unwrap()
+                .start
+                .as_deref(),
+            Some(start)
+        );
+        let bad = format!(r#"{{"authorize_url":"{url}","start_url":"javascript:alert(1)"}}"#);
+        assert_eq!(authorize_answer(&answer(200, &bad), 0).unwrap().start, None);
         let e = authorize_answer(
             &answer(
                 400,

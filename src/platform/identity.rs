@@ -41,6 +41,31 @@ pub fn redirect_url() -> Result<String, Error> {
         })
 }
 
+/// The URL to open for a sign-in whose redirect URI is `redirect_uri`: Atlassian's authorize
+/// URL, except in Firefox (a redirect URI `https://<hash>.extensions.allizom.org/…` or
+/// `http://127.0.0.1/mozoauth2/…`), whose `launchWebAuthFlow` refuses a URL whose
+/// `redirect_uri` parameter is not the extension's own redirect URL ("redirect_uri not
+/// allowed"), and Atlassian's carries the broker's callback: there the broker's `start_url`,
+/// which redirects to it, when the broker gives one.
+pub fn launch_url<'a>(
+    redirect_uri: &str,
+    urls: &'a crate::core::authorize::AuthorizeUrls,
+) -> &'a str {
+    match &urls.start {
+        Some(start) if is_firefox_redirect(redirect_uri) => start,
+        _ => &urls.authorize,
+    }
+}
+
+fn is_firefox_redirect(redirect_uri: &str) -> bool {
+    let host = redirect_uri
+        .strip_prefix("https://")
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .unwrap_or("");
+    host.ends_with(".extensions.allizom.org")
+        || redirect_uri.starts_with("http://127.0.0.1/mozoauth2/")
+}
+
 /// Opens `url` in the browser's auth window and returns the redirect URL it ended on.
 pub async fn launch_web_auth_flow(url: &str, interactive: bool) -> Result<String, Error> {
     let api = identity()?;

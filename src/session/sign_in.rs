@@ -3,7 +3,7 @@
 
 use super::{Inner, Platform, Session, Status};
 use crate::core::authorize::{
-    authorize_answer, check_redirect_uri, normalize_scopes, PendingSignIn,
+    authorize_answer, check_redirect_uri, normalize_scopes, AuthorizeUrls, PendingSignIn,
 };
 use crate::core::callback::validate_callback;
 use crate::core::json;
@@ -21,6 +21,12 @@ impl<P: Platform> Session<P> {
     /// sign-in comes back through the broker's own callback, the one URL registered at
     /// Atlassian, which then redirects here with a ticket only this key can redeem.
     pub async fn begin_sign_in(&self, redirect_uri: &str) -> Result<String, Error> {
+        Ok(self.begin_sign_in_urls(redirect_uri).await?.authorize)
+    }
+
+    /// [`Session::begin_sign_in`], with the broker's `start_url` too (what an extension opens
+    /// in Firefox, whose `launchWebAuthFlow` refuses Atlassian's URL as the first one).
+    pub async fn begin_sign_in_urls(&self, redirect_uri: &str) -> Result<AuthorizeUrls, Error> {
         check_redirect_uri(redirect_uri)?;
         let state = State::random()?;
         let scope = normalize_scopes(&self.inner.config.scopes).join(" ");
@@ -35,7 +41,7 @@ impl<P: Platform> Session<P> {
                 ]),
             )
             .await?;
-        let url = authorize_answer(&resp, self.inner.platform.now_ms())?;
+        let urls = authorize_answer(&resp, self.inner.platform.now_ms())?;
         let pending = PendingSignIn {
             state: Some(state),
             redirect_uri: redirect_uri.to_string(),
@@ -44,7 +50,7 @@ impl<P: Platform> Session<P> {
         self.inner
             .save_pending(&PendingRecord::from(&pending))
             .await?;
-        Ok(url)
+        Ok(urls)
     }
 
     /// Validates the callback URL, redeems its ticket at the broker, stores the tokens and

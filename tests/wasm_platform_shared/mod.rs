@@ -326,11 +326,12 @@ pub async fn fetch_times_out_with_abort_controller() {
 }
 
 pub async fn fetch_reports_a_dropped_connection_as_network_error_without_secrets() {
-    // Several drops: Chromium retries a GET once when a reused connection closes early.
+    // Several drops: Chromium retries a GET once when a reused connection closes early,
+    // Firefox up to `network.http.request.max-attempts` (10) times.
     admin(
         "POST",
         "faults",
-        json!({"route": "GET /me", "count": 3, "fault": "drop"}),
+        json!({"route": "GET /me", "count": 12, "fault": "drop"}),
     )
     .await;
     let secret = "secret-token-7f3a";

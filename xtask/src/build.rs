@@ -43,6 +43,37 @@ impl ExtensionConfig {
     }
 }
 
+/// `cargo xtask build [--release-artifacts] [--broker-url URL]`.
+pub fn command(args: &[String]) -> Result {
+    let mut config = ExtensionConfig::local_default();
+    let mut artifacts = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--release-artifacts" => artifacts = true,
+            "--broker-url" => {
+                config.broker_url = rest
+                    .next()
+                    .ok_or("--broker-url needs a URL")?
+                    .trim_end_matches('/')
+                    .to_string();
+            }
+            other => {
+                return Err(format!(
+                "cargo xtask build takes --release-artifacts and --broker-url URL (got `{other}`)"
+            )
+                .into())
+            }
+        }
+    }
+    crate::tools::ensure_all()?;
+    build_extension(&config)?;
+    if artifacts {
+        release_artifacts()?;
+    }
+    Ok(())
+}
+
 /// The license texts the npm package carries (as wasm-pack copies them).
 const LICENSES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
 
@@ -51,9 +82,83 @@ pub fn pkg_dir() -> PathBuf {
     root().join("target/pkg")
 }
 
-/// The unpacked extension folder (also the document root of the demo page).
+/// The browsers the extension is built for: one folder each, the same files but the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chrome,
+    Firefox,
+}
+
+impl Browser {
+    pub const ALL: [Browser; 2] = [Browser::Chrome, Browser::Firefox];
+
+    pub fn parse(name: &str) -> Result<Browser> {
+        match name {
+            "chrome" | "chromium" => Ok(Browser::Chrome),
+            "firefox" => Ok(Browser::Firefox),
+            other => Err(format!("unknown browser `{other}` (chrome or firefox)").into()),
+        }
+    }
+}
+
+/// The unpacked Chromium extension folder (also the document root of the demo page).
 pub fn extension_dir() -> PathBuf {
     root().join("target/extension")
+}
+
+/// The unpacked extension folder of `browser`: `target/extension` (Chromium) or
+/// `target/extension-firefox`.
+pub fn extension_dir_for(browser: Browser) -> PathBuf {
+    match browser {
+        Browser::Chrome => extension_dir(),
+        Browser::Firefox => root().join("target/extension-firefox"),
+    }
+}
+
+/// The manifest of one browser, from the repository's `manifest.json`, which holds the keys of
+/// both. Neither browser loads the other's keys without a warning: Chromium's MV3 warns about
+/// `background.scripts` and an unknown `browser_specific_settings`; Firefox ignores (and
+/// web-ext lint flags) `background.service_worker`, `key` and `minimum_chrome_version`. The
+/// background runs the same module code in both (a module service worker in Chromium, a
+/// module event page in Firefox).
+pub fn manifest_for(browser: Browser, source: &serde_json::Value) -> Result<serde_json::Value> {
+    let mut manifest = source.clone();
+    let object = manifest
+        .as_object_mut()
+        .ok_or("manifest.json is not an object")?;
+    let script = source["background"]["service_worker"]
+        .as_str()
+        .ok_or("manifest.json has no background.service_worker")?
+        .to_string();
+    let background = object
+        .get_mut("background")
+        .and_then(|b| b.as_object_mut())
+        .ok_or("manifest.json has no background")?;
+    match browser {
+        Browser::Chrome => {
+            background.remove("scripts");
+            object.remove("browser_specific_settings");
+        }
+        Browser::Firefox => {
+            background.remove("service_worker");
+            background.insert("scripts".into(), serde_json::json!([script]));
+            object.remove("key");
+            object.remove("minimum_chrome_version");
+            if source["browser_specific_settings"]["gecko"]["id"]
+                .as_str()
+                .is_none()
+            {
+                return Err("manifest.json has no browser_specific_settings.gecko.id".into());
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+fn source_manifest() -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(
+        root().join("manifest.json"),
+    )?)?)
 }
 
 /// The wasm-opt passes of the shipped module (also in `[package.metadata.wasm-pack]`).
@@ -129,34 +234,103 @@ pub fn build_pkg() -> Result<PathBuf> {
     )
 }
 
-/// Builds the package and lays out `target/extension` = manifest.json + www/ + www/pkg + www/config.json.
+/// Builds the package and lays out one unpacked extension per browser (`target/extension`,
+/// `target/extension-firefox`) = its manifest.json + www/ + www/pkg + www/config.json.
+/// Returns the Chromium folder.
 pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
     let pkg = build_pkg()?;
-    stage("assemble the unpacked extension (target/extension)", || {
-        let dir = extension_dir();
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+    stage(
+        "assemble the unpacked extensions (target/extension, target/extension-firefox)",
+        || {
+            let source = source_manifest()?;
+            for browser in Browser::ALL {
+                let dir = extension_dir_for(browser);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                }
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(
+                    dir.join("manifest.json"),
+                    serde_json::to_string_pretty(&manifest_for(browser, &source)?)? + "\n",
+                )?;
+                copy_dir(&root().join("www"), &dir.join("www"))?;
+                copy_dir(&pkg, &dir.join("www/pkg"))?;
+                let config_json = serde_json::json!({
+                    "brokerUrl": config.broker_url,
+                    "apiBaseUrl": config.api_base_url,
+                    "testHooks": config.test_hooks,
+                });
+                std::fs::write(
+                    dir.join("www/config.json"),
+                    serde_json::to_string_pretty(&config_json)?,
+                )?;
+            }
+            println!(
+                "Chromium extension folder: {} (id {}, redirect https://{}.chromiumapp.org/)",
+                extension_dir().display(),
+                extension_id()?,
+                extension_id()?
+            );
+            println!(
+                "Firefox extension folder:  {} (add-on id {}, redirect {})",
+                extension_dir_for(Browser::Firefox).display(),
+                gecko_id()?,
+                firefox_redirect_uri()?
+            );
+            Ok(extension_dir())
+        },
+    )
+}
+
+/// `target/artifacts/jira-3lo-chrome.zip` (Chrome Web Store) and `jira-3lo-firefox.xpi` (AMO),
+/// zipped by the pinned web-ext from the folders [`build_extension`] wrote. The test pages of
+/// `www/bench/` stay out.
+pub fn release_artifacts() -> Result<Vec<PathBuf>> {
+    stage("release artifacts (target/artifacts)", || {
+        let out = root().join("target/artifacts");
+        std::fs::create_dir_all(&out)?;
+        let mut written = Vec::new();
+        for (browser, file) in [
+            (Browser::Chrome, "jira-3lo-chrome.zip"),
+            (Browser::Firefox, "jira-3lo-firefox.xpi"),
+        ] {
+            run(Command::new(node_bin().join("web-ext"))
+                .arg("build")
+                .arg("--source-dir")
+                .arg(extension_dir_for(browser))
+                .arg("--artifacts-dir")
+                .arg(&out)
+                .args([
+                    "--filename",
+                    file,
+                    "--overwrite-dest",
+                    "--no-config-discovery",
+                ])
+                .args(["--ignore-files", "www/bench/**"]))?;
+            let path = out.join(file);
+            println!(
+                "{}: {} bytes",
+                path.display(),
+                std::fs::metadata(&path)?.len()
+            );
+            written.push(path);
         }
-        std::fs::create_dir_all(&dir)?;
-        std::fs::copy(root().join("manifest.json"), dir.join("manifest.json"))?;
-        copy_dir(&root().join("www"), &dir.join("www"))?;
-        copy_dir(&pkg, &dir.join("www/pkg"))?;
-        let config_json = serde_json::json!({
-            "brokerUrl": config.broker_url,
-            "apiBaseUrl": config.api_base_url,
-            "testHooks": config.test_hooks,
-        });
-        std::fs::write(
-            dir.join("www/config.json"),
-            serde_json::to_string_pretty(&config_json)?,
-        )?;
-        println!(
-            "extension folder: {} (id {})",
-            dir.display(),
-            extension_id()?
-        );
-        Ok(dir)
+        Ok(written)
     })
+}
+
+/// `web-ext lint` of the Firefox folder: AMO's own checks; warnings fail too.
+pub fn lint_firefox() -> Result {
+    run(Command::new(node_bin().join("web-ext"))
+        .arg("lint")
+        .arg("--source-dir")
+        .arg(extension_dir_for(Browser::Firefox))
+        .args([
+            "--warnings-as-errors",
+            "--no-config-discovery",
+            "--ignore-files",
+            "www/bench/**",
+        ]))
 }
 
 /// Makes `target/pkg` an npm package, as `wasm-pack build --target web` would.
@@ -215,8 +389,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
 pub fn extension_id() -> Result<String> {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("manifest.json"))?)?;
+    let manifest = source_manifest()?;
     let key = manifest["key"]
         .as_str()
         .ok_or("manifest.json has no \"key\"")?;
@@ -228,4 +401,72 @@ pub fn extension_id() -> Result<String> {
         .flat_map(|b| [b >> 4, b & 0xf])
         .map(|n| (b'a' + n) as char)
         .collect())
+}
+
+/// The Firefox add-on id (`browser_specific_settings.gecko.id`).
+pub fn gecko_id() -> Result<String> {
+    Ok(
+        source_manifest()?["browser_specific_settings"]["gecko"]["id"]
+            .as_str()
+            .ok_or("manifest.json has no browser_specific_settings.gecko.id")?
+            .to_string(),
+    )
+}
+
+/// What Firefox's `browser.identity.getRedirectURL()` returns: `https://<sha1(add-on id) in
+/// hex>.extensions.allizom.org/`, the same on every installation (the add-on id is fixed).
+/// The broker must allow it (`--allowed-redirect-uri`).
+pub fn firefox_redirect_uri() -> Result<String> {
+    Ok(firefox_redirect_for(&gecko_id()?))
+}
+
+fn firefox_redirect_for(gecko_id: &str) -> String {
+    use sha1::Digest as _;
+    let hash = sha1::Sha1::digest(gecko_id.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("https://{hex}.extensions.allizom.org/")
+}
+
+/// The `moz-extension://` UUID the tests and the demo give the add-on (pref
+/// `extensions.webextensions.uuids`), so its origin is known before Firefox starts. A real
+/// installation gets a random one.
+pub const FIREFOX_UUID: &str = "3b1e2a4c-5d6f-4a7b-8c9d-0e1f2a3b4c5d";
+
+/// `extensions.webextensions.uuids`: `{"<gecko id>": "<uuid>"}`.
+pub fn firefox_uuid_pref() -> Result<String> {
+    Ok(serde_json::json!({ gecko_id()?: FIREFOX_UUID }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_browser_gets_only_its_own_keys() {
+        let source = source_manifest().unwrap();
+        let chrome = manifest_for(Browser::Chrome, &source).unwrap();
+        assert!(chrome["background"]["service_worker"].is_string());
+        assert!(chrome["background"].get("scripts").is_none());
+        assert!(chrome.get("browser_specific_settings").is_none());
+        assert!(chrome["key"].is_string());
+        let firefox = manifest_for(Browser::Firefox, &source).unwrap();
+        assert_eq!(
+            firefox["background"]["scripts"],
+            serde_json::json!([chrome["background"]["service_worker"]])
+        );
+        assert_eq!(firefox["background"]["type"], "module");
+        assert!(firefox["background"].get("service_worker").is_none());
+        assert!(firefox.get("key").is_none());
+        assert!(firefox.get("minimum_chrome_version").is_none());
+        assert!(firefox["browser_specific_settings"]["gecko"]["id"].is_string());
+    }
+
+    #[test]
+    fn firefox_redirect_is_sha1_of_the_addon_id() {
+        // sha1("abc") = a9993e36...
+        assert_eq!(
+            firefox_redirect_for("abc"),
+            "https://a9993e364706816aba3e25717850c26c9cd0d89d.extensions.allizom.org/"
+        );
+    }
 }

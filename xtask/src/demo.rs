@@ -6,12 +6,15 @@
 //! no fake is started: the broker talks to https://auth.atlassian.com and the module's defaults
 //! point at the real Atlassian.
 
-use crate::build::{build_extension, extension_dir, extension_id, ExtensionConfig};
+use crate::build::{
+    build_extension, extension_dir, extension_dir_for, extension_id, firefox_redirect_uri,
+    firefox_uuid_pref, Browser, ExtensionConfig, FIREFOX_UUID,
+};
 use crate::services::{
     build_binaries, free_port, serve_static, start_broker, start_stack, BrokerOptions,
     DEMO_BROKER_PORT, DEMO_FAKE_PORT, DEMO_STATIC_PORT,
 };
-use crate::tools::ensure_all;
+use crate::tools::{ensure_all, ensure_firefox, firefox, node_bin, root};
 use crate::Result;
 use std::net::TcpListener;
 
@@ -19,10 +22,22 @@ const REAL_AUTH_BASE_URL: &str = "https://auth.atlassian.com";
 const REAL_API_BASE_URL: &str = "https://api.atlassian.com";
 
 pub fn run(args: &[String]) -> Result {
-    if !args.is_empty() {
-        return Err(format!("cargo xtask demo takes no arguments (got {args:?})").into());
-    }
+    let browser = match args {
+        [] => None,
+        [flag, name] if flag == "--browser" => Some(Browser::parse(name)?),
+        _ => {
+            return Err(format!(
+                "cargo xtask demo takes no arguments or `--browser firefox|chrome` (got {args:?})"
+            )
+            .into())
+        }
+    };
+    // Chromium is never started for you (load the folder by hand); Firefox is, with web-ext.
+    let firefox = browser == Some(Browser::Firefox);
     ensure_all()?;
+    if firefox {
+        ensure_firefox()?;
+    }
     build_binaries(false)?;
     // Ctrl-C only wakes this thread; returning drops the services, which kills their processes.
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -30,9 +45,90 @@ pub fn run(args: &[String]) -> Result {
         let _ = stop_tx.send(());
     })?;
     match real_credentials()? {
-        Some(creds) => run_real(creds, &stop_rx),
-        None => run_fake(&stop_rx),
+        Some(creds) => run_real(creds, firefox, &stop_rx),
+        None => run_fake(firefox, &stop_rx),
     }
+}
+
+/// What to do in Firefox by hand, and what `--browser firefox` does for you.
+fn firefox_steps(first_page: &str) -> Result<String> {
+    Ok(format!(
+        "  Firefox:    `cargo xtask demo --browser firefox` starts Firefox ESR with the add-on
+              (web-ext run, a fresh profile). By hand instead: about:config →
+              extensions.webextensions.uuids = {pref}
+              (so the origin moz-extension://{uuid} is the one the broker allows),
+              then about:debugging#/runtime/this-firefox → Load Temporary Add-on… →
+              {manifest}
+              and open {first_page}
+              (redirect URI allowed at the broker: {redirect})",
+        pref = firefox_uuid_pref()?,
+        uuid = FIREFOX_UUID,
+        manifest = extension_dir_for(Browser::Firefox)
+            .join("manifest.json")
+            .display(),
+        redirect = firefox_redirect_uri()?,
+    ))
+}
+
+/// `web-ext run` of the Firefox folder in Firefox ESR, with the fixed add-on UUID; killed (with
+/// Firefox) when dropped.
+struct WebExtRun(std::process::Child);
+
+impl Drop for WebExtRun {
+    fn drop(&mut self) {
+        // web-ext stops Firefox and removes its profile on SIGINT (it ignores SIGTERM); if it
+        // has not exited within 10 s, its process group (Firefox included) is killed.
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_firefox(start_url: &str) -> Result<WebExtRun> {
+    use std::os::unix::process::CommandExt as _;
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        println!("no DISPLAY: Firefox is started headless (follow the about:debugging steps below on a desktop)");
+    }
+    let mut cmd = std::process::Command::new(node_bin().join("web-ext"));
+    cmd.arg("run")
+        .arg("--source-dir")
+        .arg(extension_dir_for(Browser::Firefox))
+        .arg(format!("--firefox={}", firefox()))
+        .arg("--pref")
+        .arg(format!(
+            "extensions.webextensions.uuids={}",
+            firefox_uuid_pref()?
+        ))
+        .args([
+            "--start-url",
+            start_url,
+            "--no-reload",
+            "--no-input",
+            "--no-config-discovery",
+        ]);
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        cmd.env("MOZ_HEADLESS", "1");
+    }
+    let log = std::fs::File::create(root().join("target/xtask-logs/web-ext.log"))?;
+    cmd.stdout(log.try_clone()?).stderr(log).process_group(0);
+    println!("$ {}", format!("{cmd:?}").replace('"', ""));
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start web-ext: {e}"))?;
+    println!("Firefox ESR: started with the add-on (log: target/xtask-logs/web-ext.log)");
+    Ok(WebExtRun(child))
 }
 
 /// The preferred port when it is free (so bookmarks and the loaded extension keep working across
@@ -51,7 +147,7 @@ fn port_or_free(preferred: u16) -> Result<u16> {
     }
 }
 
-fn run_fake(stop: &std::sync::mpsc::Receiver<()>) -> Result {
+fn run_fake(firefox: bool, stop: &std::sync::mpsc::Receiver<()>) -> Result {
     let fake_port = port_or_free(DEMO_FAKE_PORT)?;
     let broker_port = port_or_free(DEMO_BROKER_PORT)?;
     let static_port = port_or_free(DEMO_STATIC_PORT)?;
@@ -62,6 +158,12 @@ fn run_fake(stop: &std::sync::mpsc::Receiver<()>) -> Result {
     let extension = build_extension(&config)?;
     let stack = start_stack(fake_port, broker_port, static_port, true, false)?;
     let fake = &stack.fake.base_url;
+    let popup = format!("moz-extension://{FIREFOX_UUID}/www/popup.html");
+    let web_ext = if firefox {
+        Some(start_firefox(&popup)?)
+    } else {
+        None
+    };
     println!(
         "
 ================================================================================
@@ -71,6 +173,7 @@ jira-3lo demo is running (fake Atlassian in consent-page mode)
   Extension:  chrome://extensions → Developer mode → Load unpacked →
               {ext}
               (id {id}; its popup is in the toolbar's puzzle menu)
+{firefox_steps}
 
   Sign in as the seed user `alice` (two Jira sites: you get a site picker) or
   switch to `bob` (one site):
@@ -86,10 +189,12 @@ jira-3lo demo is running (fake Atlassian in consent-page mode)
         demo = stack.demo_url,
         ext = extension.display(),
         id = stack.extension_id,
+        firefox_steps = firefox_steps(&popup)?,
         broker = stack.broker.base_url,
         statics = stack.static_files.base_url,
     );
     wait_for_ctrl_c(stop);
+    drop(web_ext);
     drop(stack);
     println!("stopped the fake Atlassian, the broker and the static server");
     Ok(())
@@ -138,7 +243,7 @@ fn real_credentials() -> Result<Option<Credentials>> {
     }
 }
 
-fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result {
+fn run_real(creds: Credentials, firefox: bool, stop: &std::sync::mpsc::Receiver<()>) -> Result {
     let broker_port = port_or_free(DEMO_BROKER_PORT)?;
     let static_port = port_or_free(DEMO_STATIC_PORT)?;
     let broker_url = format!("http://127.0.0.1:{broker_port}");
@@ -152,16 +257,31 @@ fn run_real(creds: Credentials, stop: &std::sync::mpsc::Receiver<()>) -> Result 
     let static_origin = format!("http://127.0.0.1:{static_port}");
     let demo_url = format!("{static_origin}/www/demo.html");
     let extension_redirect = format!("https://{id}.chromiumapp.org/");
+    let firefox_redirect = firefox_redirect_uri()?;
     let broker = start_broker(&BrokerOptions {
         port: broker_port,
         auth_base_url: REAL_AUTH_BASE_URL.into(),
-        allowed_origins: vec![format!("chrome-extension://{id}"), static_origin],
-        redirect_uris: vec![extension_redirect.clone(), demo_url.clone()],
+        allowed_origins: vec![
+            format!("chrome-extension://{id}"),
+            format!("moz-extension://{FIREFOX_UUID}"),
+            static_origin,
+        ],
+        redirect_uris: vec![
+            extension_redirect.clone(),
+            firefox_redirect.clone(),
+            demo_url.clone(),
+        ],
         client_id: creds.client_id,
         client_secret: creds.client_secret,
         release: false,
     })?;
     let statics = serve_static(&extension_dir(), static_port)?;
+    let popup = format!("moz-extension://{FIREFOX_UUID}/www/popup.html");
+    let web_ext = if firefox {
+        Some(start_firefox(&popup)?)
+    } else {
+        None
+    };
     println!(
         "
 ================================================================================
@@ -172,20 +292,24 @@ jira-3lo demo is running against the REAL Atlassian (auth.atlassian.com)
     {broker_url}/oauth/callback
   The broker then sends each sign-in back to one of the redirects it allows:
     {extension_redirect}
+    {firefox_redirect}
     {demo_url}
 
   Web page:   open {demo_url}
   Extension:  chrome://extensions → Developer mode → Load unpacked →
               {ext}   (id {id})
+{firefox_steps}
 
   broker {broker}   static files {statics}
   Logs: target/xtask-logs/. Press Ctrl-C to stop everything.
 ================================================================================",
         ext = extension.display(),
+        firefox_steps = firefox_steps(&popup)?,
         broker = broker.base_url,
         statics = statics.base_url,
     );
     wait_for_ctrl_c(stop);
+    drop(web_ext);
     drop(broker);
     println!("stopped the broker and the static server");
     Ok(())

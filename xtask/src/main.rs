@@ -21,13 +21,18 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test            install what is missing, then fmt, clippy (native + wasm32), native tests,
-                  broker scale-out (redis-server + nginx), wasm-bindgen tests in headless
-                  Chromium (page + service worker), Playwright e2e
-  test wasm       only the wasm-bindgen stage (page + service worker)
+                  broker scale-out (redis-server + nginx), wasm-bindgen tests (page + service
+                  worker) in headless Chromium and Firefox ESR, Playwright e2e (Chromium),
+                  Firefox e2e (geckodriver), web-ext lint
+  test wasm [chrome|firefox]
+                  only the wasm-bindgen stages (both browsers, or the one named)
   test scale      only the broker scale-out stage (real redis-server + nginx, two brokers)
+  test firefox    only the Firefox e2e stage and web-ext lint
   test e2e [FILE...]  only the Playwright stage (tools, services, extension build), for the
                   given tests/e2e/*.test.mjs files or all of them
-  demo            build, start the fake Atlassian + broker, serve the extension and the demo page
+  demo [--browser firefox]
+                  build, start the fake Atlassian + broker, serve the extension and the demo
+                  page; with --browser firefox also start Firefox ESR with the add-on (web-ext run)
   bench [WHAT]    benchmarks: broker (load + scale) | scale | size | convert | popup |
                   percall | all (default all)
   sim [--schedules N] [--seed S]
@@ -36,7 +41,11 @@ commands:
   fuzz [--secs N] [TARGET...]
                   coverage-guided fuzzing (libFuzzer) of the parsers of outside input, each
                   target N seconds (default 60), one after the other (fuzz/src/lib.rs)
-  build           build the wasm package and the unpacked extension into target/extension
+  build [--release-artifacts] [--broker-url URL]
+                  build the wasm package and the unpacked extensions: target/extension
+                  (Chromium) and target/extension-firefox; with --release-artifacts also
+                  target/artifacts/jira-3lo-chrome.zip and jira-3lo-firefox.xpi (the
+                  default broker URL, e.g. your deployed broker, from --broker-url)
   setup           only install the missing tools";
 
 fn main() -> ExitCode {
@@ -54,11 +63,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "sim" => sim::run(rest),
         "fuzz" => fuzz::run(rest),
-        "build" => tools::ensure_all().and_then(|_| {
-            build::build_extension(&build::ExtensionConfig::local_default()).map(|p| {
-                println!("extension folder: {}", p.display());
-            })
-        }),
+        "build" => build::command(rest),
         "setup" => tools::ensure_all(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

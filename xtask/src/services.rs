@@ -248,7 +248,13 @@ pub fn start_stack(
     let static_origin = format!("http://127.0.0.1:{static_port}");
     let demo_url = format!("{static_origin}/www/demo.html");
     let extension_redirect = format!("https://{extension_id}.chromiumapp.org/");
-    let redirect_uris = vec![extension_redirect, demo_url.clone()];
+    // Firefox's redirect is fixed by the add-on id; its origin by the UUID pref the tests and
+    // the demo set (a real installation's UUID is random).
+    let redirect_uris = vec![
+        extension_redirect,
+        crate::build::firefox_redirect_uri()?,
+        demo_url.clone(),
+    ];
     // The broker's default public URL is http://127.0.0.1:{port}; its callback is the app's one.
     let fake = start_fake(&FakeOptions {
         port: fake_port,
@@ -259,7 +265,11 @@ pub fn start_stack(
     let broker = start_broker(&BrokerOptions {
         port: broker_port,
         auth_base_url: fake.base_url.clone(),
-        allowed_origins: vec![format!("chrome-extension://{extension_id}"), static_origin],
+        allowed_origins: vec![
+            format!("chrome-extension://{extension_id}"),
+            format!("moz-extension://{}", crate::build::FIREFOX_UUID),
+            static_origin,
+        ],
         redirect_uris,
         client_id: DEMO_CLIENT_ID.into(),
         client_secret: DEMO_CLIENT_SECRET.into(),
@@ -284,7 +294,14 @@ impl Stack {
             .env("JIRA3LO_DEMO_URL", &self.demo_url)
             .env("JIRA3LO_EXTENSION_DIR", crate::build::extension_dir())
             .env("JIRA3LO_EXTENSION_ID", &self.extension_id)
-            .env("CHROMIUM", crate::tools::chromium());
+            .env("CHROMIUM", crate::tools::chromium())
+            .env(
+                "JIRA3LO_FIREFOX_EXTENSION_DIR",
+                crate::build::extension_dir_for(crate::build::Browser::Firefox),
+            )
+            .env("JIRA3LO_FIREFOX_UUID", crate::build::FIREFOX_UUID)
+            .env("FIREFOX", crate::tools::firefox())
+            .env("GECKODRIVER", crate::tools::geckodriver());
     }
 }
 

@@ -1,11 +1,15 @@
 //! `cargo xtask test`: every check and every test level, each stage named and timed.
 
 use crate::build::build_pkg;
+use crate::build::Browser;
 use crate::services::{
     build_binaries, free_port, start_broker, start_fake, start_test_stack, BrokerOptions,
     FakeOptions, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
-use crate::tools::{chromedriver, ensure_all, root, run as sh, run_with_deadline, stage};
+use crate::tools::{
+    chromedriver, ensure_all, ensure_firefox, geckodriver, root, run as sh, run_with_deadline,
+    stage,
+};
 use crate::Result;
 use std::process::Command;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use std::time::Instant;
 
 pub fn run_all() -> Result {
     ensure_all()?;
+    ensure_firefox()?;
     stage("cargo fmt --check", || {
         sh(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -78,17 +83,34 @@ pub fn run_all() -> Result {
     )?;
     stage(
         "wasm-bindgen tests in headless Chromium (page + service worker)",
-        wasm_tests,
+        || wasm_tests(Browser::Chrome),
+    )?;
+    stage(
+        "wasm-bindgen tests in headless Firefox ESR (page + service worker)",
+        || wasm_tests(Browser::Firefox),
     )?;
     let files = e2e_files()?;
     stage(
         "Playwright end-to-end tests (real extension + demo page)",
         || e2e_tests(&files),
     )?;
+    firefox_e2e_stage()?;
+    stage(
+        "web-ext lint (the Firefox build)",
+        crate::build::lint_firefox,
+    )?;
     Ok(())
 }
 
-/// `cargo xtask test` runs every stage; `cargo xtask test wasm` only the wasm-bindgen stage;
+/// The real Firefox e2e: the extension as a temporary add-on, driven over WebDriver.
+fn firefox_e2e_stage() -> Result {
+    stage(
+        "Firefox end-to-end tests (temporary add-on in Firefox ESR, geckodriver)",
+        || e2e_tests(&firefox_e2e_files()?),
+    )
+}
+
+/// `cargo xtask test` runs every stage; `cargo xtask test wasm [chrome|firefox]` only the wasm-bindgen stages;
 /// `cargo xtask test e2e [FILE...]` only the Playwright stage (after the tool installs), for the
 /// given `tests/e2e/*.test.mjs` files or all.
 pub fn run(args: &[String]) -> Result {
@@ -114,16 +136,36 @@ pub fn run(args: &[String]) -> Result {
                 scale_tests,
             )?;
         }
-        Some((stage_name, rest)) if stage_name == "wasm" && rest.is_empty() => {
+        Some((stage_name, rest)) if stage_name == "wasm" && rest.len() <= 1 => {
+            let browsers = match rest.first() {
+                Some(name) => vec![Browser::parse(name)?],
+                None => Browser::ALL.to_vec(),
+            };
             ensure_all()?;
-            stage(
-                "wasm-bindgen tests in headless Chromium (page + service worker)",
-                wasm_tests,
-            )?;
+            if browsers.contains(&Browser::Firefox) {
+                ensure_firefox()?;
+            }
+            if browsers.contains(&Browser::Chrome) {
+                stage(
+                    "wasm-bindgen tests in headless Chromium (page + service worker)",
+                    || wasm_tests(Browser::Chrome),
+                )?;
+            }
+            if browsers.contains(&Browser::Firefox) {
+                stage("wasm-bindgen tests in headless Firefox ESR (page + service worker)", || {
+                    wasm_tests(Browser::Firefox)
+                })?;
+            }
+        }
+        Some((stage_name, rest)) if stage_name == "firefox" && rest.is_empty() => {
+            ensure_all()?;
+            ensure_firefox()?;
+            firefox_e2e_stage()?;
+            stage("web-ext lint (the Firefox build)", crate::build::lint_firefox)?;
         }
         Some(_) => {
             return Err(format!(
-                "cargo xtask test takes no arguments, `wasm`, `scale`, or `e2e [FILE...]` (got {args:?})"
+                "cargo xtask test takes no arguments, `wasm [chrome|firefox]`, `scale`, `firefox`, or `e2e [FILE...]` (got {args:?})"
             )
             .into())
         }
@@ -160,7 +202,7 @@ fn scale_tests() -> Result {
     run_with_deadline(&mut cmd, Duration::from_secs(10 * 60))
 }
 
-/// The wasm test files: `tests/wasm_*.rs`.
+/// The wasm test files: `tests/wasm_*.rs` (pages and service workers, in both browsers).
 fn wasm_test_targets() -> Result<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("tests"))?
         .filter_map(|e| e.ok())
@@ -172,9 +214,10 @@ fn wasm_test_targets() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Starts the real fake + broker, then runs the wasm-bindgen tests against them. The test
-/// page's address is fixed per run so the broker can allow exactly that origin.
-fn wasm_tests() -> Result {
+/// Starts the real fake + broker, then runs the wasm-bindgen tests against them in headless
+/// Chromium (chromedriver) or Firefox ESR (geckodriver). The test page's address is fixed per
+/// run so the broker can allow exactly that origin.
+fn wasm_tests(browser: Browser) -> Result {
     build_binaries(false)?;
     let fake_port = free_port()?;
     let page_port = free_port()?;
@@ -214,18 +257,33 @@ fn wasm_tests() -> Result {
     for t in wasm_test_targets()? {
         cmd.args(["--test", &t]);
     }
-    cmd.env("CHROMEDRIVER", chromedriver())
-        .env(
-            "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-            root().join("webdriver.json"),
-        )
-        .env(
-            "WASM_BINDGEN_TEST_ADDRESS",
-            format!("127.0.0.1:{page_port}"),
-        )
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
-        .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
-        .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
+    // The runner takes the first of GECKODRIVER, …, CHROMEDRIVER that is set.
+    match browser {
+        Browser::Chrome => cmd
+            .env_remove("GECKODRIVER")
+            .env("CHROMEDRIVER", chromedriver())
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root().join("webdriver.json"),
+            ),
+        // Firefox has no credentialless frames: under the runner's default COEP
+        // `require-corp` the sign-in frame could not load the fake's and the broker's pages
+        // (they send no CORP header). No page test needs cross-origin isolation.
+        Browser::Firefox => cmd
+            .env("GECKODRIVER", geckodriver())
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root().join("webdriver-firefox.json"),
+            )
+            .env("WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION", "1"),
+    };
+    cmd.env(
+        "WASM_BINDGEN_TEST_ADDRESS",
+        format!("127.0.0.1:{page_port}"),
+    )
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+    .env("JIRA3LO_TEST_FAKE_URL", &fake.base_url)
+    .env("JIRA3LO_TEST_BROKER_URL", &broker.base_url);
     run_with_deadline(&mut cmd, Duration::from_secs(20 * 60))
 }
 
@@ -241,6 +299,21 @@ fn e2e_tests(files: &[String]) -> Result {
         .env("JIRA3LO_ARTIFACTS", &artifacts);
     stack.export_env(&mut cmd);
     run_with_deadline(&mut cmd, Duration::from_secs(15 * 60))
+}
+
+/// `tests/e2e/firefox/*.test.mjs`, sorted.
+fn firefox_e2e_files() -> Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/e2e/firefox"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .map(|n| format!("tests/e2e/firefox/{n}"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no tests/e2e/firefox/*.test.mjs found".into());
+    }
+    Ok(files)
 }
 
 /// `tests/e2e/*.test.mjs`, sorted.

@@ -1,6 +1,8 @@
 //! Installs what a fresh Debian machine lacks, idempotently, saying what it installs:
 //! the wasm32 target, wasm-bindgen-cli at the exact Cargo.lock version, Debian's chromium +
-//! chromium-driver, Debian's redis-server and nginx (the broker's scale-out tests), and the npm tools from package-lock.json (`npm ci`).
+//! chromium-driver, Debian's redis-server and nginx (the broker's scale-out tests), the npm tools
+//! from package-lock.json (`npm ci`), and for the Firefox stages Debian's firefox-esr and
+//! geckodriver (from the crate registry, pinned).
 //!
 //! Pitfalls avoided (see the toolchain notes): `cargo install --locked wasm-bindgen-cli` fails
 //! here, so it is installed unlocked at the pinned version; Debian's binaryen (wasm-opt 108) is
@@ -96,6 +98,23 @@ pub fn chromium() -> &'static str {
 
 pub fn chromedriver() -> &'static str {
     "/usr/bin/chromedriver"
+}
+
+/// Debian's Firefox ESR.
+pub fn firefox() -> &'static str {
+    "/usr/bin/firefox-esr"
+}
+
+/// The geckodriver version `cargo install` fetches from the registry.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// `$CARGO_HOME/bin/geckodriver` (where `cargo install` puts it).
+pub fn geckodriver() -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+    cargo_home.join("bin/geckodriver")
 }
 
 /// `node_modules/.bin`, where the pinned wasm-opt and Playwright live.
@@ -200,6 +219,34 @@ fn ensure_scale_services() -> Result {
     apt_install(&["redis-server", "nginx"])
 }
 
+/// What the Firefox stages need besides [`ensure_all`]: Debian's firefox-esr and geckodriver.
+pub fn ensure_firefox() -> Result {
+    stage("tools (Firefox)", || {
+        if Path::new(firefox()).exists() {
+            println!("firefox-esr: present");
+        } else {
+            println!("installing Debian's firefox-esr");
+            apt_install(&["firefox-esr"])?;
+        }
+        let have = output(Command::new(geckodriver()).arg("--version")).unwrap_or_default();
+        // It prints `geckodriver 0.37.1 (...)` first.
+        if have.split_whitespace().nth(1) == Some(GECKODRIVER_VERSION) {
+            println!("geckodriver {GECKODRIVER_VERSION}: present");
+            return Ok(());
+        }
+        println!(
+            "installing geckodriver {GECKODRIVER_VERSION} from the crate registry (takes ~3 min)"
+        );
+        run(Command::new("cargo").args([
+            "install",
+            "geckodriver",
+            "--version",
+            GECKODRIVER_VERSION,
+            "--locked",
+        ]))
+    })
+}
+
 /// `apt-get update` + `apt-get install` of Debian packages (through sudo when not root).
 fn apt_install(packages: &[&str]) -> Result {
     let sudo = output(Command::new("id").arg("-u"))
@@ -226,7 +273,7 @@ fn ensure_npm_packages() -> Result {
     let fresh = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
         (Ok(s), Ok(l)) => {
             s.modified()? >= l.modified()?
-                && ["wasm-opt", "terser"]
+                && ["wasm-opt", "terser", "web-ext"]
                     .iter()
                     .all(|bin| node_bin().join(bin).exists())
         }

@@ -30,6 +30,10 @@ const AUDIENCE: &str = "api.atlassian.com";
 /// The broker's callback route: `{public_url}/oauth/callback` is registered at Atlassian.
 pub(crate) const CALLBACK_PATH: &str = "/oauth/callback";
 const AUTHORIZE_PATH: &str = "/v1/authorize";
+/// `GET {public_url}/oauth/start?scope=…&state=…` redirects to Atlassian's authorize URL: a
+/// first URL without a `redirect_uri` parameter, for Firefox's `launchWebAuthFlow`, which
+/// refuses a URL whose `redirect_uri` is not the extension's own redirect URL.
+const START_PATH: &str = "/oauth/start";
 const TOKEN_PATH: &str = "/oauth/token";
 /// Replay records outlive what they guard by this much (clock steps, slow requests).
 const REPLAY_MARGIN_SECS: u64 = 60;
@@ -53,6 +57,8 @@ pub(crate) struct App {
     authorize_endpoint: url::Url,
     /// `{public_url}/oauth/callback`, the `redirect_uri` of every code.
     callback_url: String,
+    /// `{public_url}/oauth/start`.
+    start_url: String,
     /// What a proof's `htu` must name, per route.
     htu_authorize: url::Url,
     htu_token: url::Url,
@@ -177,6 +183,7 @@ pub(crate) fn router(
         replay,
         authorize_endpoint: validated.authorize_url,
         callback_url: format!("{public_base}{CALLBACK_PATH}"),
+        start_url: format!("{public_base}{START_PATH}"),
         htu_authorize: htu(AUTHORIZE_PATH)?,
         htu_token: htu(TOKEN_PATH)?,
         clock: config.clock.clone(),
@@ -186,6 +193,7 @@ pub(crate) fn router(
         .route(TOKEN_PATH, post(token))
         .route(AUTHORIZE_PATH, post(authorize))
         .route(CALLBACK_PATH, get(callback))
+        .route(START_PATH, get(start))
         .route("/v1/client", get(client))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
@@ -443,12 +451,68 @@ async fn authorize(
         &app.callback_url,
         &sealed_state,
     );
-    let body = serde_json::json!({ "authorize_url": authorize_url });
+    let start_url = format!(
+        "{}?scope={}&state={}",
+        app.start_url,
+        flow::encode(&scope),
+        flow::encode(&sealed_state)
+    );
+    let body = serde_json::json!({ "authorize_url": authorize_url, "start_url": start_url });
     Ok(json_response(
         StatusCode::OK,
         body.to_string().into(),
         "no-store",
     ))
+}
+
+/// `GET /oauth/start?scope=…&state=…`: the `start_url` of `POST /v1/authorize`, a redirect to
+/// the same Atlassian authorize URL. Only a live state this broker sealed is redirected, and
+/// only to the configured authorize endpoint with this app's client id and callback, so it is
+/// no open redirect.
+async fn start(
+    State(app): State<Arc<App>>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let mut response = match start_inner(&app, ip, raw.as_deref()).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn start_inner(app: &App, ip: IpAddr, raw: Option<&str>) -> Result<Response, Refusal> {
+    app.rate_limit(ip).await?;
+    let (mut scope, mut state, mut repeated) = (None, None, false);
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let slot = match key.as_ref() {
+            "scope" => &mut scope,
+            "state" => &mut state,
+            _ => continue,
+        };
+        repeated |= slot.is_some();
+        *slot = Some(value.into_owned());
+    }
+    let sealed = state.filter(|_| !repeated).ok_or(Refusal::InvalidState)?;
+    let payload: StatePayload =
+        flow::open_json(&app.sealer, Purpose::State, &sealed).ok_or(Refusal::InvalidState)?;
+    if app.clock.now() >= payload.exp {
+        return Err(Refusal::InvalidState);
+    }
+    let scope = flow::resolve_scope(scope.as_deref(), &app.scopes)?;
+    Ok(found(&flow::authorize_url(
+        &app.authorize_endpoint,
+        &app.client_id,
+        &scope,
+        &app.callback_url,
+        &sealed,
+    )))
 }
 
 /// The query of `GET /oauth/callback`; a repeated parameter makes it unusable.
@@ -893,6 +957,7 @@ async fn access_log(State(app): State<Arc<App>>, mut request: Request, next: Nex
         TOKEN_PATH => TOKEN_PATH,
         AUTHORIZE_PATH => AUTHORIZE_PATH,
         CALLBACK_PATH => CALLBACK_PATH,
+        START_PATH => START_PATH,
         "/v1/client" => "/v1/client",
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",

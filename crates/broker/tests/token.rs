@@ -436,3 +436,52 @@ async fn a_ticket_redeemed_later_announces_the_access_tokens_remaining_lifetime(
         "issued 100 s ago with 3600 s: {expires_in}"
     );
 }
+
+/// Firefox's launchWebAuthFlow refuses a first URL whose `redirect_uri` is not the extension's:
+/// the answer's `start_url` (no `redirect_uri`) redirects to the very authorize URL, and only
+/// for a state this broker sealed.
+#[tokio::test]
+async fn the_start_url_redirects_to_the_authorize_url_and_only_for_a_sealed_state() {
+    let stack = Stack::start().await;
+    let key = Key::generate();
+    let answer = send(
+        stack
+            .client
+            .post(stack.authorize_url())
+            .header("dpop", key.proof("POST", &stack.authorize_url()))
+            .json(&json!({"redirect_uri": REDIRECT_URI, "state": "s", "scope": "read:jira-work"})),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let authorize_url = answer.json()["authorize_url"].as_str().unwrap().to_string();
+    let start_url = answer.json()["start_url"].as_str().unwrap().to_string();
+    let parsed = url::Url::parse(&start_url).unwrap();
+    assert_eq!(parsed.path(), "/oauth/start");
+    assert!(
+        parsed.query_pairs().all(|(k, _)| k != "redirect_uri"),
+        "{start_url}"
+    );
+    let response = stack.client.get(&start_url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        authorize_url
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    // The redirect leads through consent to the broker's callback as before.
+    let callback = stack.consent(&authorize_url).await;
+    assert!(stack.callback(&callback).await.ticket.is_some());
+
+    let forged = start_url.replace("state=", "state=x");
+    let response = stack.client.get(&forged).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    let no_state = format!(
+        "{}/oauth/start?scope=read%3Ajira-work",
+        stack.broker.base_url
+    );
+    assert_eq!(
+        stack.client.get(&no_state).send().await.unwrap().status(),
+        400
+    );
+}
