@@ -450,12 +450,31 @@ pub(crate) fn parse_public_url(text: &str) -> Result<String, ConfigError> {
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
+/// The allowed-origin entry that stands for every Firefox add-on origin (`moz-extension://<uuid>`).
+pub const ANY_FIREFOX_EXTENSION: &str = "moz-extension://*";
+
+/// True when `origin` is allowed by `allowed` (exact, or any `moz-extension://` origin when
+/// [`ANY_FIREFOX_EXTENSION`] is listed).
+pub(crate) fn origin_allowed(allowed: &HashSet<String>, origin: &str) -> bool {
+    allowed.contains(origin)
+        || (allowed.contains(ANY_FIREFOX_EXTENSION)
+            && origin.strip_prefix("moz-extension://").is_some_and(|host| {
+                !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }))
+}
+
 /// Lower-cases scheme and host and drops a trailing `/`, so the config can be written the way
 /// people copy origins while matching stays an exact string comparison with the `Origin` header
 /// (which browsers send in this canonical form).
 pub(crate) fn normalize_origin(origin: &str) -> Result<String, ConfigError> {
     let bad = || ConfigError::Origin(origin.to_string());
     let trimmed = origin.trim();
+    // Firefox gives every installation of an add-on its own random origin, so an allow-list
+    // cannot name them: this one entry allows them all (what protects tokens is the proof key
+    // and the redirect allow-list, not CORS).
+    if trimmed == ANY_FIREFOX_EXTENSION {
+        return Ok(ANY_FIREFOX_EXTENSION.to_string());
+    }
     let parsed = url::Url::parse(trimmed).map_err(|_| bad())?;
     if parsed.cannot_be_a_base()
         || !matches!(parsed.path(), "" | "/")
@@ -481,6 +500,29 @@ pub(crate) fn normalize_origin(origin: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_firefox_extension_allows_every_add_on_origin_and_nothing_else() {
+        let allowed: HashSet<String> = [normalize_origin(" moz-extension://* ").unwrap()]
+            .into_iter()
+            .collect();
+        assert!(origin_allowed(
+            &allowed,
+            "moz-extension://0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+        ));
+        for refused in [
+            "moz-extension://",
+            "moz-extension://a.b",
+            "moz-extension://x/y",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "https://evil.example",
+        ] {
+            assert!(!origin_allowed(&allowed, refused), "{refused}");
+        }
+        let exact: HashSet<String> = ["https://app.example".to_string()].into_iter().collect();
+        assert!(!origin_allowed(&exact, "moz-extension://0f1e2d3c"));
+        assert!(origin_allowed(&exact, "https://app.example"));
+    }
 
     #[test]
     fn origins_are_normalized_or_rejected() {

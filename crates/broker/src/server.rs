@@ -882,7 +882,7 @@ async fn cors(State(app): State<Arc<App>>, request: Request, next: Next) -> Resp
     };
     let allowed = origin
         .to_str()
-        .is_ok_and(|o| app.allowed_origins.contains(o));
+        .is_ok_and(|o| crate::config::origin_allowed(&app.allowed_origins, o));
     if !allowed {
         let mut response = Refusal::OriginNotAllowed.into_response();
         response
