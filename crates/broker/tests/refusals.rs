@@ -54,6 +54,30 @@ async fn disallowed_origins_get_403_without_cors_headers_and_nothing_is_forwarde
 }
 
 #[tokio::test]
+async fn moz_extension_star_allows_any_firefox_add_on_origin_and_no_other() {
+    let (client, fake) = (http(), fake().await);
+    let broker = broker(broker_config(&fake.base_url).allow_origin("moz-extension://*")).await;
+    let token_url = format!("{}/oauth/token", broker.base_url);
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, &token_url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, dpop")
+    };
+    let firefox = "moz-extension://5c0f3e2a-7d41-4c9b-9b3e-2f6a1d8c4e70";
+    let answer = send(preflight(firefox)).await;
+    assert_eq!(answer.status, 204);
+    assert_eq!(answer.header("access-control-allow-origin"), Some(firefox));
+    let other = send(preflight(
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnpp",
+    ))
+    .await;
+    assert_eq!(other.status, 403);
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
 async fn allowed_origins_get_cors_headers_and_their_preflight_answered() {
     let (client, fake) = (http(), fake().await);
     let broker = broker(broker_config(&fake.base_url).allow_origin("http://127.0.0.1:8080/")).await;
