@@ -8,6 +8,8 @@
 import { adfToText } from './pkg/jira_3lo.js';
 import { scopesKey, loadGrantScopes, clearGrantScopes, onGrantScopesChanged } from './config.js';
 
+import { searchAction } from './search.js';
+
 export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
 const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
 const PAGE_SIZE = 30;
@@ -406,6 +408,15 @@ export class JiraApp {
       menu.querySelector('summary')?.focus();
       return;
     }
+    // `/` goes to the search box from anywhere but a text field.
+    if (e.key === '/' && !e.target?.closest?.('input, textarea, select') && this.view === 'issues') {
+      const box = this.main.querySelector('#search');
+      if (box) {
+        e.preventDefault();
+        box.focus();
+        return;
+      }
+    }
     // The account menu: ArrowDown/ArrowUp open it from its button and move between its items.
     const menuRoot = e.target?.closest?.('details.menu');
     if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && menuRoot) {
@@ -679,10 +690,14 @@ export class JiraApp {
     }
     this.listStale = false;
     const seq = (this.loadSeq = (this.loadSeq ?? 0) + 1);
-    if (!this.issues.length) this.setMain(this.listSkeleton());
+    if (!this.issues.length) {
+      const searchHadFocus = document.activeElement?.id === 'search';
+      this.setMain(this.listSkeleton());
+      if (searchHadFocus) this.main.querySelector('#search')?.focus({ preventScroll: true });
+    }
     else this.markUpdating(seq);
     try {
-      const page = await this.client.search({ jql: MY_OPEN_ISSUES_JQL, fields: LIST_FIELDS, maxResults: PAGE_SIZE });
+      const page = await this.client.search({ jql: this.listJql(), fields: LIST_FIELDS, maxResults: PAGE_SIZE });
       if (seq !== this.loadSeq || this.view !== 'issues') return;
       this.issues = page.issues ?? [];
       this.nextPageToken = page.isLast === false || page.nextPageToken ? page.nextPageToken ?? null : null;
@@ -705,7 +720,7 @@ export class JiraApp {
     button.disabled = true;
     button.textContent = 'Loading…';
     try {
-      const page = await this.client.search({ jql: MY_OPEN_ISSUES_JQL, fields: LIST_FIELDS, maxResults: PAGE_SIZE, nextPageToken: this.nextPageToken });
+      const page = await this.client.search({ jql: this.listJql(), fields: LIST_FIELDS, maxResults: PAGE_SIZE, nextPageToken: this.nextPageToken });
       this.issues = [...this.issues, ...(page.issues ?? [])];
       this.nextPageToken = page.nextPageToken ?? null;
       const focusIndex = this.issues.length - (page.issues?.length ?? 0);
@@ -716,6 +731,42 @@ export class JiraApp {
       button.textContent = 'Load more';
       this.showError(err, { retry: () => this.loadMore(button) });
     }
+  }
+
+  /** The list's JQL: the search's, or my open issues. */
+  listJql() {
+    return this.search?.jql ?? MY_OPEN_ISSUES_JQL;
+  }
+
+  listTitle() {
+    return this.search ? `Results for “${this.search.query}”` : 'My open issues';
+  }
+
+  /** The search box: a key opens the issue, text lists what Jira finds, an empty box goes back to my issues. */
+  searchBox() {
+    const input = h('input', { type: 'search', id: 'search', placeholder: 'Search, or jump to a key (e.g. PLAT-12)', 'aria-label': 'Search issues or jump to a key', autocomplete: 'off', spellcheck: 'false' });
+    input.value = this.search?.query ?? '';
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && (input.value || this.search)) {
+        e.preventDefault();
+        e.stopPropagation();
+        input.value = '';
+        this.runSearch('');
+      }
+    });
+    return h('form', { class: 'search', role: 'search', id: 'search-form', onsubmit: (e) => { e.preventDefault(); this.runSearch(input.value); } }, input);
+  }
+
+  runSearch(text) {
+    const action = searchAction(text);
+    if (action.kind === 'key') {
+      this.showIssue(action.key);
+      return;
+    }
+    this.search = action.kind === 'text' ? { query: action.query, jql: action.jql } : null;
+    this.issues = [];
+    this.nextPageToken = null;
+    this.showIssues();
   }
 
   /** The list on screen is being fetched again: say so visibly once it takes a moment (a slow refresh). */
@@ -730,7 +781,8 @@ export class JiraApp {
 
   listSkeleton() {
     return h('section', { class: 'list', 'aria-busy': 'true', 'aria-label': 'Loading your issues' },
-      h('div', { class: 'list-head' }, h('h1', {}, 'My open issues')),
+      this.searchBox(),
+      h('div', { class: 'list-head' }, h('h1', {}, this.listTitle())),
       h('ul', { class: 'issue-list skeleton' }, [0, 1, 2, 3, 4].map(() => h('li', {}, h('div', { class: 'issue-row' }, h('span', { class: 'bar w30' }), h('span', { class: 'bar w90' }))))),
     );
   }
@@ -743,20 +795,26 @@ export class JiraApp {
         )
       : failed
         ? h('p', { class: 'empty muted' }, 'Your issues could not be loaded.')
-        : h('div', { class: 'empty', id: 'issues-empty' },
+        : this.search
+          ? h('p', { class: 'empty muted', id: 'search-empty' }, 'No issue matches this search.')
+          : h('div', { class: 'empty', id: 'issues-empty' },
             h('p', { class: 'empty-title' }, 'Nothing assigned to you is open. 🎉'),
             h('button', { type: 'button', class: 'btn', 'data-autofocus': true, onclick: () => this.showCreate() }, 'Create an issue'),
           );
+    const searchHadFocus = document.activeElement?.id === 'search';
     this.setMain(
       h('section', { class: 'list', 'aria-labelledby': 'list-title' },
+        this.searchBox(),
         h('div', { class: 'list-head' },
-          h('h1', { id: 'list-title' }, 'My open issues'),
+          h('h1', { id: 'list-title' }, this.listTitle()),
           count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken ? `${count}+` : String(count)) : null,
         ),
         list,
         this.nextPageToken ? h('button', { type: 'button', class: 'btn btn-block btn-quiet', id: 'load-more', onclick: (e) => this.loadMore(e.currentTarget) }, 'Load more') : null,
       ),
     );
+    // Typing on while the results come in: the box keeps the focus.
+    if (searchHadFocus) this.main.querySelector('#search')?.focus({ preventScroll: true });
   }
 
   issueRow(issue, autofocus) {

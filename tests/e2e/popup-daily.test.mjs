@@ -129,3 +129,36 @@ test('at 360 px nothing overflows (list and issue view); the account menu takes 
   assert.equal(await popup.evaluate(() => document.querySelector('details.menu').open), false);
   await closeAll();
 });
+
+test('search: `/` focuses the box, a key opens the issue, text lists what Jira finds, Escape goes back to my issues', async () => {
+  const popup = await signedInPopup();
+  const mine = await listedKeys(popup);
+  // Keyboard: `/` from the list goes to the search box.
+  await popup.locator('#issues .issue-row').first().focus();
+  await popup.keyboard.press('/');
+  assert.equal(await popup.evaluate(() => document.activeElement?.id), 'search');
+
+  // An issue key (typed in lower case) jumps straight to it.
+  const key = mine[mine.length - 1];
+  await popup.keyboard.type(key.toLowerCase());
+  await popup.keyboard.press('Enter');
+  await popup.locator(`#issue-view[data-key="${key}"]`).waitFor();
+  const summary = (await popup.locator('#issue-summary').textContent()).trim();
+  await popup.click('#back');
+  await waitForIssues(popup);
+
+  // Text: a word of that issue's summary finds it (Jira's text search at the fake).
+  const word = summary.split(/\s+/).find((w) => /^[A-Za-z]{5,}$/.test(w)) ?? summary.split(/\s+/)[0];
+  await popup.fill('#search', word);
+  await popup.press('#search', 'Enter');
+  await popup.locator('#list-title', { hasText: `Results for “${word}”` }).waitFor();
+  await popup.locator(`#issues .issue-row[data-key="${key}"]`).waitFor();
+
+  // Escape in the box: back to my open issues.
+  await popup.press('#search', 'Escape');
+  await popup.locator('#list-title', { hasText: 'My open issues' }).waitFor();
+  await waitForIssues(popup);
+  assert.deepEqual((await listedKeys(popup)).sort(), [...mine].sort());
+  assert.deepEqual(popup.errors, []);
+  await closeAll();
+});
