@@ -18,10 +18,11 @@ mod support;
 
 use jira_3lo_broker::RunningBroker;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::processes::*;
 use support::*;
 
 fn knob(name: &str, default: usize) -> usize {
@@ -32,73 +33,13 @@ fn knob(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Children stopped with SIGTERM on drop (nginx's master then stops its workers).
 struct Children(Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
-        for child in &mut self.0 {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                // SAFETY: kill(2) on the pid of a child started here and not yet reaped.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-            }
-            let _ = child.wait();
-        }
+        self.0.iter_mut().for_each(terminate);
     }
-}
-
-fn start_redis(program: &Path, port: u16) -> Child {
-    let child = Command::new(program)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server");
-    wait_for_port(port);
-    child
-}
-
-fn start_nginx(program: &Path, port: u16, a: &str, b: &str) -> Child {
-    let template =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"))
-            .expect("deploy/nginx.conf");
-    let config = template
-        .replace("${LISTEN}", &format!("127.0.0.1:{port}"))
-        .replace("${BROKER_A}", a)
-        .replace("${BROKER_B}", b);
-    let dir = std::env::temp_dir().join(format!("jira3lo-bench-nginx-{port}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(dir.join("nginx.conf"), config).unwrap();
-    let child = Command::new(program)
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx");
-    wait_for_port(port);
-    child
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -211,7 +152,7 @@ async fn main() {
     let requests = knob("SCALE_REQUESTS", 4000);
     let delay_ms = knob("SCALE_UPSTREAM_DELAY_MS", 2);
     let redis_port = closed_port();
-    let mut children = Children(vec![start_redis(&redis_program, redis_port)]);
+    let mut children = Children(vec![spawn_redis(&redis_program, redis_port)]);
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
     let http = keep_alive_client();
     let fake = fake().await;
@@ -285,8 +226,9 @@ async fn main() {
     let one = broker(base(None, true)).await;
     let a = broker(base(Some(&nginx_url), true)).await;
     let b = broker(base(Some(&nginx_url), true)).await;
-    children.0.push(start_nginx(
+    children.0.push(spawn_nginx(
         &nginx_program,
+        &std::env::temp_dir().join(format!("jira3lo-bench-nginx-{nginx_port}")),
         nginx_port,
         host_port(&a.base_url),
         host_port(&b.base_url),

@@ -18,20 +18,12 @@ mod support;
 use jira_3lo_broker::RunningBroker;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::processes::*;
 use support::*;
-
-/// `redis-server` and `nginx`, from PATH or Debian's sbin directories.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
 
 fn programs() -> Option<(PathBuf, PathBuf)> {
     match (find_program("redis-server"), find_program("nginx")) {
@@ -57,14 +49,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -98,15 +82,7 @@ impl Redis {
     /// Starts it again on the same port, empty.
     fn restart(&mut self) {
         self.proc = None;
-        let child = Command::new(&self.program)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.proc = Some(Proc(child));
-        wait_for_port(self.port, "redis-server");
+        self.proc = Some(Proc(spawn_redis(&self.program, self.port)));
     }
 }
 
@@ -117,47 +93,18 @@ struct Nginx {
 }
 
 impl Drop for Nginx {
-    /// SIGTERM to the master, which stops its workers (a SIGKILL would orphan them).
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.master.id()) {
-            // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let _ = self.master.wait();
+        terminate(&mut self.master);
     }
 }
 
 impl Nginx {
     fn start(program: &Path, port: u16, a: &str, b: &str, name: &str) -> Nginx {
-        let template = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"),
-        )
-        .expect("deploy/nginx.conf");
-        let config = template
-            .replace("${LISTEN}", &format!("127.0.0.1:{port}"))
-            .replace("${BROKER_A}", a)
-            .replace("${BROKER_B}", b);
-        assert!(!config.contains("${"), "a placeholder is left");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nginx-{name}-{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        std::fs::write(dir.join("nginx.conf"), config).unwrap();
-        let child = Command::new(program)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("error.log")).unwrap())
-            .spawn()
-            .expect("start nginx");
-        let nginx = Nginx {
-            master: child,
+        Nginx {
+            master: spawn_nginx(program, &dir, port, a, b),
             url: format!("http://127.0.0.1:{port}"),
-        };
-        wait_for_port(port, "nginx");
-        nginx
+        }
     }
 }
 

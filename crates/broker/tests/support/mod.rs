@@ -2,6 +2,8 @@
 //! proof builder over real P-256 keys, and small HTTP helpers. Every test binary includes this module and uses a subset of it.
 #![allow(dead_code)]
 
+pub mod processes;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use fake_atlassian::{FakeConfig, RunningFake};
