@@ -32,11 +32,41 @@ fn web_storage(name: &str) -> web_sys::Storage {
         .unchecked_into()
 }
 
-/// `local`: both areas in `localStorage`, so every tab of the origin shares the access token
-/// with the refresh token (a per-tab copy made each tab refresh and rotate on its own).
+/// The origin's IndexedDB `records` store, read by plain JS: `(key, value)` pairs under `prefix`.
+async fn indexed_records(prefix: &str) -> Vec<(String, String)> {
+    let read = js_sys::Function::new_with_args(
+        "prefix",
+        "return new Promise((resolve, reject) => {
+           const open = indexedDB.open('jira-3lo');
+           open.onupgradeneeded = () => open.transaction.abort();
+           open.onerror = () => (open.error.name === 'AbortError' ? resolve([]) : reject(open.error));
+           open.onsuccess = () => {
+             const db = open.result, out = [];
+             if (!db.objectStoreNames.contains('records')) { db.close(); resolve(out); return; }
+             const cursor = db.transaction('records').objectStore('records').openCursor();
+             cursor.onsuccess = () => {
+               const c = cursor.result;
+               if (!c) { db.close(); resolve(out); return; }
+               if (String(c.key).startsWith(prefix)) out.push([String(c.key), String(c.value)]);
+               c.continue();
+             };
+           };
+         });",
+    );
+    let promise: js_sys::Promise = read
+        .call1(&JsValue::NULL, &JsValue::from_str(prefix))
+        .unwrap()
+        .unchecked_into();
+    let pairs = JsFuture::from(promise).await.unwrap();
+    serde_wasm_bindgen::from_value(pairs).unwrap()
+}
+
+/// `local`: both areas in the origin's IndexedDB, so every tab of the origin shares the access
+/// token with the refresh token (a per-tab copy made each tab refresh and rotate on its own), and
+/// nothing in Web Storage.
 #[wasm_bindgen_test]
-async fn local_store_keeps_both_areas_in_local_storage() {
-    let store = BrowserStore::open(StorageKind::Local).expect("localStorage in a page");
+async fn local_store_keeps_both_areas_in_indexed_db() {
+    let store = BrowserStore::open(StorageKind::Local).expect("IndexedDB in a page");
     store_round_trip(&store, "t-local", false).await;
     store
         .set(Area::Session, "t-local:access", "short")
@@ -46,27 +76,25 @@ async fn local_store_keeps_both_areas_in_local_storage() {
         .set(Area::Persistent, "t-local:refresh", "long")
         .await
         .unwrap();
-    let local = web_storage("localStorage");
     assert_eq!(
-        local.get_item("t-local:access").unwrap().as_deref(),
-        Some("short")
+        indexed_records("t-local:").await,
+        vec![
+            ("t-local:access".to_string(), "short".to_string()),
+            ("t-local:refresh".to_string(), "long".to_string()),
+        ]
     );
-    assert_eq!(
-        local.get_item("t-local:refresh").unwrap().as_deref(),
-        Some("long")
-    );
-    assert_eq!(
-        web_storage("sessionStorage")
-            .get_item("t-local:access")
-            .unwrap(),
-        None
-    );
+    for storage in ["localStorage", "sessionStorage"] {
+        assert_eq!(
+            web_storage(storage).get_item("t-local:access").unwrap(),
+            None
+        );
+    }
     store.remove(Area::Session, "t-local:access").await.unwrap();
     store
         .remove(Area::Persistent, "t-local:refresh")
         .await
         .unwrap();
-    assert_eq!(local.get_item("t-local:access").unwrap(), None);
+    assert_eq!(indexed_records("t-local:").await, vec![]);
 }
 
 /// Without `navigator.locks`, a shared store's lock is a typed `config` error (the client
@@ -145,10 +173,19 @@ async fn extension_store_is_refused_outside_an_extension() {
 }
 
 #[wasm_bindgen_test]
-async fn web_store_reports_own_writes() {
+async fn local_store_reports_own_writes() {
     subscription_reports_changed_keys(
         &BrowserStore::open(StorageKind::Local).unwrap(),
         "t-sub:local",
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn session_store_reports_own_writes() {
+    subscription_reports_changed_keys(
+        &BrowserStore::open(StorageKind::Session).unwrap(),
+        "t-sub:session",
     )
     .await;
 }
@@ -162,18 +199,18 @@ async fn memory_store_reports_own_writes() {
     .await;
 }
 
-/// Another document of the origin (a same-origin iframe) writes localStorage: the page's
+/// Another document of the tab (a same-origin iframe) writes sessionStorage: the page's
 /// subscription hears it through the `storage` event.
 #[wasm_bindgen_test]
-async fn web_store_reports_other_documents_writes() {
-    let store = BrowserStore::open(StorageKind::Local).unwrap();
+async fn session_store_reports_other_documents_writes() {
+    let store = BrowserStore::open(StorageKind::Session).unwrap();
     let seen: Rc<RefCell<Vec<Option<String>>>> = Rc::default();
     let sink = seen.clone();
     let _subscription = store.subscribe(move |k| sink.borrow_mut().push(k.map(str::to_string)));
     let write_elsewhere = js_sys::Function::new_no_args(
         "const f = document.createElement('iframe'); document.body.appendChild(f);
-         f.contentWindow.localStorage.setItem('t-sub:iframe', '1');
-         f.contentWindow.localStorage.removeItem('t-sub:iframe'); f.remove();",
+         f.contentWindow.sessionStorage.setItem('t-sub:iframe', '1');
+         f.contentWindow.sessionStorage.removeItem('t-sub:iframe'); f.remove();",
     );
     write_elsewhere.call0(&JsValue::NULL).unwrap();
     eventually("the iframe's write is reported", || {
@@ -263,50 +300,49 @@ async fn proof_key_one_pair() {
     proof_key_is_one_non_extractable_pair_per_origin().await;
 }
 
-/// The same flow with `storage: "local"`: the records land in Web Storage under the documented
-/// keys, and sign-out clears them.
+/// The same flow with `storage: "local"`: the records land in the origin's IndexedDB under the
+/// documented keys (none in Web Storage), and sign-out clears them.
 #[wasm_bindgen_test]
-async fn client_sign_in_with_web_storage() {
+async fn client_sign_in_with_local_storage() {
     let client = client(serde_json::json!({
         "brokerUrl": broker_url(), "apiBaseUrl": fake_url(),
         "storage": "local", "namespace": "page-local",
     }))
     .unwrap();
+    let keys = || async {
+        let mut keys: Vec<String> = indexed_records("jira3lo:page-local:")
+            .await
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        keys
+    };
     let url = client.begin_sign_in(page_callback_uri()).await.unwrap();
-    assert!(web_storage("localStorage")
-        .get_item("jira3lo:page-local:pending")
-        .unwrap()
-        .is_some());
+    assert_eq!(keys().await, ["jira3lo:page-local:pending"]);
     let final_url = callback_in_a_frame(&url).await;
     client.complete_sign_in(final_url).await.expect("signed in");
-    assert!(web_storage("localStorage")
-        .get_item("jira3lo:page-local:refresh")
-        .unwrap()
-        .is_some());
-    // The access token sits with the refresh token, where every tab of the origin sees it.
-    assert!(web_storage("localStorage")
-        .get_item("jira3lo:page-local:access")
-        .unwrap()
-        .is_some());
+    // The access token sits with the refresh token, where every tab of the origin sees it (and
+    // the attempt stays, ended, so that a second completion of the callback is refused).
     assert_eq!(
-        web_storage("sessionStorage")
-            .get_item("jira3lo:page-local:access")
-            .unwrap(),
-        None
+        keys().await,
+        [
+            "jira3lo:page-local:access",
+            "jira3lo:page-local:pending",
+            "jira3lo:page-local:refresh",
+            "jira3lo:page-local:site"
+        ]
     );
+    for storage in ["localStorage", "sessionStorage"] {
+        let storage = web_storage(storage);
+        let ours = (0..storage.length().unwrap())
+            .filter_map(|i| storage.key(i).unwrap())
+            .filter(|k| k.starts_with("jira3lo:page-local:"))
+            .count();
+        assert_eq!(ours, 0, "nothing in Web Storage");
+    }
     client.sign_out().await.unwrap();
-    assert_eq!(
-        web_storage("localStorage")
-            .get_item("jira3lo:page-local:refresh")
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        web_storage("sessionStorage")
-            .get_item("jira3lo:page-local:access")
-            .unwrap(),
-        None
-    );
+    assert_eq!(keys().await, Vec::<String>::new());
 }
 
 /// A redirect is never followed: the authorize endpoint's 302 (to a callback URL carrying a

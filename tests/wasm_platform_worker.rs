@@ -23,13 +23,21 @@ fn this_is_a_service_worker_without_window_or_web_storage() {
         "no sessionStorage in a worker"
     );
     assert!(
-        BrowserStore::open(StorageKind::Local).is_err(),
-        "no localStorage in a worker"
+        BrowserStore::open(StorageKind::Local).is_ok(),
+        "local is IndexedDB, which workers have"
     );
     assert_eq!(StorageKind::detect(), StorageKind::Memory);
 }
 
 same_checks_in_both_contexts!();
+
+/// `local` keeps its records in IndexedDB, so a worker (e.g. a page's own worker) can share the
+/// origin's session with its tabs.
+#[wasm_bindgen_test]
+async fn local_store_works_in_a_worker() {
+    let store = BrowserStore::open(StorageKind::Local).unwrap();
+    store_round_trip(&store, "t-worker-local", false).await;
+}
 
 /// `FetchClient` is gloo-net's `fetch` (the global one, from gloo-net 0.6) plus our layer, here
 /// where there is no `window`: a POST with a JSON body and a bearer header (through the CORS

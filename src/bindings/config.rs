@@ -51,7 +51,8 @@ pub enum LockChoice {
 
 /// Where tokens live: `extension` = chrome.storage.session (access token) + chrome.storage.local
 /// (refresh token, site), shared by every extension context; `session` = sessionStorage (this
-/// tab); `local` = localStorage (every tab of the origin); `memory` = this JS context only.
+/// tab); `local` = the origin's IndexedDB (every tab and worker of the origin); `memory` = this
+/// JS context only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageChoice {

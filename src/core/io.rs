@@ -104,10 +104,10 @@ pub enum TransportError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     /// Short-lived, hidden from content scripts: the access token and its expiry
-    /// (`chrome.storage.session`, `sessionStorage`, memory).
+    /// (`chrome.storage.session`, IndexedDB, `sessionStorage`, memory).
     Session,
     /// Survives restarts: the refresh token, the chosen site, pending sign-in state
-    /// (`chrome.storage.local`, `localStorage`, memory).
+    /// (`chrome.storage.local`, IndexedDB, `sessionStorage`, memory).
     Persistent,
 }
 

@@ -6,7 +6,9 @@
 mod clock;
 mod fetch;
 mod global;
+mod idb;
 pub mod identity;
+mod indexed_store;
 mod lock;
 mod proof_key;
 mod storage;

@@ -14,15 +14,14 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CryptoKey, CryptoKeyPair, IdbDatabase, IdbRequest, IdbTransactionMode};
+use web_sys::{CryptoKey, CryptoKeyPair, IdbDatabase, IdbTransactionMode};
 
 use super::global::{describe_js_error, global_path};
+use super::idb::{self, error_name, settle};
 use crate::core::dpop::ProofJwk;
 use crate::session::ports::{KeyError, ProofKey};
 
-const DB_NAME: &str = "jira-3lo";
-const DB_VERSION: u32 = 1;
-const STORE: &str = "keys";
+const STORE: &str = idb::KEYS;
 /// One key per extension or origin, whatever the namespace: the broker needs no more.
 const KEY_ID: &str = "proof-key";
 
@@ -178,26 +177,10 @@ async fn load_or_create_in(db: &IdbDatabase) -> Result<CryptoKeyPair, KeyError> 
 }
 
 async fn open() -> Result<IdbDatabase, KeyError> {
-    let factory = global_path(&["indexedDB"])
-        .and_then(|f| f.dyn_into::<web_sys::IdbFactory>().ok())
-        .ok_or_else(|| KeyError("IndexedDB is not available here".into()))?;
-    let request = factory
-        .open_with_u32(DB_NAME, DB_VERSION)
-        .map_err(|e| failed("IndexedDB open", &e))?;
-    let upgrade_target = request.clone();
-    let on_upgrade: Closure<dyn FnMut()> = Closure::once(move || {
-        if let Ok(db) = upgrade_target.result() {
-            let _ = db
-                .unchecked_into::<IdbDatabase>()
-                .create_object_store(STORE);
-        }
-    });
-    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-    let db = settle(&request).await;
-    request.set_onupgradeneeded(None);
-    drop(on_upgrade);
-    let db = db.map_err(|e| failed("IndexedDB open", &e))?;
-    Ok(db.unchecked_into())
+    idb::open().await.map_err(|e| match e {
+        Some(e) => failed("IndexedDB open", &e),
+        None => KeyError("IndexedDB is not available here".into()),
+    })
 }
 
 async fn read(db: &IdbDatabase) -> Result<Option<CryptoKeyPair>, KeyError> {
@@ -220,39 +203,4 @@ async fn read(db: &IdbDatabase) -> Result<Option<CryptoKeyPair>, KeyError> {
         ));
     }
     Ok(Some(value.unchecked_into()))
-}
-
-/// An IndexedDB request as a future: its result, or its error (the event's default, which
-/// would abort the transaction and log, is prevented: the caller handles it). The handlers
-/// live until the request settles and are freed with this future.
-async fn settle(request: &IdbRequest) -> Result<JsValue, JsValue> {
-    type Handlers = (Closure<dyn FnMut()>, Closure<dyn FnMut(web_sys::Event)>);
-    let mut handlers: Option<Handlers> = None;
-    let promise = js_sys::Promise::new(&mut |resolve, reject| {
-        let target = request.clone();
-        let on_success = Closure::once(move || {
-            let _ = resolve.call1(&JsValue::NULL, &target.result().unwrap_or_default());
-        });
-        let target = request.clone();
-        let on_error = Closure::once(move |event: web_sys::Event| {
-            event.prevent_default();
-            let error = target.error().ok().flatten().map(JsValue::from);
-            let _ = reject.call1(&JsValue::NULL, &error.unwrap_or_default());
-        });
-        request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
-        request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        handlers = Some((on_success, on_error));
-    });
-    let result = JsFuture::from(promise).await;
-    request.set_onsuccess(None);
-    request.set_onerror(None);
-    drop(handlers);
-    result
-}
-
-fn error_name(error: &JsValue) -> String {
-    js_sys::Reflect::get(error, &JsValue::from_str("name"))
-        .ok()
-        .and_then(|n| n.as_string())
-        .unwrap_or_default()
 }

@@ -4,19 +4,22 @@
 //! |-------------|---------------------------------|---------------------------------------------------|
 //! | `extension` | `chrome.storage.session`        | `chrome.storage.local`                            |
 //! | `session`   | `sessionStorage`                | `sessionStorage` (gone when the tab closes)       |
-//! | `local`     | `localStorage`                  | `localStorage` (survives restarts)                |
+//! | `local`     | the origin's IndexedDB          | the origin's IndexedDB (survives restarts)        |
 //! | `memory`    | this context's memory           | this context's memory                             |
 //!
 //! The access token lives wherever the refresh token does, so every context that shares the
 //! grant shares its current access token too: with `local`, a per-tab `sessionStorage` copy
 //! would make each tab refresh (and rotate) on its own, and a sign-out in one tab would leave
-//! the others their tokens. With `session` and `local` both areas are one `Storage`: a key
-//! must not be used in both areas (the engine's keys never are). Everything is resolved through `globalThis`, never `window`, so the extension store works in
-//! the MV3 service worker. [`BrowserStore::subscribe`] reports changed keys: `chrome.storage`
-//! reports changes made by every extension context (this one included); Web Storage reports
-//! other documents' changes through the `storage` event and this context's own writes
-//! in-process; the memory store reports its own writes. Notifications are delivered
-//! asynchronously (never from inside a `set`).
+//! the others their tokens. With `session` and `local` both areas are one store: a key
+//! must not be used in both areas (the engine's keys never are). `local` is IndexedDB, not
+//! `localStorage`, because only IndexedDB is consistent across the origin's processes (see
+//! [`super::indexed_store`]). Everything is resolved through `globalThis`, never `window`,
+//! so the extension store works in the MV3 service worker. [`BrowserStore::subscribe`]
+//! reports changed keys: `chrome.storage` reports changes made by every extension context
+//! (this one included); `local` reports every context's writes over a `BroadcastChannel`;
+//! `sessionStorage` reports other documents' changes through the `storage` event and this
+//! context's own writes in-process; the memory store reports its own writes. Notifications
+//! are delivered asynchronously (never from inside a `set`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -26,6 +29,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::global::{describe_js_error, global_path};
+use super::indexed_store::{self, Op};
 use crate::session::ports::{Area, ChangeListener, KeyValueStore, StoreError};
 
 /// Which storage a client keeps its records in (the JS config's `storage`).
@@ -97,8 +101,10 @@ enum Backend {
         local: StorageArea,
         on_changed: ChangeEvent,
     },
-    /// `sessionStorage` or `localStorage`, holding both areas.
+    /// `sessionStorage`, holding both areas.
     Web(web_sys::Storage),
+    /// The origin's IndexedDB (`local`), holding both areas.
+    Indexed,
     Memory(MemoryStore),
 }
 
@@ -107,6 +113,7 @@ impl std::fmt::Debug for BrowserStore {
         let kind = match self.backend {
             Backend::Extension { .. } => "extension",
             Backend::Web(_) => "web",
+            Backend::Indexed => "indexeddb",
             Backend::Memory(_) => "memory",
         };
         f.debug_struct("BrowserStore").field("kind", &kind).finish()
@@ -143,7 +150,7 @@ fn restrict_to_trusted_contexts(session: &StorageArea) {
 
 impl BrowserStore {
     /// Opens the store of `kind` in the current context; fails when the API is missing here
-    /// (e.g. `extension` outside an extension, `local` in a worker).
+    /// (e.g. `extension` outside an extension, `session` in a worker).
     pub fn open(kind: StorageKind) -> Result<Self, StoreError> {
         let backend = match kind {
             StorageKind::Extension => {
@@ -168,7 +175,15 @@ impl BrowserStore {
                 }
             }
             StorageKind::Session => Backend::Web(web_storage("sessionStorage")?),
-            StorageKind::Local => Backend::Web(web_storage("localStorage")?),
+            StorageKind::Local => {
+                if global_path(&["indexedDB"]).is_none() {
+                    return Err(StoreError(
+                        "IndexedDB is not available here (storage \"local\" keeps its records there)"
+                            .to_string(),
+                    ));
+                }
+                Backend::Indexed
+            }
             StorageKind::Memory => Backend::Memory(MemoryStore::context()),
         };
         Ok(BrowserStore {
@@ -219,6 +234,12 @@ impl BrowserStore {
                     }],
                 }
             }
+            Backend::Indexed => {
+                let mut parts = Vec::new();
+                parts.extend(channel_listener(on_change.clone()));
+                parts.extend(restored_from_cache(on_change));
+                Subscription { parts }
+            }
             Backend::Web(_) => {
                 let mut parts = Vec::new();
                 // Only documents receive other documents' `storage` events.
@@ -227,16 +248,7 @@ impl BrowserStore {
                     let event: web_sys::StorageEvent = event.unchecked_into();
                     callback(event.key().as_deref());
                 }));
-                // A page restored from the back/forward cache missed the events fired while
-                // it was cached: everything may have changed.
-                let callback = on_change.clone();
-                parts.extend(global_event("pageshow", move |event: JsValue| {
-                    let restored = js_sys::Reflect::get(&event, &JsValue::from_str("persisted"))
-                        .is_ok_and(|p| p.is_truthy());
-                    if restored {
-                        callback(None);
-                    }
-                }));
+                parts.extend(restored_from_cache(on_change.clone()));
                 parts.push(WEB_HUB.with(|hub| hub.subscribe(on_change)));
                 Subscription { parts }
             }
@@ -245,6 +257,29 @@ impl BrowserStore {
             },
         }
     }
+}
+
+/// A page restored from the back/forward cache missed the events fired while it was cached:
+/// everything may have changed.
+fn restored_from_cache(callback: Listener) -> Option<Part> {
+    global_event("pageshow", move |event: JsValue| {
+        let restored = js_sys::Reflect::get(&event, &JsValue::from_str("persisted"))
+            .is_ok_and(|p| p.is_truthy());
+        if restored {
+            callback(None);
+        }
+    })
+}
+
+/// Listens to the keys every context of the origin announces on [`indexed_store::CHANNEL`].
+fn channel_listener(callback: Listener) -> Option<Part> {
+    let channel = web_sys::BroadcastChannel::new(indexed_store::CHANNEL).ok()?;
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let data = js_sys::Reflect::get(&event, &JsValue::from_str("data")).ok();
+        callback(data.and_then(|d| d.as_string()).as_deref());
+    });
+    channel.set_onmessage(Some(closure.as_ref().unchecked_ref()));
+    Some(Part::Channel { channel, closure })
 }
 
 /// Listens to the global object's event `name` where this context has it (documents have
@@ -273,7 +308,7 @@ fn web_storage(name: &str) -> Result<web_sys::Storage, StoreError> {
         .ok_or_else(|| StoreError(format!("{name} is not available in this context")))
 }
 
-fn store_error(what: &str, error: &JsValue) -> StoreError {
+pub(super) fn store_error(what: &str, error: &JsValue) -> StoreError {
     StoreError(format!("{what} failed ({})", describe_js_error(error)))
 }
 
@@ -314,6 +349,7 @@ impl KeyValueStore for BrowserStore {
             Backend::Web(storage) => storage
                 .get_item(key)
                 .map_err(|e| store_error("Web Storage getItem", &e)),
+            Backend::Indexed => indexed_store::run(Op::Get(key)).await,
             Backend::Memory(memory) => Ok(memory.get(area, key)),
         }
     }
@@ -335,6 +371,7 @@ impl KeyValueStore for BrowserStore {
                 WEB_HUB.with(|hub| hub.notify(key));
                 Ok(())
             }
+            Backend::Indexed => indexed_store::run(Op::Put(key, value)).await.map(drop),
             Backend::Memory(memory) => {
                 memory.set(area, key, value);
                 Ok(())
@@ -356,6 +393,7 @@ impl KeyValueStore for BrowserStore {
                 WEB_HUB.with(|hub| hub.notify(key));
                 Ok(())
             }
+            Backend::Indexed => indexed_store::run(Op::Delete(key)).await.map(drop),
             Backend::Memory(memory) => {
                 memory.remove(area, key);
                 Ok(())
@@ -497,6 +535,10 @@ enum Part {
         hub: Rc<Hub>,
         id: u64,
     },
+    Channel {
+        channel: web_sys::BroadcastChannel,
+        closure: Closure<dyn FnMut(JsValue)>,
+    },
 }
 
 impl Drop for Part {
@@ -512,6 +554,11 @@ impl Drop for Part {
             } => {
                 let _ = target
                     .remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            }
+            Part::Channel { channel, closure } => {
+                channel.set_onmessage(None);
+                channel.close();
+                let _ = closure;
             }
             Part::Local { hub, id } => {
                 let gone = {

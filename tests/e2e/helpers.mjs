@@ -205,6 +205,21 @@ export async function installClient(page, { storage, namespace } = {}) {
       (e) => ({ ok: false, code: e?.code ?? null, message: String(e?.message ?? e), details: e?.details ?? null }),
     );
     globalThis.__e2e = { mod, newClient, settle, client: newClient() };
+    // One request on the origin's `jira-3lo` / `records` store (none yet: as if empty).
+    globalThis.__e2eRecords = (method, ...args) => new Promise((resolve, reject) => {
+      const open = indexedDB.open('jira-3lo');
+      // Never create the database (the module makes it, with its stores): no database yet means no records.
+      open.onupgradeneeded = () => open.transaction.abort();
+      open.onerror = () => (open.error?.name === 'AbortError' ? resolve(method === 'getAllKeys' ? [] : undefined) : reject(open.error));
+      open.onsuccess = () => {
+        const db = open.result;
+        if (!db.objectStoreNames.contains('records')) { db.close(); resolve(method === 'getAllKeys' ? [] : undefined); return; }
+        const tx = db.transaction('records', method.startsWith('get') ? 'readonly' : 'readwrite');
+        const r = tx.objectStore('records')[method](...args);
+        tx.oncomplete = () => { db.close(); resolve(r.result); };
+        tx.onabort = () => { db.close(); reject(tx.error); };
+      };
+    });
   }, { broker: env.broker, fake: env.fake, storage: storage ?? null, namespace: namespace ?? null });
 }
 
@@ -277,13 +292,33 @@ export async function signInIn(page, redirectUri = env.demoUrl) {
   return done.value;
 }
 
-/** The module's session records (`jira3lo:<ns>:access|refresh|site`) in this tab's localStorage and sessionStorage. */
+/**
+ * The module's session records (`jira3lo:<ns>:access|refresh|site`) this tab can see: its localStorage and
+ * sessionStorage, and the `records` store of the origin's IndexedDB database `jira-3lo` (where `storage:
+ * 'local'` keeps them).
+ */
 export function webRecords(page, ns = 'default') {
-  return page.evaluate((source) => {
+  return page.evaluate(async (source) => {
     const re = new RegExp(source);
-    const keys = (s) => Object.keys(s).filter((k) => re.test(k)).sort();
-    return { localStorage: keys(localStorage), sessionStorage: keys(sessionStorage) };
+    const keys = (list) => list.filter((k) => re.test(k)).sort();
+    return {
+      localStorage: keys(Object.keys(localStorage)),
+      sessionStorage: keys(Object.keys(sessionStorage)),
+      indexedDB: keys((await globalThis.__e2eRecords('getAllKeys')).map(String)),
+    };
   }, SESSION_RECORD(ns).source);
+}
+
+/**
+ * Empties what the module keeps for the origin of `page` (localStorage, sessionStorage, the IndexedDB
+ * `records` store), keeping the origin's proof key.
+ */
+export function clearWebRecords(page) {
+  return page.evaluate(async () => {
+    localStorage.clear();
+    sessionStorage.clear();
+    await globalThis.__e2eRecords('clear');
+  });
 }
 
 /**

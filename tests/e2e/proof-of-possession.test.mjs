@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import {
-  admin, connectViaConsent, env, launch, openClientTab, openPopup, requireEnv, resetFake, signInIn,
+  admin, clearWebRecords, connectViaConsent, env, launch, openClientTab, openPopup, requireEnv, resetFake, signInIn,
   signOutExtension, stats, waitForIssues,
 } from './helpers.mjs';
 
@@ -125,7 +125,7 @@ test('extension: after sign-in and a refresh, no storage area or IndexedDB holds
 test('web page (local storage): after sign-in and a refresh, nothing the page can read holds a raw refresh token', async () => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const page = await openClientTab(browser.ctx, { storage: 'local' });
-  await page.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
+  await clearWebRecords(page);
   await signInIn(page);
   await admin('clock', { advance_secs: 2 * 3600 });
   await page.evaluate(() => globalThis.__e2e.client.myself());

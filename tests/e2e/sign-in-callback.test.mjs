@@ -6,7 +6,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  beginSignInIn, callIn, env, grantsDelta, installClient, launch, openClientTab, requireEnv, resetFake,
+  beginSignInIn, callIn, clearWebRecords, env, grantsDelta, installClient, launch, openClientTab, requireEnv, resetFake,
   observedJson, signOutExtension, stats, watchRedemptions, withinStep,
 } from './helpers.mjs';
 
@@ -32,7 +32,7 @@ afterEach(async () => {
 async function webTab(storage) {
   const t = await openClientTab(browser.ctx, { storage });
   pages.push(t);
-  await t.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
+  await clearWebRecords(t);
   return t;
 }
 
