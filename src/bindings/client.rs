@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::config::ClientConfig;
 use super::error::to_js;
 use super::jira::promise;
-use super::types::{current_status, site_js, sites_js, status_after, Site, Status};
+use super::types::{current_status, site_js, sites_js, status_js, Site, Status};
 use crate::platform::{
     identity, BrowserPlatform, BrowserStore, FetchClient, Subscription, WebLock,
 };
@@ -53,8 +53,7 @@ impl JiraClient {
             .complete_sign_in(&callback_url)
             .await
             .map_err(to_js)?;
-        let status = status_after(&self.session, &status).await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status))
+        Ok(Ts::new_unchecked(status_js(&status, None)))
     }
 
     /// The Jira sites of this sign-in (cached; discovered once if unknown).
@@ -69,8 +68,7 @@ impl JiraClient {
     /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
     pub async fn choose_site(&self, site_id: String) -> Result<Ts<Status>, JsValue> {
         let status = self.session.choose_site(&site_id).await.map_err(to_js)?;
-        let status = status_after(&self.session, &status).await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status))
+        Ok(Ts::new_unchecked(status_js(&status, None)))
     }
 
     /// Forgets this client's tokens and site in every context sharing the storage.
@@ -140,7 +138,7 @@ impl JiraClient {
         let session = self.session.clone();
         promise(Box::pin(async move {
             let status = session.complete_sign_in(&callback_url).await?;
-            status_after(&session, &status).await
+            Ok(status_js(&status, None))
         }))
     }
 
@@ -157,7 +155,7 @@ impl JiraClient {
             let callback_url =
                 identity::launch_web_auth_flow(launch, interactive.unwrap_or(true)).await?;
             let status = session.complete_sign_in(&callback_url).await?;
-            status_after(&session, &status).await
+            Ok(status_js(&status, None))
         }))
     }
 
@@ -179,7 +177,7 @@ impl JiraClient {
         let session = self.session.clone();
         promise(Box::pin(async move {
             let status = session.choose_site(&site_id).await?;
-            status_after(&session, &status).await
+            Ok(status_js(&status, None))
         }))
     }
 

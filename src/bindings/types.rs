@@ -69,9 +69,10 @@ impl From<crate::core::lifecycle::Reconnect> for Reconnect {
     }
 }
 
-/// Where the sign-in stands; read from storage, with no network request. `reconnect` is
-/// absent when unknown: a grant without a refresh token, or one stored by an older version
-/// (known after the next sign-in).
+/// Where the sign-in stands; read from storage, with no network request. `reconnect` comes
+/// with `status()` and `onStatusChange` (the sign-in and `chooseSite` results leave it out:
+/// an event with it follows their writes); absent when unknown: a grant without a refresh
+/// token, or one stored by an older version (known after the next sign-in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Tsify)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Status {
@@ -131,18 +132,6 @@ pub(crate) fn status_js(
     reconnect: Option<crate::core::lifecycle::Reconnect>,
 ) -> JsValue {
     to_js(&Status::of(status.clone(), reconnect))
-}
-
-/// The status with its reconnect date, read after an operation that returned `status`.
-pub(crate) async fn status_after<P: crate::session::Platform>(
-    session: &crate::session::Session<P>,
-    status: &crate::session::Status,
-) -> Result<JsValue, crate::Error> {
-    let reconnect = match status {
-        crate::session::Status::SignedOut => None,
-        _ => session.reconnect().await?,
-    };
-    Ok(status_js(status, reconnect))
 }
 
 /// The current status (`status()`, the `onStatusChange` callbacks): one storage read of the
