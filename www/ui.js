@@ -9,6 +9,7 @@ import { adfToText } from './pkg/jira_3lo.js';
 import { scopesKey, loadGrantScopes, clearGrantScopes, onGrantScopesChanged } from './config.js';
 
 import { searchAction } from './search.js';
+import { reconnectWarning } from './lifecycle.js';
 
 export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
 const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
@@ -263,6 +264,7 @@ export class JiraApp {
   }
 
   renderHeader() {
+    this.renderLifecycle();
     const signedIn = this.status?.state === 'signedIn';
     const site = signedIn ? this.status.site : null;
     const actions = [];
@@ -291,6 +293,17 @@ export class JiraApp {
       ),
       h('div', { class: 'actions' }, actions),
     );
+  }
+
+  /** The yearly-reconnect warning (www/lifecycle.js) above the notices, with a Reconnect button (a new consent). */
+  renderLifecycle() {
+    const w = reconnectWarning(this.status, Date.now());
+    if (!w) return this.lifecycleEl?.remove();
+    this.lifecycleEl ??= h('div', { class: 'notice notice-info', id: 'reconnect-soon', role: 'status' });
+    this.lifecycleEl.dataset.code = w.code;
+    this.lifecycleEl.replaceChildren(h('p', { class: 'notice-text' }, w.text),
+      h('button', { type: 'button', class: 'btn btn-small', id: 'renew', onclick: () => this.connect() }, 'Reconnect'));
+    if (!this.lifecycleEl.isConnected) this.noticeEl.before(this.lifecycleEl);
   }
 
   /**
@@ -495,8 +508,9 @@ export class JiraApp {
     this.status = status;
     const sameSignedIn = prev?.state === 'signedIn' && status.state === 'signedIn' && prev.site?.id === status.site?.id;
     if (sameSignedIn) {
-      // A refresh somewhere else: nothing visible changed. (Site name may have been renamed.)
+      // A refresh somewhere else: nothing visible changed but the reconnect date. (Site name may have been renamed.)
       if (prev.site?.name !== status.site?.name) this.renderHeader();
+      else this.renderLifecycle();
       return;
     }
     if (fromEvent && prev?.state === status.state && status.state === 'signedOut') return;

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::config::ClientConfig;
 use super::error::to_js;
 use super::jira::promise;
-use super::types::{site_js, sites_js, status_js, Site, Status};
+use super::types::{current_status, site_js, sites_js, status_js, Site, Status};
 use crate::platform::{
     identity, BrowserPlatform, BrowserStore, FetchClient, Subscription, WebLock,
 };
@@ -34,8 +34,8 @@ pub struct JiraClient {
 impl JiraClient {
     /// The current sign-in state, from storage only (no network request).
     pub async fn status(&self) -> Result<Ts<Status>, JsValue> {
-        let status = self.session.status().await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status_js(&status)))
+        let status = current_status(&self.session).await.map_err(to_js)?;
+        Ok(Ts::new_unchecked(status))
     }
 
     /// Starts a sign-in and resolves with the authorize URL to open.
@@ -53,7 +53,7 @@ impl JiraClient {
             .complete_sign_in(&callback_url)
             .await
             .map_err(to_js)?;
-        Ok(Ts::new_unchecked(status_js(&status)))
+        Ok(Ts::new_unchecked(status_js(&status, None)))
     }
 
     /// The Jira sites of this sign-in (cached; discovered once if unknown).
@@ -68,7 +68,7 @@ impl JiraClient {
     /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
     pub async fn choose_site(&self, site_id: String) -> Result<Ts<Status>, JsValue> {
         let status = self.session.choose_site(&site_id).await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status_js(&status)))
+        Ok(Ts::new_unchecked(status_js(&status, None)))
     }
 
     /// Forgets this client's tokens and site in every context sharing the storage.
@@ -110,9 +110,7 @@ impl JiraClient {
     #[wasm_bindgen(js_name = status, unchecked_return_type = "Promise<Status>")]
     pub fn status_js(&self) -> js_sys::Promise {
         let session = self.session.clone();
-        promise(Box::pin(
-            async move { Ok(status_js(&session.status().await?)) },
-        ))
+        promise(Box::pin(async move { current_status(&session).await }))
     }
 
     /// Starts a sign-in and resolves with the authorize URL to open (a web page does
@@ -139,7 +137,8 @@ impl JiraClient {
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
-            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
+            let status = session.complete_sign_in(&callback_url).await?;
+            Ok(status_js(&status, None))
         }))
     }
 
@@ -155,7 +154,8 @@ impl JiraClient {
             let launch = identity::launch_url(&redirect_uri, &urls);
             let callback_url =
                 identity::launch_web_auth_flow(launch, interactive.unwrap_or(true)).await?;
-            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
+            let status = session.complete_sign_in(&callback_url).await?;
+            Ok(status_js(&status, None))
         }))
     }
 
@@ -176,7 +176,8 @@ impl JiraClient {
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
-            Ok(status_js(&session.choose_site(&site_id).await?))
+            let status = session.choose_site(&site_id).await?;
+            Ok(status_js(&status, None))
         }))
     }
 
@@ -216,9 +217,9 @@ impl JiraClient {
                 // One macrotask: the other writes of the same sign-in/refresh land first.
                 crate::platform::sleep(0).await;
                 scheduled.set(false);
-                if let Ok(status) = session.status().await {
+                if let Ok(status) = current_status(&session).await {
                     // A throwing listener must not break the others.
-                    let _ = callback.call1(&JsValue::NULL, &status_js(&status));
+                    let _ = callback.call1(&JsValue::NULL, &status);
                 }
             });
         });
