@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   admin, connectViaConsent, env, launch, noticeText, openPopup, requireEnv, resetFake, serviceWorker, signOutExtension,
-  storedSnapshots, waitForIssues,
+  shot, storedSnapshots, waitForIssues,
 } from './helpers.mjs';
 
 let browser;
@@ -102,6 +102,7 @@ test('the fake unreachable: the last list is painted from the snapshot before th
     assert.equal((await page.locator('#site-name').textContent()).trim(), site);
     assert.equal((await page.locator('#issue-count').textContent()).trim(), count);
     assert.equal(await page.locator('#list-stale').count(), 1, 'the rows are marked as not updated');
+    await shot(page, 'popup-snapshot-offline');
     assert.ok((await noticeText(page)).startsWith(`Can't reach ${new URL(env.fake).host}.`), await noticeText(page));
     const m = await marks(page);
     assert.ok(m['jira3lo:snapshot-painted'], 'painted from the snapshot');
