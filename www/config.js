@@ -15,6 +15,12 @@ export const BUILTIN_DEFAULTS = Object.freeze({
 /** The scopes the popup needs; shown as the options page's placeholder (the module has the same default). */
 export const SUGGESTED_SCOPES = Object.freeze(['read:jira-work', 'write:jira-work', 'read:jira-user', 'offline_access']);
 
+/**
+ * The argument of the module's `init()`: the wasm file next to this folder's `pkg/`. Given explicitly because
+ * in the bundles `cargo xtask build` ships, the glue's own `import.meta.url` is the bundle's (www/), not pkg/'s.
+ */
+export const moduleInput = () => ({ module_or_path: new URL('./pkg/jira_3lo_bg.wasm', import.meta.url) });
+
 const hasExtensionStorage = () => typeof chrome !== 'undefined' && !!chrome.storage?.local;
 
 /** The defaults shipped with this build (config.json merged over the built-in defaults). */

@@ -3,10 +3,10 @@
 // back here with #ticket&state (or #error&state) → completeSignIn, then the fragment is dropped from the
 // address bar so a reload, the history or a shared link never carries the ticket.
 import init, { JiraClient, version } from './pkg/jira_3lo.js';
-import { loadConfig, clientConfig, saveGrantScopes, exposeTestHook } from './config.js';
+import { loadConfig, clientConfig, saveGrantScopes, exposeTestHook, moduleInput } from './config.js';
 import { JiraApp } from './ui.js';
 
-const [, config] = await Promise.all([init(), loadConfig()]);
+const [, config] = await Promise.all([init(moduleInput()), loadConfig()]);
 const client = new JiraClient(clientConfig(config, 'session'));
 const redirectUri = location.origin + location.pathname;
 

@@ -6,7 +6,7 @@
 import init, { JiraClient } from './pkg/jira_3lo.js';
 import {
   loadDefaults, loadOverrides, loadConfig, mergeConfig, saveOverrides, clearOverrides, parseScopes, clientConfig,
-  scopesKey, clearGrantScopes, SUGGESTED_SCOPES,
+  scopesKey, clearGrantScopes, SUGGESTED_SCOPES, moduleInput,
 } from './config.js';
 import { DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES } from './badge.js';
 
@@ -20,7 +20,7 @@ const savedEl = $('saved');
 const confirmEl = $('confirm-signout');
 
 // The module is only needed to read and clear the session; the page renders without waiting for it.
-const wasmReady = init();
+const wasmReady = init(moduleInput());
 
 function showError(text) {
   errorEl.textContent = text;

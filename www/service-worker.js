@@ -3,12 +3,13 @@
 // Listeners are registered synchronously at the top level (MV3 wakes the worker for them); the wasm
 // module and the client are created lazily on first use (module workers forbid top-level await).
 import init, { JiraClient } from './pkg/jira_3lo.js';
-import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook } from './config.js';
+import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook, moduleInput } from './config.js';
 import { serializeError } from './messages.js';
 import {
   ALARM_NAME, ASSIGNED_JQL, ASSIGNED_KEY, DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES, MAX_NOTIFICATIONS, STATE_KEY,
   badgeFor, isBackingOff, newlyAssigned, nextState, notificationId, outcomeOf, parseNotificationId, remembered,
 } from './badge.js';
+import { clearSnapshotsOnSignOut } from './snapshot.js';
 
 let setupPromise = null;
 let signInPromise = null;
@@ -16,7 +17,7 @@ let signInPromise = null;
 /** The worker's JiraClient (same chrome.storage as the popup's, so both see one session) and its config. */
 function getSetup() {
   setupPromise ??= (async () => {
-    await init();
+    await init(moduleInput());
     const config = await loadConfig();
     return { client: new JiraClient(clientConfig(config, 'extension')), config };
   })().catch((err) => {
@@ -182,6 +183,10 @@ chrome.storage.onChanged.addListener((changes, area) => {
     pollBadge({ force: true }).catch(() => {});
   }
 });
+
+// A grant removed in any context (a sign-out, a grant Atlassian refused during a poll, the options page moving
+// to other servers): the popup's last lists go with it, before any popup could paint them (top-level: wakes the worker).
+clearSnapshotsOnSignOut();
 
 // Test hook, only in builds whose config.json asks for it: the end-to-end tests call Jira from this context too.
 loadDefaults().then((defaults) => exposeTestHook(defaults, { getClient, pollBadge, openNotification }));

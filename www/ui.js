@@ -220,10 +220,13 @@ export class JiraApp {
    * @param {object} o.config          the effective config (for messages)
    * @param {string} [o.version]       the module version for the footer
    * @param {() => void} [o.openOptions]
+   * @param {import('./snapshot.js').Snapshots} [o.snapshots]  each site's last list (the popup's first paint)
    */
-  constructor({ root, client, signIn, kind, config, version, openOptions, onSignOut }) {
+  constructor({ root, client, signIn, kind, config, version, openOptions, onSignOut, snapshots }) {
     /** Called before a sign-out the user asked for (the extension resets its badge's memory). */
     this.onSignOut = onSignOut;
+    this.snapshots = snapshots;
+    this.showingSnapshot = false; // the rows on screen are a snapshot's, not yet confirmed by Jira
     Object.assign(this, { root, client, signIn, kind, config, openOptions });
     this.storageKind = kind === 'extension' ? 'extension' : 'session';
     this.grantScopes = null; // the scopes the stored grant was asked with, when known
@@ -507,7 +510,10 @@ export class JiraApp {
     }
     this.status = status;
     const sameSignedIn = prev?.state === 'signedIn' && status.state === 'signedIn' && prev.site?.id === status.site?.id;
-    if (sameSignedIn) {
+    // The first paint showed this site's snapshot: keep its rows and fetch them again (updated in place).
+    const revalidate = sameSignedIn && this.revalidatePending && this.view === 'issues';
+    this.revalidatePending = false;
+    if (sameSignedIn && !revalidate) {
       // A refresh somewhere else: nothing visible changed but the reconnect date. (Site name may have been renamed.)
       if (prev.site?.name !== status.site?.name) this.renderHeader();
       else this.renderLifecycle();
@@ -519,7 +525,12 @@ export class JiraApp {
     else if (status.state === 'siteSelectionRequired') this.renderSitePicker(status.sites ?? []);
     else if (status.state === 'signedIn') {
       if (this.notice?.action === 'reconnect') this.clearNotice();
-      this.issues = []; // another site (or a new sign-in): the old list does not apply
+      if (!revalidate) {
+        this.issues = []; // another site (or a new sign-in): the old list does not apply...
+        this.nextPageToken = null;
+        this.paintSnapshot(this.snapshots?.forSite(status.site?.id)); // ...but this site's last one does, until Jira answers
+      }
+      this.snapshots?.select(status.site?.id ?? null);
       if (this.draftSite !== status.site?.id) {
         this.drafts.clear(); // drafts name issues of the previous site
         this.createDraft = null;
@@ -704,6 +715,7 @@ export class JiraApp {
     }
     this.listStale = false;
     const seq = (this.loadSeq = (this.loadSeq ?? 0) + 1);
+    const jql = this.listJql();
     if (!this.issues.length) {
       const searchHadFocus = document.activeElement?.id === 'search';
       this.setMain(this.listSkeleton());
@@ -711,15 +723,19 @@ export class JiraApp {
     }
     else this.markUpdating(seq);
     try {
-      const page = await this.client.search({ jql: this.listJql(), fields: LIST_FIELDS, maxResults: PAGE_SIZE });
+      const page = await this.client.search({ jql, fields: LIST_FIELDS, maxResults: PAGE_SIZE });
       if (seq !== this.loadSeq || this.view !== 'issues') return;
       this.issues = page.issues ?? [];
       this.nextPageToken = page.isLast === false || page.nextPageToken ? page.nextPageToken ?? null : null;
+      this.showingSnapshot = false;
       this.clearErrorNotice();
-      this.renderIssueList();
+      this.renderInPlace();
       if (!this.firstIssuesMarked) {
         this.firstIssuesMarked = true;
         performance.mark('jira3lo:first-issues');
+      }
+      if (this.status?.state === 'signedIn') {
+        this.snapshots?.save({ site: this.status.site, jql, query: this.search?.query ?? null, issues: this.issues, more: !!this.nextPageToken });
       }
     } catch (err) {
       if (seq !== this.loadSeq) return;
@@ -793,6 +809,45 @@ export class JiraApp {
     }, 300);
   }
 
+  /**
+   * Paints a site's snapshot (www/snapshot.js: its last list painted from fresh data) while the fresh list
+   * loads: on the popup's first paint, before the module is ready, and on a site switch. Only a snapshot of
+   * the list this view would fetch (same JQL) is painted. Returns whether it was.
+   * @param {import('./snapshot.js').SiteSnapshot | null | undefined} snap
+   * @param {{ first?: boolean }} [o]  first: the popup's first paint (the search and the site come from the snapshot)
+   */
+  paintSnapshot(snap, { first = false } = {}) {
+    if (!snap?.rows?.length) return false;
+    if (first) this.search = snap.query ? { query: snap.query, jql: snap.jql } : null;
+    if (snap.jql !== this.listJql()) {
+      if (first) this.search = null;
+      return false;
+    }
+    if (first) {
+      this.status = { state: 'signedIn', site: snap.site };
+      this.revalidatePending = true; // start() keeps these rows and fetches them again
+      this.renderHeader();
+    }
+    this.view = 'issues';
+    this.issues = snap.rows;
+    this.nextPageToken = null;
+    this.showingSnapshot = true;
+    this.snapshotMore = !!snap.more;
+    this.renderIssueList();
+    this.markUpdating((this.loadSeq = (this.loadSeq ?? 0) + 1));
+    return true;
+  }
+
+  /** Renders the fresh list over the one on screen keeping the focused row and the scroll position. */
+  renderInPlace() {
+    const focusedKey = this.main.contains(document.activeElement) ? document.activeElement?.closest?.('.issue-row')?.dataset.key : null;
+    const scroll = this.main.scrollTop;
+    this.renderIssueList();
+    this.main.scrollTop = scroll;
+    const row = focusedKey && [...this.main.querySelectorAll('.issue-row')].find((r) => r.dataset.key === focusedKey);
+    if (row) row.focus({ preventScroll: true });
+  }
+
   listSkeleton() {
     return h('section', { class: 'list', 'aria-busy': 'true', 'aria-label': 'Loading your issues' },
       this.searchBox(),
@@ -821,7 +876,9 @@ export class JiraApp {
         this.searchBox(),
         h('div', { class: 'list-head' },
           h('h1', { id: 'list-title' }, this.listTitle()),
-          count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken ? `${count}+` : String(count)) : null,
+          count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken || (this.showingSnapshot && this.snapshotMore) ? `${count}+` : String(count)) : null,
+          // A refresh that failed leaves the last list on screen: say it is not current (the banner says why).
+          failed && count ? h('span', { class: 'stale muted', id: 'list-stale' }, 'Not updated') : null,
         ),
         list,
         this.nextPageToken ? h('button', { type: 'button', class: 'btn btn-block btn-quiet', id: 'load-more', onclick: (e) => this.loadMore(e.currentTarget) }, 'Load more') : null,

@@ -91,8 +91,14 @@ export async function openPopup(ctx, id) {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.errors = errors;
   await page.goto(`chrome-extension://${id}/www/popup.html`);
-  await page.waitForFunction(() => globalThis.__jira3lo?.app && !document.querySelector('#main .center[aria-busy]'));
+  // A list painted from the last snapshot (www/snapshot.js) is busy until Jira answered or failed.
+  await page.waitForFunction(() => globalThis.__jira3lo?.app && !document.querySelector('#main .center[aria-busy], #main .list-head[aria-busy]'));
   return page;
+}
+
+/** The popup's stored first-paint snapshots (chrome.storage.session `jira3lo.snapshot`), or null. */
+export function storedSnapshots(ctx, id) {
+  return inExtensionPage(ctx, id, async () => (await chrome.storage.session.get('jira3lo.snapshot'))['jira3lo.snapshot'] ?? null);
 }
 
 /**

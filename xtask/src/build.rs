@@ -264,6 +264,7 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
                     dir.join("www/config.json"),
                     serde_json::to_string_pretty(&config_json)?,
                 )?;
+                bundle_pages(&dir.join("www"))?;
             }
             println!(
                 "Chromium extension folder: {} (id {}, redirect https://{}.chromiumapp.org/)",
@@ -280,6 +281,44 @@ pub fn build_extension(config: &ExtensionConfig) -> Result<PathBuf> {
             Ok(extension_dir())
         },
     )
+}
+
+/// The scripts the extension's pages and background load: each ships as one bundle (it and every
+/// module it imports, the wasm-bindgen glue included), so a page starts without a chain of module
+/// requests. The readable ES modules stay in `www/` (the source).
+pub const BUNDLED_ENTRIES: [&str; 4] = ["popup.js", "options.js", "service-worker.js", "demo.js"];
+
+/// Replaces the entry scripts of an assembled `www/` folder by their esbuild bundles (ES modules:
+/// the background is a module service worker in Chromium and a module event page in Firefox), then
+/// removes the modules now inside them. `pkg/` stays (the wasm, and the package the tests import).
+pub fn bundle_pages(www: &Path) -> Result {
+    run(Command::new(node_bin().join("esbuild"))
+        .args(BUNDLED_ENTRIES.map(|entry| www.join(entry)))
+        .arg(format!("--outdir={}", www.display()))
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--platform=browser",
+            // manifest.json's minimum_chrome_version and strict_min_version.
+            "--target=chrome116,firefox142",
+            // Shipped minified, as the glue is (less to parse before the first paint); the
+            // readable sources are www/.
+            "--minify",
+            "--charset=utf8",
+            "--allow-overwrite",
+            "--log-level=warning",
+        ]))?;
+    for entry in std::fs::read_dir(www)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_file()
+            && name.ends_with(".js")
+            && !BUNDLED_ENTRIES.contains(&name.as_str())
+        {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// `target/artifacts/jira-3lo-chrome.zip` (Chrome Web Store) and `jira-3lo-firefox.xpi` (AMO),

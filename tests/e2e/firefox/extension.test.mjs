@@ -32,7 +32,7 @@ async function shot(name) {
 /** Opens the popup page in a new tab and waits until the app rendered its first view. */
 async function openPopup() {
   const handle = await ff.openExtensionTab(`${base}/www/popup.html`);
-  await ff.waitFor('the popup renders', () => globalThis.__jira3lo?.app && !document.querySelector('#main .center[aria-busy]'));
+  await ff.waitFor('the popup renders', () => globalThis.__jira3lo?.app && !document.querySelector('#main .center[aria-busy], #main .list-head[aria-busy]'));
   return handle;
 }
 
