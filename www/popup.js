@@ -4,6 +4,7 @@ import { loadConfig, clientConfig, onOverridesChanged, exposeTestHook } from './
 import { requestSignIn } from './messages.js';
 import { JiraApp, describeError, h } from './ui.js';
 import { STATE_KEY, resetState } from './badge.js';
+import { loadViewsState, onViewsChanged } from './views.js';
 
 const root = document.getElementById('app');
 const openOptions = () => chrome.runtime.openOptionsPage();
@@ -34,7 +35,9 @@ try {
 
 // A sign-out the user asks for is not "reconnect needed": the badge forgets that before the records go.
 const onSignOut = () => chrome.storage.session.set({ [STATE_KEY]: resetState() });
-const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions, onSignOut });
+// Saved filters follow the user (chrome.storage.sync); the options page edits them.
+const viewsStore = { load: loadViewsState, onChange: onViewsChanged };
+const app = new JiraApp({ root, client, kind: 'extension', config, version: version(), signIn: () => requestSignIn(), openOptions, onSignOut, viewsStore });
 // Test hook (e2e and bench builds only): lets end-to-end tests drive this context's client.
 exposeTestHook(config, { client, app, config });
 await app.start();

@@ -22,8 +22,9 @@ use crate::core::api_request::JiraRequest;
 use crate::core::io::HttpResponse;
 use crate::jira::calls::{parse, Transitions};
 use crate::jira::models::{
-    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
-    Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, User,
+    ApproximateCount, AssignableSearch, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue,
+    GetIssueOptions, Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage,
+    SearchParams, User,
 };
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
@@ -228,6 +229,27 @@ impl JiraClient {
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
         let request = input(&edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
         self.call(request, None)
+    }
+
+    /// Assigns an issue to `accountId`; `null` unassigns, `"-1"` picks the project's default.
+    #[wasm_bindgen(js_name = assignIssue, unchecked_return_type = "Promise<void>")]
+    pub fn assign_issue(
+        &self,
+        key: String,
+        #[wasm_bindgen(js_name = accountId)] account_id: Option<String>,
+    ) -> js_sys::Promise {
+        self.call(
+            requests::assign_issue(&key, account_id.as_deref()),
+            None,
+        )
+    }
+
+    /// The users who can be assigned an issue (`issueKey`) or new issues of a `project`.
+    #[wasm_bindgen(js_name = assignableUsers, unchecked_return_type = "Promise<User[]>")]
+    pub fn assignable_users(&self, search: Ts<AssignableSearch>) -> js_sys::Promise {
+        let request = input(&search, "assignable-users search")
+            .and_then(|s| requests::assignable_users(&s));
+        self.call(request, Some(model::<Vec<User>>))
     }
 
     /// The issue types that can be created in a project (for a create form).
