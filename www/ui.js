@@ -545,7 +545,14 @@ export class JiraApp {
         return;
       }
     }
-    if (this.view === 'issues') this.renderIssueList();
+    // The switcher is replaced in place: a list still loading (or being read) is left alone.
+    const select = this.view === 'issues' ? this.main.querySelector('#view') : null;
+    if (select) {
+      const focused = document.activeElement === select;
+      const next = this.viewSwitch();
+      select.replaceWith(next);
+      if (focused) next.focus({ preventScroll: true });
+    }
   }
 
   async reloadStatus() {
