@@ -238,17 +238,14 @@ impl JiraClient {
         key: String,
         #[wasm_bindgen(js_name = accountId)] account_id: Option<String>,
     ) -> js_sys::Promise {
-        self.call(
-            requests::assign_issue(&key, account_id.as_deref()),
-            None,
-        )
+        self.call(requests::assign_issue(&key, account_id.as_deref()), None)
     }
 
     /// The users who can be assigned an issue (`issueKey`) or new issues of a `project`.
     #[wasm_bindgen(js_name = assignableUsers, unchecked_return_type = "Promise<User[]>")]
     pub fn assignable_users(&self, search: Ts<AssignableSearch>) -> js_sys::Promise {
-        let request = input(&search, "assignable-users search")
-            .and_then(|s| requests::assignable_users(&s));
+        let request =
+            input(&search, "assignable-users search").and_then(|s| requests::assignable_users(&s));
         self.call(request, Some(model::<Vec<User>>))
     }
 

@@ -528,7 +528,11 @@ mod tests {
         );
         assert_eq!(
             q(&req),
-            vec![("issueKey", "ACME-1"), ("query", "al ice"), ("maxResults", "20")]
+            vec![
+                ("issueKey", "ACME-1"),
+                ("query", "al ice"),
+                ("maxResults", "20")
+            ]
         );
         let req = assignable_users(&AssignableSearch {
             project: Some("ACME".into()),

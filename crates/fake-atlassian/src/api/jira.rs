@@ -890,9 +890,7 @@ pub(crate) async fn assign(
     };
     let assignee = match b.get("accountId") {
         Some(Value::Null) => None,
-        Some(Value::String(a)) if a == "-1" => {
-            Some(site.projects[site.issues[idx].project].lead)
-        }
+        Some(Value::String(a)) if a == "-1" => Some(site.projects[site.issues[idx].project].lead),
         Some(Value::String(a)) => {
             match seed::user_by_account(a).filter(|u| site.members().contains(u)) {
                 Some(u) => Some(u),
@@ -931,7 +929,11 @@ pub(crate) async fn watchers(
     };
     let links = Links::new(&app.base_url, site);
     let issue = &site.issues[idx];
-    let watchers: Vec<Value> = issue.watchers.iter().map(|&u| render::user(&links, u)).collect();
+    let watchers: Vec<Value> = issue
+        .watchers
+        .iter()
+        .map(|&u| render::user(&links, u))
+        .collect();
     json_response(
         StatusCode::OK,
         &json!({
@@ -975,7 +977,9 @@ pub(crate) async fn assignable_users(
             }
         },
         (None, None) => {
-            return bad_request("One of the following parameters must be provided: issueKey, issueId, project.")
+            return bad_request(
+                "One of the following parameters must be provided: issueKey, issueId, project.",
+            )
         }
     };
     let (start, max) = match (number(&q, "startAt"), number(&q, "maxResults")) {
@@ -999,7 +1003,11 @@ pub(crate) async fn assignable_users(
                     && needle.as_deref().is_none_or(|n| {
                         n.is_empty()
                             || user.email.starts_with(n)
-                            || user.name.to_lowercase().split(' ').any(|w| w.starts_with(n))
+                            || user
+                                .name
+                                .to_lowercase()
+                                .split(' ')
+                                .any(|w| w.starts_with(n))
                     })
             })
             .skip(start)
