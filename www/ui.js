@@ -1187,7 +1187,7 @@ export class JiraApp {
     dd.replaceChildren(select, cancel);
     select.focus();
     try {
-      this.assignable = await this.client.assignableUsers({ issueKey: issue.key });
+      this.assignable = await this.client.assignableUsers(issue.key);
     } catch (err) {
       restore();
       this.showError(err);

@@ -241,12 +241,24 @@ impl JiraClient {
         self.call(requests::assign_issue(&key, account_id.as_deref()), None)
     }
 
-    /// The users who can be assigned an issue (`issueKey`) or new issues of a `project`.
+    /// The users who can be assigned the issue `issueKey` (whose names or emails start with
+    /// `query`, when given), for a picker. Positional rather than an options object: reading
+    /// one costs the module more, and a popup picks for an existing issue.
     #[wasm_bindgen(js_name = assignableUsers, unchecked_return_type = "Promise<User[]>")]
-    pub fn assignable_users(&self, search: Ts<AssignableSearch>) -> js_sys::Promise {
-        let request =
-            input(&search, "assignable-users search").and_then(|s| requests::assignable_users(&s));
-        self.call(request, Some(model::<Vec<User>>))
+    pub fn assignable_users(
+        &self,
+        #[wasm_bindgen(js_name = issueKey)] issue_key: String,
+        query: Option<String>,
+    ) -> js_sys::Promise {
+        let search = AssignableSearch {
+            issue_key: Some(issue_key),
+            query,
+            ..AssignableSearch::default()
+        };
+        self.call(
+            requests::assignable_users(&search),
+            Some(model::<Vec<User>>),
+        )
     }
 
     /// The issue types that can be created in a project (for a create form).

@@ -660,12 +660,8 @@ pub struct EditIssue {
 
 /// Parameters of an assignable-users search (`/rest/api/3/user/assignable/search`): who can be
 /// assigned an issue (`issueKey`) or new issues of a project (`project`); one of the two is required.
+// No TypeScript type: JavaScript passes the issue key and the query to `assignableUsers`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(
-    target_arch = "wasm32",
-    derive(tsify::Tsify),
-    tsify(missing_as_null, hashmap_as_object)
-)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignableSearch {
     /// The issue being edited (key or id).

@@ -64,13 +64,13 @@ async function badgeBecomes(text) {
 
 test('a filter saved in Options is a view in the popup listing the fake\'s matches, and the badge counts it once chosen', async () => {
   const popup = await signedInPopup();
-  const jql = 'project = GLX AND type = Bug';
+  const jql = 'project = HR';
   const options = await openOptionsPage(ctx, id);
-  await options.fill('#filter-name', 'GLX bugs');
+  await options.fill('#filter-name', 'People Ops');
   await options.fill('#filter-jql', jql);
   await options.click('#filter-add-button');
   await options.locator('#filters li .filter-name').first().waitFor();
-  assert.equal(await options.inputValue('#filters li .filter-name'), 'GLX bugs');
+  assert.equal(await options.inputValue('#filters li .filter-name'), 'People Ops');
   // A refused filter says why with a typed code and keeps what was typed.
   await options.fill('#filter-name', 'Watching');
   await options.fill('#filter-jql', 'project = HR');
@@ -80,9 +80,9 @@ test('a filter saved in Options is a view in the popup listing the fake\'s match
   assert.equal(await options.locator('#filters li').count(), 1);
 
   // The open popup hears the synced record: the switcher offers the filter; choosing it lists Jira's matches.
-  await popup.locator('#view option', { hasText: 'GLX bugs' }).waitFor({ state: 'attached' });
-  await popup.selectOption('#view', { label: 'GLX bugs' });
-  await popup.locator('#list-title', { hasText: 'GLX bugs' }).waitFor({ state: 'attached' });
+  await popup.locator('#view option', { hasText: 'People Ops' }).waitFor({ state: 'attached' });
+  await popup.selectOption('#view', { label: 'People Ops' });
+  await popup.locator('#list-title', { hasText: 'People Ops' }).waitFor({ state: 'attached' });
   await popup.waitForFunction(() => !document.querySelector('#main [aria-busy="true"]') && document.querySelector('#issues .issue-row'));
   const expected = await fakeKeys(popup, jql);
   assert.ok(expected.length > 0);
@@ -93,14 +93,14 @@ test('a filter saved in Options is a view in the popup listing the fake\'s match
   const mine = (await fakeKeys(popup, 'assignee = currentUser() AND statusCategory != Done', 100)).length;
   assert.notEqual(all, mine, 'the two counts differ, so the badge shows which one it counts');
   assert.equal((await badgeBecomes(String(mine))).text, String(mine));
-  await options.selectOption('#badgeView', { label: 'GLX bugs' });
+  await options.selectOption('#badgeView', { label: 'People Ops' });
   const shown = await badgeBecomes(String(all));
   assert.equal(shown.text, String(all));
-  assert.match(shown.title, /GLX bugs/);
+  assert.match(shown.title, /People Ops/);
 
   // Deleted in Options: the popup falls back to "Assigned to me", the badge too.
   await options.click('#filters li .filter-delete');
-  await popup.locator('#view option', { hasText: 'GLX bugs' }).waitFor({ state: 'detached' });
+  await popup.locator('#view option', { hasText: 'People Ops' }).waitFor({ state: 'detached' });
   assert.equal(await popup.inputValue('#view'), 'assigned');
   assert.equal((await badgeBecomes(String(mine))).text, String(mine));
   assert.deepEqual(popup.errors, []);
@@ -213,6 +213,7 @@ test('edit summary and labels in the issue view: saved at the fake, the list sho
   await popup.fill('#labels-input', 'popup  triage,triage');
   await popup.click('#labels-save');
   await popup.locator('#notice', { hasText: 'Labels saved.' }).waitFor();
+  await popup.locator('#issue-labels .label', { hasText: 'triage' }).waitFor(); // the issue is read again
   assert.deepEqual(await popup.locator('#issue-labels .label').allTextContents(), ['popup', 'triage']);
   const labelled = await popup.evaluate((k) => globalThis.__jira3lo.client.getIssue(k, { fields: ['labels'] }), key);
   assert.deepEqual(labelled.fields.labels, ['popup', 'triage']);
