@@ -1,10 +1,8 @@
 // @ts-check
-// The toolbar badge: how many issues match a JQL (by default my open issues), kept by the service worker
+// The toolbar badge: how many issues a view counts (by default "Assigned to me", see views.js), kept by the service worker
 // with chrome.alarms at one request per poll (Jira's approximate-count). The decisions are pure functions
 // (unit-tested in tests/js/badge.test.mjs); the worker performs them.
 
-/** The badge's JQL unless the options say otherwise: my open issues. */
-export const DEFAULT_BADGE_JQL = 'assignee = currentUser() AND statusCategory != Done';
 /** Minutes between polls unless the options say otherwise. */
 export const DEFAULT_PERIOD_MINUTES = 5;
 /** The longest a poll is put off after failures (backing off doubles the wait up to this). */
@@ -16,7 +14,7 @@ export const STATE_KEY = 'jira3lo.badge';
 /**
  * @typedef {{ failures: number, notBefore: number, reconnect?: boolean }} PollState
  * @typedef {{ text: string, color?: string, title: string }} Badge
- * @typedef {{ kind: 'count', count: number }
+ * @typedef {{ kind: 'count', count: number, label?: string }
  *   | { kind: 'signedOut' }
  *   | { kind: 'noSite' }
  *   | { kind: 'reconnect' }
@@ -37,8 +35,11 @@ export function countText(count) {
  */
 export function badgeFor(outcome) {
   switch (outcome.kind) {
-    case 'count':
-      return { text: countText(outcome.count), color: '#0C66E4', title: `${outcome.count} open issue${outcome.count === 1 ? '' : 's'} assigned to you` };
+    case 'count': {
+      const issues = `${outcome.count} issue${outcome.count === 1 ? '' : 's'}`;
+      const title = outcome.label ? `Jira: ${issues} in “${outcome.label}”` : `${outcome.count} open issue${outcome.count === 1 ? '' : 's'} assigned to you`;
+      return { text: countText(outcome.count), color: '#0C66E4', title };
+    }
     case 'signedOut':
       return { text: '', title: 'Jira: not connected' };
     case 'noSite':

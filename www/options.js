@@ -8,7 +8,10 @@ import {
   loadDefaults, loadOverrides, loadConfig, mergeConfig, saveOverrides, clearOverrides, parseScopes, clientConfig,
   scopesKey, clearGrantScopes, SUGGESTED_SCOPES, moduleInput,
 } from './config.js';
-import { DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES } from './badge.js';
+import { DEFAULT_PERIOD_MINUTES } from './badge.js';
+import {
+  addFilter, allViews, deleteFilter, emptyState, loadViewsState, onViewsChanged, saveViewsState, setBadge, updateFilter,
+} from './views.js';
 
 const form = document.getElementById('options-form');
 const fields = ['brokerUrl', 'apiBaseUrl'];
@@ -45,8 +48,6 @@ async function render() {
   }
   $('scopes').placeholder = (defaults.scopes?.length ? defaults.scopes : SUGGESTED_SCOPES).join(' ');
   $('scopes').value = (overrides.scopes ?? []).join(' ');
-  $('badgeJql').placeholder = defaults.badgeJql || DEFAULT_BADGE_JQL;
-  $('badgeJql').value = overrides.badgeJql ?? '';
   $('badgePeriodMinutes').placeholder = String(defaults.badgePeriodMinutes || DEFAULT_PERIOD_MINUTES);
   $('badgePeriodMinutes').value = overrides.badgePeriodMinutes ?? '';
   $('notifyAssigned').checked = overrides.notifyAssigned === true;
@@ -91,8 +92,6 @@ function readForm() {
   }
   const scopes = parseScopes($('scopes').value);
   if (scopes.length) values.scopes = scopes;
-  const jql = $('badgeJql').value.trim();
-  if (jql) values.badgeJql = jql;
   const minutes = $('badgePeriodMinutes').value.trim();
   if (minutes) {
     const n = Number(minutes);
@@ -226,4 +225,109 @@ confirmEl.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') $('confirm-cancel').click();
 });
 
+// ---- views and saved filters (chrome.storage.sync, see views.js) --------------------------------
+
+const filtersError = $('filters-error');
+const filtersSaved = $('filters-saved');
+// Migrates the old badgeJql option first, so no save of the form below drops it.
+let views = await loadViewsState().catch((err) => {
+  filtersProblem({ code: 'storage', message: `Saved filters could not be read: ${err?.message ?? err}` });
+  return emptyState();
+});
+
+function filtersProblem(error) {
+  filtersError.textContent = error ? error.message : '';
+  filtersError.hidden = !error;
+  if (error) filtersError.dataset.code = error.code;
+  else delete filtersError.dataset.code;
+}
+
+function filtersDone(text) {
+  filtersSaved.textContent = text;
+  setTimeout(() => {
+    if (filtersSaved.textContent === text) filtersSaved.textContent = '';
+  }, 3000);
+}
+
+/** Writes the record; on failure (quota, storage) nothing on screen pretends it was saved. */
+async function commit(next, done) {
+  try {
+    await saveViewsState(next);
+  } catch (err) {
+    filtersProblem({ code: 'storage', message: `Not saved: ${err?.message ?? err}` });
+    return false;
+  }
+  views = next;
+  filtersProblem(null);
+  renderViews();
+  filtersDone(done);
+  return true;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function filterRow(filter) {
+  const name = el('input', { type: 'text', value: filter.name, className: 'filter-name', autocomplete: 'off' });
+  name.setAttribute('aria-label', `Name of ${filter.name}`);
+  const jql = el('input', { type: 'text', value: filter.jql, className: 'filter-jql', autocomplete: 'off', spellcheck: false });
+  jql.setAttribute('aria-label', `JQL of ${filter.name}`);
+  const del = el('button', { type: 'button', className: 'btn btn-small filter-delete', textContent: 'Delete' });
+  const form = el('form', { className: 'filter-row', noValidate: true },
+    name, jql, el('div', { className: 'buttons' }, el('button', { type: 'submit', className: 'btn btn-small filter-save', textContent: 'Save' }), del));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const result = updateFilter(views, filter.id, { name: name.value, jql: jql.value });
+    if (!result.ok) {
+      filtersProblem(result.error); // what was typed stays in the boxes
+      (result.error.field === 'jql' ? jql : name).focus();
+      return;
+    }
+    await commit(result.state, `Saved “${name.value.trim()}”.`);
+  });
+  del.addEventListener('click', () => commit(deleteFilter(views, filter.id), `Deleted “${filter.name}”.`));
+  return el('li', {}, form);
+}
+
+function renderViews() {
+  $('filters').replaceChildren(...views.filters.map((f) => {
+    const li = filterRow(f);
+    li.dataset.id = f.id;
+    return li;
+  }));
+  const select = $('badgeView');
+  select.replaceChildren(...allViews(views).map((v) => el('option', { value: v.id, textContent: v.name })));
+  select.value = views.badge;
+}
+
+$('filter-add').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const result = addFilter(views, { name: $('filter-name').value, jql: $('filter-jql').value });
+  if (!result.ok) {
+    filtersProblem(result.error);
+    $(result.error.field === 'jql' ? 'filter-jql' : 'filter-name').focus();
+    return;
+  }
+  if (await commit(result.state, `Added “${result.filter.name}”.`)) {
+    $('filter-name').value = '';
+    $('filter-jql').value = '';
+  }
+});
+
+$('badgeView').addEventListener('change', (e) => {
+  const next = setBadge(views, e.target.value);
+  commit(next, `The badge counts “${allViews(next).find((v) => v.id === next.badge)?.name}”.`);
+});
+
+// Edited in another tab or another browser: show what is stored.
+onViewsChanged((state) => {
+  views = state;
+  renderViews();
+});
+
+renderViews();
 await render();
+

@@ -11,6 +11,7 @@ import { requestSignIn } from './messages.js';
 import { JiraApp, describeError, h } from './ui.js';
 import { STATE_KEY, resetState } from './badge.js';
 import { Snapshots, readSnapshots } from './snapshot.js';
+import { loadViewsState, onViewsChanged } from './views.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('app'));
 const openOptions = () => chrome.runtime.openOptionsPage();
@@ -36,7 +37,9 @@ snapshots.watchSignOut();
 // A sign-out the user asks for is not "reconnect needed": the badge forgets that before the records go,
 // and the last lists go with the account.
 const onSignOut = () => Promise.all([chrome.storage.session.set({ [STATE_KEY]: resetState() }), snapshots.clear()]);
-const app = new JiraApp({ root, client: lateClient, kind: 'extension', config: {}, version: '', signIn: () => requestSignIn(), openOptions, onSignOut, snapshots });
+// Saved filters follow the user (chrome.storage.sync); the options page edits them.
+const viewsStore = { load: loadViewsState, onChange: onViewsChanged };
+const app = new JiraApp({ root, client: lateClient, kind: 'extension', config: {}, version: '', signIn: () => requestSignIn(), openOptions, onSignOut, snapshots, viewsStore });
 if (app.paintSnapshot(snapshots.current(), { first: true })) performance.mark('jira3lo:snapshot-painted');
 
 const [, config] = await moduleReady;

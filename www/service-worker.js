@@ -6,10 +6,11 @@ import init, { JiraClient } from './pkg/jira_3lo.js';
 import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantScopes, exposeTestHook, moduleInput } from './config.js';
 import { serializeError } from './messages.js';
 import {
-  ALARM_NAME, ASSIGNED_JQL, ASSIGNED_KEY, DEFAULT_BADGE_JQL, DEFAULT_PERIOD_MINUTES, MAX_NOTIFICATIONS, STATE_KEY,
+  ALARM_NAME, ASSIGNED_JQL, ASSIGNED_KEY, DEFAULT_PERIOD_MINUTES, MAX_NOTIFICATIONS, STATE_KEY,
   badgeFor, isBackingOff, newlyAssigned, nextState, notificationId, outcomeOf, parseNotificationId, remembered,
 } from './badge.js';
 import { clearSnapshotsOnSignOut } from './snapshot.js';
+import { FILTERS_KEY, badgeView, emptyState, loadViewsState } from './views.js';
 
 let setupPromise = null;
 let signInPromise = null;
@@ -114,14 +115,17 @@ async function pollOnce(force) {
       status = { state: 'signedIn' };
       result = { ok: false, error };
     }
+    // What the badge counts: a saved filter or a built-in view (synced; the old badgeJql option migrated).
+    const view = badgeView(await loadViewsState().catch(() => emptyState()));
     if (result.error === null && status.state === 'signedIn') {
       try {
-        result = { ok: true, count: await client.approximateCount(config.badgeJql || DEFAULT_BADGE_JQL) };
+        result = { ok: true, count: await client.approximateCount(view.jql) };
       } catch (error) {
         result = { ok: false, error };
       }
     }
-    const outcome = remembered(outcomeOf(status, result), state);
+    const polled = outcomeOf(status, result);
+    const outcome = remembered(polled.kind === 'count' ? { ...polled, label: view.name } : polled, state);
     const badge = badgeFor(outcome);
     if (badge) {
       await chrome.action.setBadgeText({ text: badge.text });
@@ -182,6 +186,8 @@ chrome.storage.onChanged.addListener((changes, area) => {
   if (area === 'local' && Object.keys(changes).some((k) => /^jira3lo:[^:]+:(refresh|site)$/.test(k))) {
     pollBadge({ force: true }).catch(() => {});
   }
+  // Another view chosen for the badge (or its filter edited), here or in another browser: count it now.
+  if (area === 'sync' && FILTERS_KEY in changes) pollBadge({ force: true }).catch(() => {});
 });
 
 // A grant removed in any context (a sign-out, a grant Atlassian refused during a poll, the options page moving

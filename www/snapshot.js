@@ -29,6 +29,7 @@ export const MAX_TEXT = 300;
  *   priority?: { name: string },
  *   updated?: string,
  *   project?: { key: string },
+ *   assignee?: { accountId?: string, displayName?: string } | null,
  * } }} SnapshotRow
  * @typedef {{ site: SnapshotSite, jql: string, query: string | null, rows: SnapshotRow[], more: boolean, savedAt: number }} SiteSnapshot
  * @typedef {{ v: number, current: string | null, sites: Record<string, SiteSnapshot> }} SnapshotStore
@@ -64,6 +65,17 @@ export function rowOf(issue) {
   if (text(f.priority?.name) !== undefined) fields.priority = { name: /** @type {string} */ (text(f.priority.name)) };
   if (text(f.updated) !== undefined) fields.updated = text(f.updated);
   if (text(f.project?.key) !== undefined) fields.project = { key: /** @type {string} */ (text(f.project.key)) };
+  // Who it is assigned to (the row's "assign to me" depends on it); null = unassigned.
+  if ('assignee' in f) {
+    /** @type {{ accountId?: string, displayName?: string } | null} */
+    let who = null;
+    if (isObject(f.assignee)) {
+      who = {};
+      if (text(f.assignee.accountId) !== undefined) who.accountId = text(f.assignee.accountId);
+      if (text(f.assignee.displayName) !== undefined) who.displayName = text(f.assignee.displayName);
+    }
+    fields.assignee = who;
+  }
   return { key, fields };
 }
 

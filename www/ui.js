@@ -10,9 +10,12 @@ import { scopesKey, loadGrantScopes, clearGrantScopes, onGrantScopesChanged } fr
 
 import { searchAction } from './search.js';
 import { reconnectWarning } from './lifecycle.js';
+import { BUILT_IN_VIEWS, DEFAULT_VIEW, allViews, emptyState, viewById } from './views.js';
+import { SHORTCUTS, keyAction, moveSelection } from './keys.js';
 
-export const MY_OPEN_ISSUES_JQL = 'assignee = currentUser() AND statusCategory != Done ORDER BY updated DESC';
-const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project'];
+/** The default view's JQL ("Assigned to me": my open issues). */
+export const MY_OPEN_ISSUES_JQL = BUILT_IN_VIEWS[0].jql;
+const LIST_FIELDS = ['summary', 'status', 'issuetype', 'priority', 'updated', 'project', 'assignee'];
 const PAGE_SIZE = 30;
 
 // ---------------------------------------------------------------------------------------------
@@ -47,6 +50,8 @@ const ICONS = {
   back: 'M12.7 4.3 7 10l5.7 5.7-1.4 1.4L4.2 10l7.1-7.1z',
   more: 'M4 8.5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3z',
   external: 'M11 3h6v6h-2V6.4l-6.3 6.3-1.4-1.4L13.6 5H11zM4 5h5v2H5v8h8v-4h2v6H3V5z',
+  assignMe: 'M8 3a3 3 0 1 1 0 6 3 3 0 0 1 0-6zM2 16c0-3 2.7-5 6-5 1 0 2 .2 2.8.5A5 5 0 0 0 10 14v2H2zm12-4h2v2h2v2h-2v2h-2v-2h-2v-2h2z',
+  edit: 'M13.6 3.3a1.5 1.5 0 0 1 2.1 0l1 1a1.5 1.5 0 0 1 0 2.1L8 15.1 4 16l.9-4zM6.7 12.4l-.3 1.2 1.2-.3 6.9-6.9-.9-.9z',
 };
 
 function icon(name) {
@@ -222,11 +227,17 @@ export class JiraApp {
    * @param {() => void} [o.openOptions]
    * @param {import('./snapshot.js').Snapshots} [o.snapshots]  each site's last list (the popup's first paint)
    */
-  constructor({ root, client, signIn, kind, config, version, openOptions, onSignOut, snapshots }) {
+  constructor({ root, client, signIn, kind, config, version, openOptions, onSignOut, snapshots, viewsStore }) {
     /** Called before a sign-out the user asked for (the extension resets its badge's memory). */
     this.onSignOut = onSignOut;
     this.snapshots = snapshots;
     this.showingSnapshot = false; // the rows on screen are a snapshot's, not yet confirmed by Jira
+    /** Where saved filters come from ({load, onChange}; the extension: chrome.storage.sync). None: built-in views only. */
+    this.viewsStore = viewsStore;
+    this.viewsState = emptyState();
+    this.viewId = DEFAULT_VIEW;
+    this.selectedKey = null; // the list row the keyboard selection is on
+    this.me = null; // the signed-in user (myself), fetched when an action needs it
     Object.assign(this, { root, client, signIn, kind, config, openOptions });
     this.storageKind = kind === 'extension' ? 'extension' : 'session';
     this.grantScopes = null; // the scopes the stored grant was asked with, when known
@@ -444,19 +455,68 @@ export class JiraApp {
       items[next]?.focus();
       return;
     }
-    if (e.key === 'Escape' && (this.view === 'issue' || this.view === 'create')) {
-      e.preventDefault();
-      this.backToList();
+    const target = e.target instanceof Element ? e.target : null;
+    const action = keyAction({
+      key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey, view: this.view, overlay: !!this.helpEl,
+      inField: !!target?.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]'),
+      onControl: !!target?.closest('button, a, summary'),
+    });
+    if (!action) return;
+    e.preventDefault();
+    if (action === 'closeHelp') this.toggleHelp(false);
+    else if (action === 'help') this.toggleHelp(true);
+    else if (action === 'back') this.backToList();
+    else if (action === 'create') this.showCreate();
+    else if (action === 'search') this.main.querySelector('#search')?.focus();
+    else if (action === 'next' || action === 'prev') this.moveListSelection(action);
+    else if (action === 'open') {
+      const key = this.selectedKey ?? this.issues[0]?.key;
+      if (key) this.showIssue(key);
     }
-    // Arrow keys move between issues in the list.
-    if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && e.target?.classList?.contains('issue-row')) {
-      const rows = [...this.main.querySelectorAll('.issue-row')];
-      const i = rows.indexOf(e.target) + (e.key === 'ArrowDown' ? 1 : -1);
-      if (rows[i]) {
-        e.preventDefault();
-        rows[i].focus();
-      }
+  }
+
+  /** j/k and the arrows: the selection (and the focus) moves to the next or previous row. */
+  moveListSelection(action) {
+    const rows = [...this.main.querySelectorAll('#issues .issue-row')];
+    const focused = rows.indexOf(/** @type {any} */ (document.activeElement));
+    const current = focused >= 0 ? focused : rows.findIndex((r) => r.dataset.key === this.selectedKey);
+    const next = moveSelection(current, rows.length, action);
+    if (next < 0) return;
+    this.selectRow(rows[next]);
+    rows[next].focus();
+    rows[next].scrollIntoView({ block: 'nearest' });
+  }
+
+  selectRow(row) {
+    this.main.querySelectorAll('#issues .issue-row.selected').forEach((r) => r.classList.remove('selected'));
+    row.classList.add('selected');
+    this.selectedKey = row.dataset.key;
+  }
+
+  /** The ? overlay listing the shortcuts; Escape, ? or Close hide it and give the focus back. */
+  toggleHelp(show) {
+    if (!show) {
+      const back = this.helpReturn;
+      this.helpEl?.remove();
+      this.helpEl = null;
+      if (back?.isConnected) back.focus();
+      return;
     }
+    if (this.helpEl) return;
+    this.helpReturn = document.activeElement;
+    const close = h('button', { type: 'button', class: 'btn btn-small', id: 'shortcuts-close', onclick: () => this.toggleHelp(false) }, 'Close');
+    this.helpEl = h('div', { class: 'overlay', id: 'shortcuts', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'shortcuts-title',
+      onclick: (e) => { if (e.target === e.currentTarget) this.toggleHelp(false); } },
+      h('div', { class: 'overlay-card' },
+        h('h2', { id: 'shortcuts-title' }, 'Keyboard shortcuts'),
+        h('dl', { class: 'shortcuts' },
+          SHORTCUTS.map((s) => [h('dt', {}, s.keys.map((k, i) => [i ? ' or ' : '', h('kbd', {}, k)])), h('dd', {}, s.text)]),
+        ),
+        h('div', { class: 'form-row' }, h('span', { class: 'hint muted' }, 'Not while typing in a field'), close),
+      ),
+    );
+    this.root.append(this.helpEl);
+    close.focus();
   }
 
   // --- status ---------------------------------------------------------------------------------
@@ -471,9 +531,16 @@ export class JiraApp {
       this.grantScopes = value;
       if (this.notice?.action === 'rescope' && !this.scopesChanged()) this.clearNotice();
     });
+    this.viewsStore?.onChange?.((state) => this.applyViewsState(state));
     let status;
     try {
-      [status, this.grantScopes] = await Promise.all([this.client.status(), loadGrantScopes(this.storageKind).catch(() => null)]);
+      let views;
+      [status, this.grantScopes, views] = await Promise.all([
+        this.client.status(),
+        loadGrantScopes(this.storageKind).catch(() => null),
+        this.viewsStore ? this.viewsStore.load().catch(() => null) : null,
+      ]);
+      if (views) this.viewsState = views;
     } catch (err) {
       this.showError(err);
       status = { state: 'signedOut' };
@@ -481,6 +548,27 @@ export class JiraApp {
     performance.mark('jira3lo:status-read');
     if (initialError) this.showError(initialError, { during: 'signIn' });
     this.applyStatus(status);
+  }
+
+  /** Saved filters changed (the options page, another browser): the switcher follows; a deleted view ends. */
+  applyViewsState(state) {
+    this.viewsState = state;
+    if (viewById(state, this.viewId).id !== this.viewId) {
+      this.viewId = DEFAULT_VIEW;
+      if (this.view === 'issues' && !this.search) {
+        this.issues = [];
+        this.showIssues();
+        return;
+      }
+    }
+    // The switcher is replaced in place: a list still loading (or being read) is left alone.
+    const select = this.view === 'issues' ? this.main.querySelector('#view') : null;
+    if (select) {
+      const focused = document.activeElement === select;
+      const next = this.viewSwitch();
+      select.replaceWith(next);
+      if (focused) next.focus({ preventScroll: true });
+    }
   }
 
   async reloadStatus() {
@@ -531,6 +619,7 @@ export class JiraApp {
         this.paintSnapshot(this.snapshots?.forSite(status.site?.id)); // ...but this site's last one does, until Jira answers
       }
       this.snapshots?.select(status.site?.id ?? null);
+      this.me = null;
       if (this.draftSite !== status.site?.id) {
         this.drafts.clear(); // drafts name issues of the previous site
         this.createDraft = null;
@@ -697,6 +786,7 @@ export class JiraApp {
       return;
     }
     this.issues = [];
+    this.me = null;
     this.drafts.clear();
     this.createDraft = null;
     this.status = { state: 'signedOut' };
@@ -723,7 +813,12 @@ export class JiraApp {
     }
     else this.markUpdating(seq);
     try {
-      const page = await this.client.search({ jql, fields: LIST_FIELDS, maxResults: PAGE_SIZE });
+      // Rows outside "Assigned to me" offer "assign to me": that needs to know who I am (once).
+      const needMe = !this.me && (this.search || this.viewId !== DEFAULT_VIEW);
+      const [page] = await Promise.all([
+        this.client.search({ jql, fields: LIST_FIELDS, maxResults: PAGE_SIZE }),
+        needMe ? this.ensureMe().catch(() => null) : null,
+      ]);
       if (seq !== this.loadSeq || this.view !== 'issues') return;
       this.issues = page.issues ?? [];
       this.nextPageToken = page.isLast === false || page.nextPageToken ? page.nextPageToken ?? null : null;
@@ -763,13 +858,56 @@ export class JiraApp {
     }
   }
 
-  /** The list's JQL: the search's, or my open issues. */
+  /** The view the list shows when there is no search. */
+  currentView() {
+    return viewById(this.viewsState, this.viewId);
+  }
+
+  /** The list's JQL: the search's, or the current view's. */
   listJql() {
-    return this.search?.jql ?? MY_OPEN_ISSUES_JQL;
+    return this.search?.jql ?? this.currentView().jql;
   }
 
   listTitle() {
-    return this.search ? `Results for “${this.search.query}”` : 'My open issues';
+    return this.search ? `Results for “${this.search.query}”` : this.currentView().name;
+  }
+
+  /** The signed-in user, asked once (assign to me, create assigned to me). */
+  async ensureMe() {
+    this.me ??= await this.client.myself();
+    return this.me;
+  }
+
+  /** The view switcher: the built-in views and the saved filters (editable in Options). */
+  viewSwitch() {
+    const select = h('select', { id: 'view', class: 'view-select', 'aria-label': 'View' },
+      allViews(this.viewsState).map((v) => h('option', { value: v.id }, v.name)));
+    select.value = this.currentView().id;
+    select.addEventListener('change', () => this.selectView(select.value));
+    return select;
+  }
+
+  selectView(id) {
+    this.viewId = viewById(this.viewsState, id).id;
+    this.search = null;
+    this.issues = [];
+    this.nextPageToken = null;
+    this.selectedKey = null;
+    this.showIssues();
+    this.main.querySelector('#view')?.focus({ preventScroll: true });
+  }
+
+  /** The list heading: the view switcher (and the view's name for headings navigation), or the search's title. */
+  listHead(count, { failed = false } = {}) {
+    const title = this.search
+      ? h('h1', { id: 'list-title' }, this.listTitle())
+      : [h('h1', { id: 'list-title', class: 'sr-only' }, this.listTitle()), this.viewSwitch()];
+    return h('div', { class: 'list-head' },
+      title,
+      count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken || (this.showingSnapshot && this.snapshotMore) ? `${count}+` : String(count)) : null,
+      // A refresh that failed leaves the last list on screen: say it is not current (the banner says why).
+      failed && count ? h('span', { class: 'stale muted', id: 'list-stale' }, 'Not updated') : null,
+    );
   }
 
   /** The search box: a key opens the issue, text lists what Jira finds, an empty box goes back to my issues. */
@@ -851,54 +989,103 @@ export class JiraApp {
   listSkeleton() {
     return h('section', { class: 'list', 'aria-busy': 'true', 'aria-label': 'Loading your issues' },
       this.searchBox(),
-      h('div', { class: 'list-head' }, h('h1', {}, this.listTitle())),
+      this.listHead(0),
       h('ul', { class: 'issue-list skeleton' }, [0, 1, 2, 3, 4].map(() => h('li', {}, h('div', { class: 'issue-row' }, h('span', { class: 'bar w30' }), h('span', { class: 'bar w90' }))))),
     );
   }
 
   renderIssueList({ failed = false } = {}) {
     const count = this.issues.length;
+    const view = this.currentView();
     const list = count
       ? h('ul', { class: 'issue-list', id: 'issues' },
-          this.issues.map((issue, i) => h('li', {}, this.issueRow(issue, i === 0))),
+          this.issues.map((issue, i) => h('li', { class: 'issue-item' }, this.issueRow(issue, i === 0))),
         )
       : failed
         ? h('p', { class: 'empty muted' }, 'Your issues could not be loaded.')
         : this.search
           ? h('p', { class: 'empty muted', id: 'search-empty' }, 'No issue matches this search.')
-          : h('div', { class: 'empty', id: 'issues-empty' },
-            h('p', { class: 'empty-title' }, 'Nothing assigned to you is open. 🎉'),
-            h('button', { type: 'button', class: 'btn', 'data-autofocus': true, onclick: () => this.showCreate() }, 'Create an issue'),
-          );
-    const searchHadFocus = document.activeElement?.id === 'search';
+          : view.id === DEFAULT_VIEW
+            ? h('div', { class: 'empty', id: 'issues-empty' },
+              h('p', { class: 'empty-title' }, 'Nothing assigned to you is open. 🎉'),
+              h('button', { type: 'button', class: 'btn', 'data-autofocus': true, onclick: () => this.showCreate() }, 'Create an issue'),
+            )
+            : h('p', { class: 'empty muted', id: 'issues-empty' }, `No issues in “${view.name}”.`);
+    // Typing on (or switching views) while the results come in: the box or the switcher keeps the focus.
+    const keep = ['search', 'view'].includes(document.activeElement?.id ?? '') ? document.activeElement.id : null;
     this.setMain(
       h('section', { class: 'list', 'aria-labelledby': 'list-title' },
         this.searchBox(),
-        h('div', { class: 'list-head' },
-          h('h1', { id: 'list-title' }, this.listTitle()),
-          count ? h('span', { class: 'count', id: 'issue-count' }, this.nextPageToken || (this.showingSnapshot && this.snapshotMore) ? `${count}+` : String(count)) : null,
-          // A refresh that failed leaves the last list on screen: say it is not current (the banner says why).
-          failed && count ? h('span', { class: 'stale muted', id: 'list-stale' }, 'Not updated') : null,
-        ),
+        this.listHead(count, { failed }),
         list,
         this.nextPageToken ? h('button', { type: 'button', class: 'btn btn-block btn-quiet', id: 'load-more', onclick: (e) => this.loadMore(e.currentTarget) }, 'Load more') : null,
       ),
     );
-    // Typing on while the results come in: the box keeps the focus.
-    if (searchHadFocus) this.main.querySelector('#search')?.focus({ preventScroll: true });
+    if (keep) this.main.querySelector(`#${keep}`)?.focus({ preventScroll: true });
+    const selected = this.selectedKey && this.main.querySelector(`#issues .issue-row[data-key="${CSS.escape(this.selectedKey)}"]`);
+    if (selected) selected.classList.add('selected');
   }
 
+  /** Whether `user` is the signed-in user (unknown yet: only "Assigned to me" rows are known to be mine). */
+  isMe(user) {
+    if (this.me) return !!user && user.accountId === this.me.accountId;
+    return !this.search && this.viewId === DEFAULT_VIEW;
+  }
+
+  /** A row: the issue (a button that opens it) and its actions (assign to me, open in Jira). */
   issueRow(issue, autofocus) {
     const f = issue.fields ?? {};
-    return h('button', { type: 'button', class: 'issue-row', dataset: { key: issue.key }, 'data-autofocus': autofocus || undefined, onclick: () => this.showIssue(issue.key) },
-      h('span', { class: 'issue-meta' },
-        h('span', { class: 'issue-key' }, issue.key),
-        f.issuetype?.name ? h('span', { class: 'issue-type muted' }, f.issuetype.name) : null,
-        f.updated ? h('span', { class: 'issue-updated muted' }, relativeTime(f.updated)) : null,
+    const url = this.browseUrl(issue.key);
+    return [
+      h('button', { type: 'button', class: 'issue-row', dataset: { key: issue.key }, 'data-autofocus': autofocus || undefined,
+        onclick: (e) => { this.selectRow(e.currentTarget); this.showIssue(issue.key); } },
+        h('span', { class: 'issue-meta' },
+          h('span', { class: 'issue-key' }, issue.key),
+          f.issuetype?.name ? h('span', { class: 'issue-type muted' }, f.issuetype.name) : null,
+          f.updated ? h('span', { class: 'issue-updated muted' }, relativeTime(f.updated)) : null,
+          'assignee' in f ? h('span', { class: 'issue-assignee muted', title: 'Assignee' }, f.assignee ? (f.assignee.displayName ?? 'Someone') : 'Unassigned') : null,
+        ),
+        h('span', { class: 'issue-summary' }, f.summary ?? '(no summary)'),
+        f.status ? h('span', { class: statusClass(f.status) }, f.status.name) : null,
       ),
-      h('span', { class: 'issue-summary' }, f.summary ?? '(no summary)'),
-      f.status ? h('span', { class: statusClass(f.status) }, f.status.name) : null,
-    );
+      h('span', { class: 'row-actions' },
+        this.isMe(f.assignee) ? null
+          : h('button', { type: 'button', class: 'icon-btn row-action', dataset: { action: 'assign-me' }, title: 'Assign to me', 'aria-label': `Assign ${issue.key} to me`,
+            onclick: (e) => this.assignToMe(issue.key, e.currentTarget) }, icon('assignMe')),
+        url ? h('a', { class: 'icon-btn row-action', href: url, target: '_blank', rel: 'noopener', title: 'Open in Jira', 'aria-label': `Open ${issue.key} in Jira` }, icon('external')) : null,
+      ),
+    ];
+  }
+
+  /** The issue's page on the Jira site, or null before a site is known. */
+  browseUrl(key) {
+    const site = this.status?.state === 'signedIn' ? this.status.site : null;
+    return site?.url ? `${site.url}/browse/${encodeURIComponent(key)}` : null;
+  }
+
+  /** "Assign to me" from a list row: the row shows it at once, then the list is fetched again. */
+  async assignToMe(key, button) {
+    button.disabled = true;
+    try {
+      const me = await this.ensureMe();
+      await this.client.assignIssue(key, me.accountId);
+      this.afterAssign(key, me);
+      this.setNotice({ kind: 'success', code: 'assigned', text: `${key} is assigned to you.`, dismissible: true });
+      if (this.view === 'issues') {
+        this.showIssues({ keepList: true }); // renders the updated row now, then fetches the list again
+        this.main.querySelector(`#issues .issue-row[data-key="${CSS.escape(key)}"]`)?.focus({ preventScroll: true });
+      }
+    } catch (err) {
+      button.disabled = false;
+      this.showError(err);
+    }
+  }
+
+  /** The list knows an issue's new assignee (and fetches again on the way back: the view may differ now). */
+  afterAssign(key, user) {
+    const row = this.issues.find((i) => i.key === key);
+    if (row?.fields) row.fields.assignee = user;
+    this.listStale = true;
   }
 
   // --- issue view --------------------------------------------------------------------------------
@@ -941,7 +1128,7 @@ export class JiraApp {
 
   renderIssue(issue, transitions, comments) {
     const f = issue.fields ?? {};
-    const site = this.status?.state === 'signedIn' ? this.status.site : null;
+    const url = this.browseUrl(issue.key);
     const description = adfToText(f.description);
     const commentBox = h('textarea', { id: 'comment-text', rows: 3, placeholder: 'Add a comment…', 'aria-label': 'Comment', required: true });
     // A comment left unsent (Escape, back) is kept per issue until it is sent.
@@ -958,6 +1145,11 @@ export class JiraApp {
       ),
     );
     submitOnCtrlEnter(commentBox, commentForm);
+    const title = h('div', { class: 'title-row', id: 'summary-slot' },
+      h('h1', { class: 'issue-title', id: 'issue-summary', tabindex: '-1', 'data-autofocus': true }, f.summary ?? '(no summary)'),
+      h('button', { type: 'button', class: 'icon-btn', id: 'edit-summary', title: 'Edit summary', 'aria-label': 'Edit summary',
+        onclick: () => this.editSummary(issue, title) }, icon('edit')),
+    );
     this.setMain(
       h('article', { class: 'issue', id: 'issue-view', dataset: { key: issue.key } },
         this.backButton(),
@@ -965,10 +1157,13 @@ export class JiraApp {
           h('span', { class: 'issue-meta' },
             h('span', { class: 'issue-key' }, issue.key),
             f.issuetype?.name ? h('span', { class: 'muted' }, f.issuetype.name) : null,
-            f.priority?.name ? h('span', { class: 'muted' }, `· ${f.priority.name}`) : null,
-            site?.url ? h('a', { class: 'open-link', href: `${site.url}/browse/${encodeURIComponent(issue.key)}`, target: '_blank', rel: 'noopener noreferrer', title: 'Open in Jira' }, icon('external'), h('span', { class: 'sr-only' }, 'Open in Jira')) : null,
+            h('span', { class: 'issue-tools' },
+              h('button', { type: 'button', class: 'link small', id: 'copy-key', onclick: () => this.copy(issue.key, `Copied ${issue.key}.`) }, 'Copy key'),
+              url ? h('button', { type: 'button', class: 'link small', id: 'copy-link', onclick: () => this.copy(url, `Copied the link to ${issue.key}.`) }, 'Copy link') : null,
+              url ? h('a', { class: 'open-link', id: 'open-in-jira', href: url, target: '_blank', rel: 'noopener', title: 'Open in Jira' }, icon('external'), h('span', { class: 'sr-only' }, 'Open in Jira')) : null,
+            ),
           ),
-          h('h1', { class: 'issue-title', id: 'issue-summary', tabindex: '-1', 'data-autofocus': true }, f.summary ?? '(no summary)'),
+          title,
         ),
         h('div', { class: 'status-row' },
           f.status ? h('span', { class: statusClass(f.status), id: 'issue-status' }, f.status.name) : null,
@@ -981,6 +1176,7 @@ export class JiraApp {
               )
             : null,
         ),
+        this.issueFields(issue),
         h('section', { class: 'block' },
           h('h2', {}, 'Description'),
           description ? h('p', { class: 'description', id: 'issue-description' }, description) : h('p', { class: 'muted', id: 'issue-description' }, 'No description.'),
@@ -994,6 +1190,179 @@ export class JiraApp {
         ),
       ),
     );
+  }
+
+  /** Assignee (assign to me, change), reporter, priority, labels (edit), created, updated, due date. */
+  issueFields(issue) {
+    const f = issue.fields ?? {};
+    const name = (u) => u?.displayName ?? (u ? 'Someone' : null);
+    const when = (iso) => (iso ? h('time', { datetime: iso, title: new Date(iso).toLocaleString() }, relativeTime(iso)) : 'Unknown');
+    const assignee = h('dd', { id: 'issue-assignee' },
+      h('span', { class: 'field-value' }, name(f.assignee) ?? 'Unassigned'),
+      this.me && f.assignee?.accountId === this.me.accountId ? null
+        : h('button', { type: 'button', class: 'link small', id: 'assign-me', onclick: (e) => this.assignFromIssue(issue.key, 'me', e.currentTarget) }, 'Assign to me'),
+      h('button', { type: 'button', class: 'link small', id: 'change-assignee', onclick: (e) => this.pickAssignee(issue, e.currentTarget.parentElement) }, 'Change'),
+    );
+    const labels = f.labels ?? [];
+    const labelsDd = h('dd', { id: 'issue-labels' },
+      labels.length ? h('span', { class: 'labels' }, labels.map((l) => h('span', { class: 'label' }, l))) : h('span', { class: 'muted' }, 'None'),
+      h('button', { type: 'button', class: 'link small', id: 'edit-labels', onclick: () => this.editLabels(issue, labelsDd) }, 'Edit'),
+    );
+    const due = f.duedate ? new Date(`${f.duedate}T00:00:00`) : null;
+    return h('section', { class: 'block' },
+      h('h2', {}, 'Details'),
+      h('dl', { class: 'fields', id: 'issue-fields' },
+        h('dt', {}, 'Assignee'), assignee,
+        h('dt', {}, 'Reporter'), h('dd', { id: 'issue-reporter' }, name(f.reporter) ?? 'Unknown'),
+        h('dt', {}, 'Priority'), h('dd', { id: 'issue-priority' }, f.priority?.name ?? 'None'),
+        h('dt', {}, 'Labels'), labelsDd,
+        h('dt', {}, 'Created'), h('dd', { id: 'issue-created' }, when(f.created)),
+        h('dt', {}, 'Updated'), h('dd', { id: 'issue-updated' }, when(f.updated)),
+        h('dt', {}, 'Due'), h('dd', { id: 'issue-due' },
+          due && !Number.isNaN(due.getTime()) ? h('time', { datetime: f.duedate }, due.toLocaleDateString()) : h('span', { class: 'muted' }, 'None')),
+      ),
+    );
+  }
+
+  /** Assigns from the issue view (`'me'`, an account id, or null to unassign), then shows the issue again. */
+  async assignFromIssue(key, who, control) {
+    if (control) control.disabled = true;
+    try {
+      let user = null;
+      if (who === 'me') user = await this.ensureMe();
+      else if (who) user = this.assignable?.find((u) => u.accountId === who) ?? { accountId: who };
+      await this.client.assignIssue(key, user ? user.accountId : null);
+      this.afterAssign(key, user);
+      const text = user ? `${key} is assigned to ${user === this.me ? 'you' : (user.displayName ?? 'them')}.` : `${key} is unassigned.`;
+      await this.showIssue(key, { notice: { kind: 'success', code: 'assigned', text, dismissible: true } });
+    } catch (err) {
+      if (control?.isConnected) control.disabled = false;
+      this.showError(err);
+    }
+  }
+
+  /** "Change": a picker of the users Jira lets be assigned this issue (and Unassigned). */
+  async pickAssignee(issue, dd) {
+    const select = h('select', { id: 'assignee-picker', 'aria-label': `Assignee of ${issue.key}`, disabled: true }, h('option', { value: '' }, 'Loading people…'));
+    const cancel = h('button', { type: 'button', class: 'link small', id: 'assignee-cancel' }, 'Cancel');
+    const before = [...dd.childNodes];
+    const restore = () => { dd.replaceChildren(...before); dd.querySelector('#change-assignee')?.focus(); };
+    cancel.addEventListener('click', restore);
+    select.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation(); // closes the picker, not the issue
+        restore();
+      }
+    });
+    dd.replaceChildren(select, cancel);
+    select.focus();
+    try {
+      this.assignable = await this.client.assignableUsers(issue.key);
+    } catch (err) {
+      restore();
+      this.showError(err);
+      return;
+    }
+    if (!select.isConnected) return;
+    const current = issue.fields?.assignee?.accountId ?? '';
+    select.replaceChildren(
+      h('option', { value: '' }, 'Unassigned'),
+      ...this.assignable.map((u) => h('option', { value: u.accountId }, u.displayName ?? u.accountId)),
+    );
+    select.value = current;
+    select.disabled = false;
+    select.focus();
+    select.addEventListener('change', () => {
+      if (select.value !== current) this.assignFromIssue(issue.key, select.value || null, select);
+    });
+  }
+
+  /** Inline edit of the summary: Enter saves, Escape cancels; a refused save keeps what was typed. */
+  editSummary(issue, slot) {
+    const input = h('input', { type: 'text', id: 'summary-input', maxlength: 255, autocomplete: 'off', 'aria-label': 'Summary' });
+    input.value = issue.fields?.summary ?? '';
+    const before = [...slot.childNodes];
+    const cancel = () => { slot.replaceChildren(...before); slot.querySelector('#edit-summary')?.focus(); };
+    const form = this.inlineForm('summary', input, cancel, async () => {
+      const summary = input.value.trim();
+      if (!summary) return input.focus();
+      await this.saveFields(issue.key, { summary }, 'Summary saved.', (row) => { row.fields.summary = summary; });
+    });
+    slot.replaceChildren(form);
+    input.focus();
+    input.select();
+  }
+
+  /** Inline edit of the labels (space-separated, as Jira's labels have no spaces). */
+  editLabels(issue, dd) {
+    const input = h('input', { type: 'text', id: 'labels-input', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Labels, separated by spaces' });
+    input.value = (issue.fields?.labels ?? []).join(' ');
+    const before = [...dd.childNodes];
+    const cancel = () => { dd.replaceChildren(...before); dd.querySelector('#edit-labels')?.focus(); };
+    const form = this.inlineForm('labels', input, cancel, async () => {
+      const labels = [...new Set(input.value.split(/[\s,]+/).filter(Boolean))];
+      await this.saveFields(issue.key, { labels }, 'Labels saved.', () => {});
+    });
+    dd.replaceChildren(form);
+    input.focus();
+  }
+
+  /** A one-field form with Save and Cancel; Escape cancels it (and does not leave the issue). */
+  inlineForm(name, input, cancel, save) {
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-small', id: `${name}-save` }, 'Save');
+    const form = h('form', { class: 'inline-form', id: `${name}-form`, onsubmit: async (e) => {
+      e.preventDefault();
+      submit.disabled = true;
+      input.disabled = true;
+      try {
+        await save();
+      } finally {
+        // Still here (the save failed): the draft stays in the box, ready to try again.
+        if (form.isConnected) {
+          submit.disabled = false;
+          input.disabled = false;
+          input.focus();
+        }
+      }
+    } },
+      input,
+      h('div', { class: 'inline-buttons' }, submit, h('button', { type: 'button', class: 'btn btn-small', id: `${name}-cancel`, onclick: cancel }, 'Cancel')),
+    );
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        cancel();
+      }
+    });
+    return form;
+  }
+
+  /** Edits fields; on success the list learns it (row updated, fetched again on the way back). Throws nothing. */
+  async saveFields(key, edit, done, updateRow) {
+    try {
+      await this.client.editIssue(key, edit);
+    } catch (err) {
+      this.showError(err);
+      return;
+    }
+    const row = this.issues.find((i) => i.key === key);
+    if (row?.fields) updateRow(row);
+    this.listStale = true;
+    await this.showIssue(key, { notice: { kind: 'success', code: 'saved', text: done, dismissible: true } });
+  }
+
+  /** Copies text (an issue key, a link) and says so briefly. */
+  async copy(text, done) {
+    try {
+      await navigator.clipboard.writeText(text);
+      this.setNotice({ kind: 'success', code: 'copied', text: done, dismissible: true });
+      const notice = this.notice;
+      setTimeout(() => { if (this.notice === notice) this.clearNotice(); }, 2500);
+    } catch (err) {
+      this.setNotice({ kind: 'error', code: 'clipboard', text: 'Could not copy to the clipboard.', dismissible: true });
+    }
   }
 
   commentItem(c) {
@@ -1123,7 +1492,7 @@ export class JiraApp {
     submit.textContent = 'Creating…';
     try {
       // Assigned to me by default, so the new issue shows in "My open issues".
-      if (assignee.value === 'me' && !this.me) this.me = await this.client.myself();
+      if (assignee.value === 'me') await this.ensureMe();
       const created = await this.client.createIssue({
         projectKey: project.value,
         issueType: type.value,

@@ -22,8 +22,9 @@ use crate::core::api_request::JiraRequest;
 use crate::core::io::HttpResponse;
 use crate::jira::calls::{parse, Transitions};
 use crate::jira::models::{
-    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
-    Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage, SearchParams, User,
+    ApproximateCount, AssignableSearch, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue,
+    GetIssueOptions, Issue, IssueTypeMeta, PageBean, Project, ProjectSearch, SearchPage,
+    SearchParams, User,
 };
 use crate::jira::{adf, requests, SearchWalk};
 use crate::platform::BrowserPlatform;
@@ -228,6 +229,36 @@ impl JiraClient {
     pub fn edit_issue(&self, key: String, edit: Ts<EditIssue>) -> js_sys::Promise {
         let request = input(&edit, "issue changes").and_then(|e| requests::edit_issue(&key, &e));
         self.call(request, None)
+    }
+
+    /// Assigns an issue to `accountId`; `null` unassigns, `"-1"` picks the project's default.
+    #[wasm_bindgen(js_name = assignIssue, unchecked_return_type = "Promise<void>")]
+    pub fn assign_issue(
+        &self,
+        key: String,
+        #[wasm_bindgen(js_name = accountId)] account_id: Option<String>,
+    ) -> js_sys::Promise {
+        self.call(requests::assign_issue(&key, account_id.as_deref()), None)
+    }
+
+    /// The users who can be assigned the issue `issueKey` (whose names or emails start with
+    /// `query`, when given), for a picker. Positional rather than an options object: reading
+    /// one costs the module more, and a popup picks for an existing issue.
+    #[wasm_bindgen(js_name = assignableUsers, unchecked_return_type = "Promise<User[]>")]
+    pub fn assignable_users(
+        &self,
+        #[wasm_bindgen(js_name = issueKey)] issue_key: String,
+        query: Option<String>,
+    ) -> js_sys::Promise {
+        let search = AssignableSearch {
+            issue_key: Some(issue_key),
+            query,
+            ..AssignableSearch::default()
+        };
+        self.call(
+            requests::assignable_users(&search),
+            Some(model::<Vec<User>>),
+        )
     }
 
     /// The issue types that can be created in a project (for a create form).

@@ -4,9 +4,9 @@
 //! Jira's `ErrorCollection` answers come back as [`Error::Jira`] with `errorMessages` and `errors`.
 
 use super::models::{
-    ApproximateCount, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue, GetIssueOptions,
-    Issue, IssueTypeMeta, IssueTypeMetaPage, PageBean, Project, ProjectSearch, SearchPage,
-    SearchParams, Transition, User,
+    ApproximateCount, AssignableSearch, Comment, CommentPage, CreateIssue, CreatedIssue, EditIssue,
+    GetIssueOptions, Issue, IssueTypeMeta, IssueTypeMetaPage, PageBean, Project, ProjectSearch,
+    SearchPage, SearchParams, Transition, User,
 };
 use serde::de::DeserializeOwned;
 
@@ -116,6 +116,18 @@ impl<P: Platform> Session<P> {
     /// Edits an issue (Jira answers 204 No Content).
     pub async fn edit_issue(&self, key: &str, edit: &EditIssue) -> Result<(), Error> {
         self.send(requests::edit_issue(key, edit)?).await.map(drop)
+    }
+
+    /// Assigns an issue (`None`: unassigns; `"-1"`: the project's default assignee); 204.
+    pub async fn assign_issue(&self, key: &str, account_id: Option<&str>) -> Result<(), Error> {
+        self.send(requests::assign_issue(key, account_id)?)
+            .await
+            .map(drop)
+    }
+
+    /// The users who can be assigned an issue (or new issues of a project), for a picker.
+    pub async fn assignable_users(&self, search: &AssignableSearch) -> Result<Vec<User>, Error> {
+        self.fetch(requests::assignable_users(search)?).await
     }
 
     /// The issue types that can be created in a project, for a create form (all pages).

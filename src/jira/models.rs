@@ -658,6 +658,26 @@ pub struct EditIssue {
     pub fields: Option<Map<String, Value>>,
 }
 
+/// Parameters of an assignable-users search (`/rest/api/3/user/assignable/search`): who can be
+/// assigned an issue (`issueKey`) or new issues of a project (`project`); one of the two is required.
+// No TypeScript type: JavaScript passes the issue key and the query to `assignableUsers`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignableSearch {
+    /// The issue being edited (key or id).
+    #[serde(default)]
+    pub issue_key: Option<String>,
+    /// A project key or id, for issues not created yet.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Matched against the start of the users' names and email addresses.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Jira's default 50.
+    #[serde(default)]
+    pub max_results: Option<u32>,
+}
+
 /// Parameters of a project search (offset paging).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(

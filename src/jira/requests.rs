@@ -8,8 +8,8 @@
 
 use super::adf;
 use super::models::{
-    is_numeric_id, CreateIssue, EditIssue, GetIssueOptions, IssueFields, ProjectSearch,
-    SearchParams,
+    is_numeric_id, AssignableSearch, CreateIssue, EditIssue, GetIssueOptions, IssueFields,
+    ProjectSearch, SearchParams,
 };
 use crate::core::api_request::{encode_segment, JiraRequest};
 use crate::core::json::{string_object, JsonValue};
@@ -221,6 +221,43 @@ pub fn edit_issue(key: &str, edit: &EditIssue) -> Result<JiraRequest, Error> {
         issue_path(key, "")?,
         object("fields", fields.into()),
     ))
+}
+
+/// `PUT /rest/api/3/issue/{issueIdOrKey}/assignee` with `{"accountId": ...}` (204): `None`
+/// unassigns, `"-1"` is the project's default assignee. Needs only the Assign Issues
+/// permission, where an edit needs Edit Issues.
+pub fn assign_issue(key: &str, account: Option<&str>) -> Result<JiraRequest, Error> {
+    let value = account.map_or(JsonValue::Null, text);
+    Ok(JiraRequest::put(
+        issue_path(key, "/assignee")?,
+        object("accountId", value),
+    ))
+}
+
+/// `GET /rest/api/3/user/assignable/search`: a bare list of users. Jira needs an issue or a
+/// project; without either this is a [`Error::Config`] and nothing is sent.
+pub fn assignable_users(search: &AssignableSearch) -> Result<JiraRequest, Error> {
+    let mut req = JiraRequest::get("/rest/api/3/user/assignable/search");
+    let issue = search.issue_key.as_ref().filter(|k| !k.is_empty());
+    let project = search.project.as_ref().filter(|p| !p.is_empty());
+    if issue.is_none() && project.is_none() {
+        return Err(Error::Config {
+            message: "an assignable-users search needs an issueKey or a project".into(),
+        });
+    }
+    if let Some(key) = issue {
+        req = req.query("issueKey", key.clone());
+    }
+    if let Some(project) = project {
+        req = req.query("project", project.clone());
+    }
+    if let Some(query) = search.query.as_ref().filter(|q| !q.is_empty()) {
+        req = req.query("query", query.clone());
+    }
+    if let Some(max) = search.max_results {
+        req = req.query("maxResults", max.to_string());
+    }
+    Ok(req)
 }
 
 /// `GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes`.
@@ -461,6 +498,56 @@ mod tests {
             req.body.unwrap(),
             json!({"fields": {"summary": "new", "description": null, "labels": [], "assignee": null}})
         );
+    }
+
+    #[test]
+    fn assign_and_assignable_users_requests() {
+        let req = assign_issue("ACME-1", Some("557058:alice")).unwrap();
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            (Method::Put, "/rest/api/3/issue/ACME-1/assignee")
+        );
+        assert_eq!(req.body.unwrap(), json!({"accountId": "557058:alice"}));
+        assert_eq!(
+            assign_issue("ACME-1", None).unwrap().body.unwrap(),
+            json!({"accountId": null}),
+            "unassign"
+        );
+        assert!(assign_issue("..", None).is_err());
+
+        let req = assignable_users(&AssignableSearch {
+            issue_key: Some("ACME-1".into()),
+            query: Some("al ice".into()),
+            max_results: Some(20),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (req.method, req.path.as_str()),
+            (Method::Get, "/rest/api/3/user/assignable/search")
+        );
+        assert_eq!(
+            q(&req),
+            vec![
+                ("issueKey", "ACME-1"),
+                ("query", "al ice"),
+                ("maxResults", "20")
+            ]
+        );
+        let req = assignable_users(&AssignableSearch {
+            project: Some("ACME".into()),
+            query: Some(String::new()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(q(&req), vec![("project", "ACME")]);
+        let err = assignable_users(&AssignableSearch {
+            issue_key: Some(String::new()),
+            query: Some("a".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Config);
     }
 
     #[test]

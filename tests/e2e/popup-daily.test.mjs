@@ -154,9 +154,9 @@ test('search: `/` focuses the box, a key opens the issue, text lists what Jira f
   await popup.locator('#list-title', { hasText: `Results for “${word}”` }).waitFor();
   await popup.locator(`#issues .issue-row[data-key="${key}"]`).waitFor();
 
-  // Escape in the box: back to my open issues.
+  // Escape in the box: back to the default view, Assigned to me (my open issues).
   await popup.press('#search', 'Escape');
-  await popup.locator('#list-title', { hasText: 'My open issues' }).waitFor();
+  await popup.locator('#list-title', { hasText: 'Assigned to me' }).waitFor({ state: 'attached' });
   await waitForIssues(popup);
   assert.deepEqual((await listedKeys(popup)).sort(), [...mine].sort());
   assert.deepEqual(popup.errors, []);

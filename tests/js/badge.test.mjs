@@ -10,6 +10,9 @@ const PERIOD = 5 * 60_000;
 test('the badge shows the count, nothing when signed out or without a site, "!" when a reconnect is needed', () => {
   assert.equal(badgeFor({ kind: 'count', count: 7 }).text, '7');
   assert.equal(badgeFor({ kind: 'count', count: 0 }).text, '0');
+  // The tooltip names the view the badge counts.
+  assert.equal(badgeFor({ kind: 'count', count: 1, label: 'Bugs' }).title, 'Jira: 1 issue in “Bugs”');
+  assert.equal(badgeFor({ kind: 'count', count: 3, label: 'Watching' }).title, 'Jira: 3 issues in “Watching”');
   assert.equal(badgeFor({ kind: 'signedOut' }).text, '');
   assert.equal(badgeFor({ kind: 'noSite' }).text, '');
   assert.equal(badgeFor({ kind: 'reconnect' }).text, '!');

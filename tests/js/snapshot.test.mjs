@@ -38,6 +38,7 @@ test('a row keeps exactly what paints it, and nothing else of the answer', () =>
       priority: { name: 'High' },
       updated: '2024-05-01T10:00:00.000+0000',
       project: { key: 'PLAT' },
+      assignee: { accountId: 'abc' },
     },
   });
   assert.deepEqual(rowOf({ key: 'X-1' }), { key: 'X-1', fields: {} }, 'missing fields stay missing');

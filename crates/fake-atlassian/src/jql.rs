@@ -1,10 +1,13 @@
 //! A small but real JQL subset: parse, resolve against one site, evaluate, sort.
 //!
-//! Supported: `project`, `assignee`, `reporter`, `status`, `statusCategory`, `issuetype`
-//! (`type`), `priority`, `labels`, `key` (`issuekey`, `id`) with `=`, `!=`, `in`, `not in`,
-//! `is [not] EMPTY`; `text`, `summary`, `description`, `comment` with `~` / `!~`;
-//! `currentUser()`; `AND`, `OR`, `NOT`, parentheses; `ORDER BY created|updated|key [ASC|DESC]`
-//! (up to 7 fields). Anything else is a 400, as Jira answers what it cannot parse.
+//! Supported: `project`, `assignee`, `reporter`, `watcher`, `status`, `statusCategory`,
+//! `issuetype` (`type`), `priority`, `labels`, `key` (`issuekey`, `id`) with `=`, `!=`, `in`,
+//! `not in`, `is [not] EMPTY`; `text`, `summary`, `description`, `comment` with `~` / `!~`;
+//! `created` / `updated` with `=`, `!=`, `<`, `<=`, `>`, `>=` against a date (`2025-03-01`,
+//! `"2025/03/01 10:00"`, UTC), a period relative to the fake clock (`-7d`, `"-1w 2d"`, units
+//! `w d h m`) or `now()` / `startOfDay()` / `endOfDay()`; `currentUser()`; `AND`, `OR`, `NOT`,
+//! parentheses; `ORDER BY created|updated|key [ASC|DESC]` (up to 7 fields). Anything else is a
+//! 400, as Jira answers what it cannot parse.
 //! As in Jira, `!=` / `not in` never match an empty field (`assignee != currentUser()` skips
 //! unassigned issues).
 
@@ -434,6 +437,7 @@ enum Field {
     Project,
     Assignee,
     Reporter,
+    Watcher,
     Status,
     Category,
     IssueType,
@@ -453,6 +457,7 @@ fn field(name: &str) -> Result<Field, JqlError> {
         "project" => Field::Project,
         "assignee" => Field::Assignee,
         "reporter" => Field::Reporter,
+        "watcher" => Field::Watcher,
         "status" => Field::Status,
         "statuscategory" => Field::Category,
         "issuetype" | "type" => Field::IssueType,
@@ -501,6 +506,12 @@ enum Pred {
         terms: Vec<String>,
         negate: bool,
     },
+    /// `created` / `updated` compared with an instant (Unix seconds).
+    Time {
+        field: Field,
+        op: Op,
+        at: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -518,15 +529,22 @@ pub(crate) struct Compiled {
 
 /// Resolves names (projects, statuses, users...) for `site`, with `current_user` behind
 /// `currentUser()`. Unknown values are errors, as in Jira.
+/// `now` (the fake clock, Unix seconds) anchors relative dates such as `-7d`.
 pub(crate) fn compile(
     query: &Query,
     site: &SiteData,
     current_user: usize,
+    now: u64,
 ) -> Result<Compiled, JqlError> {
+    let cx = Cx {
+        site,
+        me: current_user,
+        now,
+    };
     let pred = query
         .expr
         .as_ref()
-        .map(|e| compile_expr(e, site, current_user))
+        .map(|e| compile_expr(e, &cx))
         .transpose()?;
     let mut order = Vec::new();
     for (name, desc) in &query.order {
@@ -544,22 +562,122 @@ pub(crate) fn compile(
     Ok(Compiled { pred, order })
 }
 
-fn compile_expr(e: &Expr, site: &SiteData, me: usize) -> Result<Pred, JqlError> {
+/// What names resolve against: the site, the caller and the clock.
+struct Cx<'a> {
+    site: &'a SiteData,
+    me: usize,
+    now: u64,
+}
+
+fn compile_expr(e: &Expr, cx: &Cx) -> Result<Pred, JqlError> {
     Ok(match e {
         Expr::And(a, b) => Pred::And(
-            Box::new(compile_expr(a, site, me)?),
-            Box::new(compile_expr(b, site, me)?),
+            Box::new(compile_expr(a, cx)?),
+            Box::new(compile_expr(b, cx)?),
         ),
         Expr::Or(a, b) => Pred::Or(
-            Box::new(compile_expr(a, site, me)?),
-            Box::new(compile_expr(b, site, me)?),
+            Box::new(compile_expr(a, cx)?),
+            Box::new(compile_expr(b, cx)?),
         ),
-        Expr::Not(a) => Pred::Not(Box::new(compile_expr(a, site, me)?)),
-        Expr::Clause(c) => compile_clause(c, site, me)?,
+        Expr::Not(a) => Pred::Not(Box::new(compile_expr(a, cx)?)),
+        Expr::Clause(c) => compile_clause(c, cx)?,
     })
 }
 
-fn compile_clause(c: &Clause, site: &SiteData, me: usize) -> Result<Pred, JqlError> {
+/// A date value as Jira reads it: `yyyy-MM-dd` or `yyyy/MM/dd`, optionally ` HH:mm` (UTC here),
+/// or a period from now such as `-7d`, `4w 2d`, `-30m` (units w, d, h, m).
+fn date_value(text: &str, now: u64) -> Option<u64> {
+    let text = text.trim();
+    let (date, time) = match text.split_once(' ') {
+        Some((d, t)) if d.contains(['-', '/']) && d.len() == 10 => (d, Some(t)),
+        _ => (text, None),
+    };
+    let parts: Vec<&str> = date.split(['-', '/']).collect();
+    if date.len() == 10 && parts.len() == 3 && parts[0].len() == 4 {
+        let y = parts[0].parse().ok()?;
+        let day = crate::util::unix_day(y, parts[1].parse().ok()?, parts[2].parse().ok()?)?;
+        let secs = match time {
+            None => 0,
+            Some(t) => {
+                let (h, m) = t.split_once(':')?;
+                let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                h * 3600 + m * 60
+            }
+        };
+        return Some(day + secs);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'-' => (-1i64, &text[1..]),
+        b'+' => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let mut total: i64 = 0;
+    for part in rest.split_whitespace() {
+        let (n, unit) = part.split_at(part.len().checked_sub(1)?);
+        let n: i64 = n.parse().ok()?;
+        let unit = match unit {
+            "w" => 7 * 86_400,
+            "d" => 86_400,
+            "h" => 3600,
+            "m" => 60,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    if rest.trim().is_empty() {
+        return None;
+    }
+    u64::try_from(now as i64 + sign * total).ok()
+}
+
+fn compile_date(c: &Clause, f: Field, now: u64) -> Result<Pred, JqlError> {
+    match c.op {
+        Op::Is | Op::IsNot if c.values[0] == Operand::Empty => {
+            return Ok(Pred::Empty {
+                field: f,
+                negate: c.op == Op::IsNot,
+            })
+        }
+        Op::Eq | Op::Ne | Op::Cmp(_) => {}
+        _ => {
+            return err(format!(
+                "The operator '{}' is not supported by the '{}' field.",
+                c.op.text(),
+                c.field
+            ))
+        }
+    }
+    let day = now - now % 86_400;
+    let at = match &c.values[0] {
+        Operand::Func(f) if f.eq_ignore_ascii_case("now") => Some(now),
+        Operand::Func(f) if f.eq_ignore_ascii_case("startOfDay") => Some(day),
+        Operand::Func(f) if f.eq_ignore_ascii_case("endOfDay") => Some(day + 86_399),
+        Operand::Func(f) => return err(format!("Unable to find JQL function '{f}()'.")),
+        Operand::Value(v) => date_value(v, now),
+        Operand::Empty => None,
+    };
+    let Some(at) = at else {
+        let shown = match &c.values[0] {
+            Operand::Value(v) => v.as_str(),
+            _ => "EMPTY",
+        };
+        return err(format!(
+            "Date value '{shown}' for field '{}' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'.",
+            c.field
+        ));
+    };
+    Ok(Pred::Time {
+        field: f,
+        op: c.op,
+        at,
+    })
+}
+
+fn compile_clause(c: &Clause, cx: &Cx) -> Result<Pred, JqlError> {
+    let (site, me) = (cx.site, cx.me);
     let f = field(&c.field)?;
     let unsupported = || {
         err(format!(
@@ -569,12 +687,7 @@ fn compile_clause(c: &Clause, site: &SiteData, me: usize) -> Result<Pred, JqlErr
         ))
     };
     match f {
-        Field::Created | Field::Updated => {
-            return err(format!(
-                "The fake Atlassian supports '{}' only in ORDER BY, not in conditions.",
-                c.field
-            ))
-        }
+        Field::Created | Field::Updated => return compile_date(c, f, cx.now),
         Field::Text | Field::Summary | Field::Description | Field::Comment => {
             let negate = match c.op {
                 Op::Like => false,
@@ -655,7 +768,7 @@ fn resolve(
         }
         Operand::Func(func) => {
             return if func.eq_ignore_ascii_case("currentUser") {
-                if matches!(f, Field::Assignee | Field::Reporter) {
+                if matches!(f, Field::Assignee | Field::Reporter | Field::Watcher) {
                     Ok(Some(Val::Num(me as u64)))
                 } else {
                     err(format!(
@@ -679,7 +792,7 @@ fn resolve(
                 .iter()
                 .position(|p| p.name.eq_ignore_ascii_case(text))
         }),
-        Field::Assignee | Field::Reporter => seed::user_by_account(text),
+        Field::Assignee | Field::Reporter | Field::Watcher => seed::user_by_account(text),
         Field::Status => STATUSES
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(text) || s.id == text),
@@ -724,6 +837,9 @@ fn values(f: Field, issue: &Issue) -> Vec<Val> {
         Field::Project => n(issue.project),
         Field::Assignee => issue.assignee.map(n).unwrap_or_default(),
         Field::Reporter => n(issue.reporter),
+        Field::Watcher => issue.watchers.iter().map(|&u| Val::Num(u as u64)).collect(),
+        Field::Created => vec![Val::Num(issue.created)],
+        Field::Updated => vec![Val::Num(issue.updated)],
         Field::Status => n(issue.status),
         Field::Category => vec![Val::Num(u64::from(STATUSES[issue.status].category.id))],
         Field::IssueType => n(issue.issue_type),
@@ -788,6 +904,21 @@ fn eval(p: &Pred, issue: &Issue) -> bool {
             let text = text_of(*field, issue);
             terms.iter().all(|t| text.contains(t.trim_end_matches('*'))) != *negate
         }
+        Pred::Time { field, op, at } => {
+            let t = if *field == Field::Created {
+                issue.created
+            } else {
+                issue.updated
+            };
+            match op {
+                Op::Eq => t == *at,
+                Op::Ne => t != *at,
+                Op::Cmp("<") => t < *at,
+                Op::Cmp("<=") => t <= *at,
+                Op::Cmp(">") => t > *at,
+                _ => t >= *at,
+            }
+        }
     }
 }
 
@@ -823,11 +954,14 @@ mod tests {
     use super::*;
     use crate::seed::{build, ALICE, DONE};
 
+    /// 2025-07-10T00:00:00Z: late in the seed's span, so some issues changed in the week before.
+    const NOW: u64 = 1_752_105_600;
+
     fn run(jql: &str) -> Result<Vec<String>, JqlError> {
         let sites = build();
         let site = &sites[0];
         let q = parse(jql)?;
-        let c = compile(&q, site, ALICE)?;
+        let c = compile(&q, site, ALICE, NOW)?;
         let mut hits: Vec<&Issue> = site.issues.iter().filter(|i| c.matches(i)).collect();
         c.sort(site, &mut hits);
         Ok(hits.iter().map(|i| site.issue_key(i)).collect())
@@ -874,7 +1008,15 @@ mod tests {
             .0
             .contains("Unable to find JQL function"));
         assert!(run("project = PLAT ORDER BY status").is_err());
-        assert!(run("created > 0").is_err());
+        assert!(run("created > 0").is_err(), "not a date");
+        assert!(run("updated >= \"7d ago\"")
+            .unwrap_err()
+            .0
+            .contains("Date value '7d ago' for field 'updated' is invalid"));
+        assert!(run("updated ~ -7d").is_err());
+        assert!(run("updated >= -7x").is_err());
+        assert!(run("created >= 2025-02-30").is_err());
+        assert!(run("watcher = notAFunction()").is_err());
     }
 
     #[test]
@@ -918,6 +1060,70 @@ mod tests {
             site.issues.len()
         );
         assert!(run("project is EMPTY").unwrap().is_empty());
+    }
+
+    #[test]
+    fn reporter_watcher_and_dates() {
+        let sites = build();
+        let site = &sites[0];
+        let count = |f: &dyn Fn(&Issue) -> bool| site.issues.iter().filter(|i| f(i)).count();
+        let reported = run("reporter = currentUser()").unwrap();
+        assert_eq!(reported.len(), count(&|i| i.reporter == ALICE));
+        assert!(!reported.is_empty() && reported.len() < site.issues.len());
+        let watching = run("watcher = currentUser()").unwrap();
+        assert_eq!(watching.len(), count(&|i| i.watchers.contains(&ALICE)));
+        assert!(
+            watching.len() > reported.len(),
+            "reporter, assignee and more watch"
+        );
+        let carol = crate::seed::CAROL_ACCOUNT;
+        assert_eq!(
+            run(&format!("watcher = \"{carol}\"")).unwrap().len(),
+            count(&|i| i.watchers.contains(&crate::seed::CAROL))
+        );
+        assert_eq!(
+            run("watcher != currentUser()").unwrap().len() + watching.len(),
+            site.issues.len(),
+            "every issue has a watcher"
+        );
+
+        // Relative periods count from the clock; absolute dates are UTC days.
+        let week = NOW - 7 * 86_400;
+        let recent = run("updated >= -7d ORDER BY updated DESC").unwrap();
+        assert_eq!(recent.len(), count(&|i| i.updated >= week));
+        let times: Vec<u64> = recent
+            .iter()
+            .map(|k| site.issues[site.find_issue(k).unwrap()].updated)
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]));
+        assert_eq!(run("updated >= -1w ORDER BY updated DESC").unwrap(), recent);
+        assert_eq!(
+            run("updated >= \"-6d 24h\" ORDER BY updated DESC").unwrap(),
+            recent
+        );
+        let since = crate::util::unix_day(2025, 4, 2).unwrap();
+        let after = run("created >= 2025-04-02").unwrap();
+        assert_eq!(after.len(), count(&|i| i.created >= since));
+        assert!(!after.is_empty() && after.len() < site.issues.len());
+        assert_eq!(run("created >= \"2025/04/02 00:00\"").unwrap(), after);
+        assert_eq!(
+            run("created < 2025-04-02").unwrap().len() + after.len(),
+            site.issues.len()
+        );
+        assert_eq!(
+            run("created > \"2025-04-02 12:30\"").unwrap().len(),
+            count(&|i| i.created > since + 12 * 3600 + 1800)
+        );
+        assert!(!recent.is_empty() && recent.len() < 50, "{}", recent.len());
+        assert_eq!(
+            run("updated <= now()").unwrap().len(),
+            count(&|i| i.updated <= NOW)
+        );
+        assert_eq!(
+            run("updated > endOfDay()").unwrap().len(),
+            count(&|i| i.updated > NOW + 86_399)
+        );
+        assert!(run("created is EMPTY").unwrap().is_empty());
     }
 
     #[test]

@@ -323,6 +323,8 @@ pub(crate) struct Issue {
     pub assignee: Option<usize>,
     pub reporter: usize,
     pub labels: Vec<String>,
+    /// Who watches it (Jira's autowatch: the reporter, the assignee at creation, commenters).
+    pub watchers: Vec<usize>,
     /// `YYYY-MM-DD`, when the issue has a due date.
     pub duedate: Option<String>,
     pub created: u64,
@@ -622,6 +624,14 @@ fn build_site(site_no: u64, info: &'static SiteInfo, plan: &[ProjectSeed]) -> Si
                     });
                 }
             }
+            // Jira's autowatch: reporter and assignee; the main user also watches every 7th.
+            let mut watchers = vec![reporter];
+            watchers.extend(assignee);
+            if n % 7 == 0 {
+                watchers.push(main_user);
+            }
+            watchers.sort_unstable();
+            watchers.dedup();
             issues.push(Issue {
                 id: 0,
                 project: p,
@@ -637,6 +647,7 @@ fn build_site(site_no: u64, info: &'static SiteInfo, plan: &[ProjectSeed]) -> Si
                     .iter()
                     .map(|l| l.to_string())
                     .collect(),
+                watchers,
                 // Every third issue is due on a day of 2026.
                 duedate: matches!(h % 3, 0)
                     .then(|| format!("2026-{:02}-{:02}", 1 + (h >> 8) % 12, 1 + (h >> 12) % 28)),

@@ -50,6 +50,9 @@ pub(crate) const ROUTES: &[&str] = &[
     concat!("POST ", jira_path!("/issue/{issueIdOrKey}/comment")),
     concat!("GET ", jira_path!("/issue/{issueIdOrKey}/transitions")),
     concat!("POST ", jira_path!("/issue/{issueIdOrKey}/transitions")),
+    concat!("PUT ", jira_path!("/issue/{issueIdOrKey}/assignee")),
+    concat!("GET ", jira_path!("/issue/{issueIdOrKey}/watchers")),
+    concat!("GET ", jira_path!("/user/assignable/search")),
     concat!("GET ", jira_path!("/project/search")),
     concat!(
         "GET ",
@@ -95,6 +98,18 @@ pub(crate) fn router(app: AppState) -> Router {
         .route(
             jira_path!("/issue/{issueIdOrKey}/transitions"),
             get(jira::get_transitions).post(jira::do_transition),
+        )
+        .route(
+            jira_path!("/issue/{issueIdOrKey}/assignee"),
+            axum::routing::put(jira::assign),
+        )
+        .route(
+            jira_path!("/issue/{issueIdOrKey}/watchers"),
+            get(jira::watchers),
+        )
+        .route(
+            jira_path!("/user/assignable/search"),
+            get(jira::assignable_users),
         )
         .route(jira_path!("/project/search"), get(jira::project_search))
         .route(

@@ -104,6 +104,29 @@ fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     )
 }
 
+/// Unix seconds of 00:00 UTC on a calendar day (Howard Hinnant's days_from_civil), or None for
+/// a day that does not exist (month 13, 31 February) or lies before 1970.
+pub(crate) fn unix_day(y: i64, m: u32, d: u32) -> Option<u64> {
+    let days_in = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > days_in {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days).ok().map(|d| d * 86_400)
+}
+
 /// Jira's timestamp format, e.g. `2025-01-06T09:00:00.000+0000`.
 pub(crate) fn jira_time(secs: u64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
@@ -205,6 +228,11 @@ mod tests {
         assert_eq!(jira_time(0), "1970-01-01T00:00:00.000+0000");
         assert_eq!(jira_time(1_736_154_000), "2025-01-06T09:00:00.000+0000");
         assert_eq!(jira_time(951_782_400), "2000-02-29T00:00:00.000+0000");
+        assert_eq!(unix_day(2000, 2, 29), Some(951_782_400));
+        assert_eq!(unix_day(1970, 1, 1), Some(0));
+        assert_eq!(unix_day(2025, 1, 6), Some(1_736_121_600));
+        assert_eq!(unix_day(2025, 2, 29), None);
+        assert_eq!(unix_day(2025, 13, 1), None);
         assert_eq!(iso_minute(1_736_154_059), "2025-01-06T09:00Z");
     }
 

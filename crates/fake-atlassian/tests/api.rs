@@ -1209,3 +1209,278 @@ async fn bob_sees_his_site_only() {
         .all(|i| i["fields"]["assignee"]["accountId"] == fake_atlassian::ids::BOB_ACCOUNT_ID));
     assert_eq!(env.myself_status(&t, ACME).await, StatusCode::NOT_FOUND);
 }
+
+/// The keys a search returns (GET, summary only).
+async fn keys_of(env: &Env, token: &str, jql: &str) -> Vec<String> {
+    let (status, body) = json_of(
+        env.post(
+            token,
+            &jira(ACME, "/search/jql"),
+            json!({"jql": jql, "fields": ["summary"], "maxResults": 100}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{jql}: {body}");
+    body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn views_reporter_watcher_and_recently_updated() {
+    let env = start().await;
+    let t = env.sign_in(SCOPES).await;
+    let alice = fake_atlassian::ids::ALICE_ACCOUNT_ID;
+    // Reported by me: every hit has alice as reporter.
+    let (_, page) = json_of(
+        env.post(
+            &t.access,
+            &jira(ACME, "/search/jql"),
+            json!({"jql": "reporter = currentUser()", "fields": ["reporter"], "maxResults": 100}),
+        )
+        .await,
+    )
+    .await;
+    let hits = page["issues"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits
+        .iter()
+        .all(|i| i["fields"]["reporter"]["accountId"] == alice));
+
+    // Watching: what /watchers says, both ways.
+    let watching = keys_of(&env, &t.access, "watcher = currentUser() ORDER BY key ASC").await;
+    assert!(!watching.is_empty());
+    let (status, w) = json_of(
+        env.get(
+            &t.access,
+            &jira(ACME, &format!("/issue/{}/watchers", watching[0])),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(w["isWatching"], true);
+    assert_eq!(w["watchCount"], w["watchers"].as_array().unwrap().len());
+    assert!(w["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["accountId"] == alice && u["displayName"].is_string()));
+    let not_watched = keys_of(&env, &t.access, "watcher != currentUser() ORDER BY key ASC").await;
+    let (_, w) = json_of(
+        env.get(
+            &t.access,
+            &jira(ACME, &format!("/issue/{}/watchers", not_watched[0])),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(w["isWatching"], false);
+    // Commenting watches the issue (Jira's autowatch).
+    let comment = env
+        .post(
+            &t.access,
+            &jira(ACME, &format!("/issue/{}/comment", not_watched[0])),
+            json!({"body": adf("following this")}),
+        )
+        .await;
+    assert_eq!(comment.status(), StatusCode::CREATED);
+    let watched_now = format!("watcher = currentUser() AND key = {}", not_watched[0]);
+    assert_eq!(
+        keys_of(&env, &t.access, &watched_now).await,
+        vec![not_watched[0].clone()]
+    );
+
+    // Recently updated, by the fake clock: the seed is older than a week, so only what was just
+    // changed; the newest change first.
+    let recent = "updated >= -7d ORDER BY updated DESC";
+    assert_eq!(
+        keys_of(&env, &t.access, recent).await,
+        vec![not_watched[0].clone()]
+    );
+    env.advance(60).await;
+    let edit = env
+        .put(
+            &t.access,
+            &jira(ACME, "/issue/PLAT-5"),
+            json!({"fields": {"summary": "Edited just now", "labels": ["triage", "ux"]}}),
+        )
+        .await;
+    assert_eq!(edit.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        keys_of(&env, &t.access, recent).await,
+        vec!["PLAT-5".to_string(), not_watched[0].clone()]
+    );
+    let (_, issue) = json_of(
+        env.get(
+            &t.access,
+            &jira(ACME, "/issue/PLAT-5?fields=summary,labels"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(issue["fields"]["summary"], "Edited just now");
+    assert_eq!(issue["fields"]["labels"], json!(["triage", "ux"]));
+    // Eight days later the changes are not recent any more.
+    env.advance(8 * 86_400).await;
+    let t = env.sign_in(SCOPES).await; // the old access token expired meanwhile
+    assert!(keys_of(&env, &t.access, recent).await.is_empty());
+    let (status, body) = json_of(
+        env.post(
+            &t.access,
+            &jira(ACME, "/search/jql"),
+            json!({"jql": "updated >= 'last week'"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["errorMessages"][0]
+        .as_str()
+        .unwrap()
+        .contains("is invalid"));
+}
+
+#[tokio::test]
+async fn assign_and_assignable_users() {
+    let env = start().await;
+    let t = env.sign_in(SCOPES).await;
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["accountId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let search = |q: &str| {
+        let path = jira(ACME, &format!("/user/assignable/search?{q}"));
+        let (env, token) = (&env, t.access.clone());
+        async move { env.get(&token, &path).await }
+    };
+    // acme's members: alice, carol, dave (not bob).
+    let (status, all) = json_of(search("issueKey=PLAT-5").await).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut members = ids(&all);
+    members.sort();
+    let mut expected = vec![
+        fake_atlassian::ids::ALICE_ACCOUNT_ID.to_string(),
+        fake_atlassian::ids::CAROL_ACCOUNT_ID.to_string(),
+        fake_atlassian::ids::DAVE_ACCOUNT_ID.to_string(),
+    ];
+    expected.sort();
+    assert_eq!(members, expected);
+    assert!(all[0]["displayName"].is_string() && all[0]["avatarUrls"]["24x24"].is_string());
+    let (_, carol) = json_of(search("project=WEB&query=car").await).await;
+    assert_eq!(ids(&carol), vec![fake_atlassian::ids::CAROL_ACCOUNT_ID]);
+    let (_, chen) = json_of(search("issueKey=PLAT-5&query=Chen").await).await;
+    assert_eq!(ids(&chen), ids(&carol), "any word of the name");
+    let (_, one) = json_of(search("issueKey=PLAT-5&maxResults=1&startAt=1").await).await;
+    assert_eq!(ids(&one), vec![ids(&all)[1].clone()]);
+    let (_, sec) = json_of(search("project=SEC").await).await;
+    assert_eq!(
+        sec,
+        json!([]),
+        "nobody is assignable in a read-only project"
+    );
+    assert_eq!(search("query=a").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        search("issueKey=PLAT-9999").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(search("project=NOPE").await.status(), StatusCode::NOT_FOUND);
+    let no_user_scope = env.sign_in("read:jira-work write:jira-work").await;
+    assert_eq!(
+        env.get_status(
+            &no_user_scope.access,
+            &jira(ACME, "/user/assignable/search?project=WEB")
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // PUT .../assignee: someone, the default (project lead), nobody; 204 each time.
+    let path = jira(ACME, "/issue/WEB-5/assignee");
+    let assignee = || async {
+        let (_, issue) = json_of(
+            env.get(&t.access, &jira(ACME, "/issue/WEB-5?fields=assignee"))
+                .await,
+        )
+        .await;
+        issue["fields"]["assignee"]["accountId"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let put = |body: Value| env.put(&t.access, &path, body);
+    assert_eq!(
+        put(json!({"accountId": fake_atlassian::ids::DAVE_ACCOUNT_ID}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        assignee().await.as_deref(),
+        Some(fake_atlassian::ids::DAVE_ACCOUNT_ID)
+    );
+    assert!(keys_of(
+        &env,
+        &t.access,
+        &format!(
+            "assignee = \"{}\" AND project = WEB",
+            fake_atlassian::ids::DAVE_ACCOUNT_ID
+        )
+    )
+    .await
+    .contains(&"WEB-5".to_string()));
+    assert_eq!(
+        put(json!({"accountId": "-1"})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        assignee().await.as_deref(),
+        Some(fake_atlassian::ids::CAROL_ACCOUNT_ID),
+        "WEB's lead"
+    );
+    assert_eq!(
+        put(json!({"accountId": null})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(assignee().await, None);
+    // Refused: bob is not on acme; no accountId at all; a missing issue; a read-only project.
+    let (status, body) =
+        json_of(put(json!({"accountId": fake_atlassian::ids::BOB_ACCOUNT_ID})).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["errors"]["assignee"].is_string(), "{body}");
+    assert_eq!(assignee().await, None, "nothing applied");
+    assert_eq!(put(json!({})).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        env.put(
+            &t.access,
+            &jira(ACME, "/issue/WEB-999/assignee"),
+            json!({"accountId": null})
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        env.put(
+            &t.access,
+            &jira(ACME, "/issue/SEC-1/assignee"),
+            json!({"accountId": null})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let read_only = env.sign_in("read:jira-work read:jira-user").await;
+    assert_eq!(
+        env.put(&read_only.access, &path, json!({"accountId": null}))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -1,6 +1,7 @@
 //! Jira Cloud REST v3 under `/ex/jira/{cloudId}/rest/api/3`: myself, JQL search with
-//! `nextPageToken`, approximate count, issues (get, create, edit), comments, transitions,
-//! project search (offset paging) and create metadata. Writes persist in memory until reset.
+//! `nextPageToken`, approximate count, issues (get, create, edit, assign, watchers), comments,
+//! transitions, assignable users, project search (offset paging) and create metadata. Writes
+//! persist in memory until reset.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -187,7 +188,8 @@ fn compile(st: &World, caller: &Caller, text: &str) -> Result<jql::Compiled, Res
             "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
         ));
     }
-    jql::compile(&query, &st.sites[caller.site], caller.user).map_err(|e| bad_request(&e.0))
+    jql::compile(&query, &st.sites[caller.site], caller.user, st.now())
+        .map_err(|e| bad_request(&e.0))
 }
 
 fn page_token(offset: usize, fingerprint: u64) -> String {
@@ -555,6 +557,9 @@ fn apply(site: &mut SiteData, idx: usize, c: Changes, author: usize, now: u64) {
     if let Some(t) = c.issue_type {
         issue.issue_type = t;
     }
+    if !c.comments.is_empty() && !issue.watchers.contains(&author) {
+        issue.watchers.push(author); // autowatch: commenting on an issue watches it
+    }
     for body in c.comments {
         issue.comments.push(Comment {
             id: comment_id,
@@ -687,6 +692,7 @@ pub(crate) async fn create_issue(
         assignee: None,
         reporter: caller.user,
         labels: Vec::new(),
+        watchers: vec![caller.user],
         duedate: None,
         created: now,
         updated: now,
@@ -694,6 +700,11 @@ pub(crate) async fn create_issue(
     });
     let idx = site.issues.len() - 1;
     apply(site, idx, changes, caller.user, now);
+    // Autowatch: the reporter and the assignee a new issue starts with.
+    let issue = &mut site.issues[idx];
+    if let Some(a) = issue.assignee.filter(|a| !issue.watchers.contains(a)) {
+        issue.watchers.push(a);
+    }
     let links = Links::new(&app.base_url, site);
     let key = site.issue_key(&site.issues[idx]);
     json_response(
@@ -859,6 +870,152 @@ pub(crate) async fn do_transition(
     site.issues[idx].status = t.to;
     apply(site, idx, changes, caller.user, now);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `PUT /rest/api/3/issue/{issueIdOrKey}/assignee` body `{"accountId": ".."}` → 204;
+/// `"accountId": null` unassigns, `"-1"` assigns the project's default assignee (its lead).
+/// Someone who is not a member of the site is a 400 `errors.assignee`.
+pub(crate) async fn assign(
+    State(app): State<AppState>,
+    Path((cloud, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut st = app.lock();
+    let caller = guard!(st, headers, cloud, WRITE);
+    let site = &st.sites[caller.site];
+    let (idx, b) = match writable_issue(site, &key, "assign", &body) {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let assignee = match b.get("accountId") {
+        Some(Value::Null) => None,
+        Some(Value::String(a)) if a == "-1" => Some(site.projects[site.issues[idx].project].lead),
+        Some(Value::String(a)) => {
+            match seed::user_by_account(a).filter(|u| site.members().contains(u)) {
+                Some(u) => Some(u),
+                None => {
+                    return jira_error(
+                        StatusCode::BAD_REQUEST,
+                        &[],
+                        json!({"assignee": format!("User '{a}' cannot be assigned issues.")}),
+                    )
+                }
+            }
+        }
+        _ => return bad_request("'accountId' is required: an account id, \"-1\" or null."),
+    };
+    let now = st.now();
+    let changes = Changes {
+        assignee: Some(assignee),
+        ..Changes::default()
+    };
+    apply(&mut st.sites[caller.site], idx, changes, caller.user, now);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /rest/api/3/issue/{issueIdOrKey}/watchers` → `{self, isWatching, watchCount, watchers}`.
+pub(crate) async fn watchers(
+    State(app): State<AppState>,
+    Path((cloud, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let st = app.lock();
+    let caller = guard!(st, headers, cloud, READ);
+    let site = &st.sites[caller.site];
+    let idx = match find(site, &key) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let links = Links::new(&app.base_url, site);
+    let issue = &site.issues[idx];
+    let watchers: Vec<Value> = issue
+        .watchers
+        .iter()
+        .map(|&u| render::user(&links, u))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "self": format!("{}/issue/{}/watchers", links.api, key),
+            "isWatching": issue.watchers.contains(&caller.user),
+            "watchCount": watchers.len(),
+            "watchers": watchers,
+        }),
+    )
+}
+
+/// `GET /rest/api/3/user/assignable/search` (scope `read:jira-user`): the site members who can
+/// be assigned an issue (`issueKey` / `issueId`) or issues of a project (`project`), one of
+/// which is required; `query` matches the start of a name word or the email, `accountId`
+/// exactly; `startAt`, `maxResults` (default 50). A bare list of `User`s. Nobody can be
+/// assigned in a read-only project.
+pub(crate) async fn assignable_users(
+    State(app): State<AppState>,
+    Path(cloud): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let st = app.lock();
+    let caller = guard!(st, headers, cloud, "read:jira-user");
+    let site = &st.sites[caller.site];
+    let q = query_pairs(raw.as_deref());
+    let issue = first(&q, "issueKey").or_else(|| first(&q, "issueId"));
+    let project = match (issue, first(&q, "project")) {
+        (Some(key), _) => match find(site, key) {
+            Ok(i) => site.issues[i].project,
+            Err(r) => return r,
+        },
+        (None, Some(p)) => match site.find_project(p) {
+            Some(p) => p,
+            None => {
+                return jira_error(
+                    StatusCode::NOT_FOUND,
+                    &[&format!("No project could be found with key '{p}'.")],
+                    json!({}),
+                )
+            }
+        },
+        (None, None) => {
+            return bad_request(
+                "One of the following parameters must be provided: issueKey, issueId, project.",
+            )
+        }
+    };
+    let (start, max) = match (number(&q, "startAt"), number(&q, "maxResults")) {
+        (Ok(s), Ok(m)) => (
+            s.unwrap_or(0).max(0) as usize,
+            m.unwrap_or(50).clamp(0, 1000) as usize,
+        ),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let needle = first(&q, "query").map(|n| n.trim().to_lowercase());
+    let account = first(&q, "accountId");
+    let links = Links::new(&app.base_url, site);
+    let users: Vec<Value> = if site.projects[project].read_only {
+        Vec::new()
+    } else {
+        site.members()
+            .into_iter()
+            .filter(|&u| {
+                let user = &seed::USERS[u];
+                account.is_none_or(|a| a == user.account_id)
+                    && needle.as_deref().is_none_or(|n| {
+                        n.is_empty()
+                            || user.email.starts_with(n)
+                            || user
+                                .name
+                                .to_lowercase()
+                                .split(' ')
+                                .any(|w| w.starts_with(n))
+                    })
+            })
+            .skip(start)
+            .take(max)
+            .map(|u| render::user(&links, u))
+            .collect()
+    };
+    json_response(StatusCode::OK, &Value::Array(users))
 }
 
 /// `GET /rest/api/3/project/search`: offset paging (`startAt`, `maxResults` ≤ 100), `query`,
