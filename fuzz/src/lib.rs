@@ -17,8 +17,11 @@ use jira_3lo::core::gateway::{
 };
 use jira_3lo::core::io::HttpResponse;
 use jira_3lo::core::json::{decode, MAX_SAFE_INTEGER};
+use jira_3lo::core::rate_limit::{
+    parse_iso_utc, quota_of, worth_publishing, Quota, MAX_REASON_LEN,
+};
 use jira_3lo::core::records::{
-    self, AccessRecord, Decoded, PendingRecord, Record, RefreshRecord, SiteRecord,
+    self, AccessRecord, Decoded, PendingRecord, QuotaRecord, Record, RefreshRecord, SiteRecord,
 };
 use jira_3lo::core::secrets::State;
 use jira_3lo::core::sites::{jira_sites, merge, parse_accessible_resources, select, Selection};
@@ -40,6 +43,7 @@ pub const TARGETS: &[Target] = &[
     ("accessible_resources", accessible_resources),
     ("gateway", gateway),
     ("retry_after", retry_after),
+    ("rate_limit", rate_limit),
     ("records", records),
     ("jira_response", jira_response),
     ("adf", adf),
@@ -281,6 +285,59 @@ pub fn retry_after(data: &[u8]) {
     if let Some(at) = parse_http_date(&value) {
         if value.trim() == value {
             assert_eq!(parse_retry_after(&value, 0), Some(at), "{value:?}");
+        }
+    }
+}
+
+/// `core::rate_limit::quota_of`: a response's rate-limit headers (`STATUS\nname: value\n…`,
+/// see [`response`]) at 3 clocks, never failing; every number one JavaScript holds exactly,
+/// the reason a bounded token; merging with and publishing after the quota of another clock;
+/// `parse_iso_utc` of each header value.
+pub fn rate_limit(data: &[u8]) {
+    let resp = response(data);
+    let mut seen: Vec<Quota> = Vec::new();
+    for now in NOWS {
+        let Some(q) = quota_of(&resp, now) else {
+            continue;
+        };
+        assert_eq!(q.observed_at, now);
+        for n in [q.remaining, q.limit, q.resets_at].into_iter().flatten() {
+            assert!(n <= MAX_SAFE_INTEGER, "{q:?}");
+        }
+        if let Some(reason) = &q.reason {
+            assert!(
+                !reason.is_empty() && reason.len() <= MAX_REASON_LEN,
+                "{reason:?}"
+            );
+            assert!(
+                reason
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+                "{reason:?}"
+            );
+        }
+        // The quota round-trips through its storage record.
+        let record = QuotaRecord {
+            v: 1,
+            site_id: "site".into(),
+            quota: q.clone(),
+        };
+        assert_eq!(
+            records::decode::<QuotaRecord>(Some(&records::encode(&record))),
+            Decoded::Ok(record)
+        );
+        for older in &seen {
+            let _ = worth_publishing(Some(older), &q);
+            let merged = q.clone().or_from(older);
+            assert_eq!(merged.remaining, q.remaining);
+            assert!(q.limit.is_none() || merged.limit == q.limit);
+        }
+        assert!(worth_publishing(None, &q));
+        seen.push(q);
+    }
+    for (_, value) in &resp.headers {
+        if let Some(ms) = parse_iso_utc(value) {
+            assert!(ms < 253_402_300_800_000, "past 9999: {value:?}");
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod dpop;
 pub mod gateway;
 pub mod io;
 pub mod json;
+pub mod rate_limit;
 pub mod records;
 pub mod refresh;
 pub mod secrets;
