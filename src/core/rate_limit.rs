@@ -8,14 +8,13 @@
 //! `RateLimit-Reason` and, on a 429 (some 503s), `Retry-After`. [`quota_of`] reads them into a
 //! [`Quota`]; [`worth_publishing`] decides when another context must hear of a new one.
 //!
+//! The two Structured Fields are parsed by [`entries`], a strict RFC 9651 list parser checked
+//! against the `sfv` crate by the fuzz target (why not sfv itself: see there).
+//!
 //! Every value comes from a server: a malformed one is ignored (the field stays unknown), never
 //! an error, and the reason is kept only as a short token (see [`Quota::reason`]).
 
 use serde::{Deserialize, Serialize};
-use sfv::visitor::{
-    EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ListVisitor, ParameterVisitor,
-};
-use sfv::{BareItemFromInput, KeyRef};
 
 use super::gateway::{days_from_civil, parse_retry_after};
 use super::io::HttpResponse;
@@ -87,7 +86,7 @@ impl Quota {
 pub fn quota_of(resp: &HttpResponse, now_ms: u64) -> Option<Quota> {
     let header = |name: &str| resp.header(name).filter(|v| v.len() <= MAX_HEADER_LEN);
     let current = header("beta-ratelimit")
-        .map(|v| entries(v, ["r", "t"]))
+        .and_then(|v| entries(v, ["r", "t"]))
         .unwrap_or_default();
     // The most constraining entry: the one with the fewest points left.
     let chosen = current
@@ -95,7 +94,7 @@ pub fn quota_of(resp: &HttpResponse, now_ms: u64) -> Option<Quota> {
         .filter(|e| e.values[0].is_some())
         .min_by_key(|e| e.values[0]);
     let policies = header("beta-ratelimit-policy")
-        .map(|v| entries(v, ["q", "w"]))
+        .and_then(|v| entries(v, ["q", "w"]))
         .unwrap_or_default();
     let policy = match chosen {
         Some(c) => policies.iter().find(|p| p.name == c.name),
@@ -246,117 +245,255 @@ fn digits(s: &str, len: usize) -> Option<u64> {
 }
 
 /// One member of a `Beta-RateLimit(-Policy)` list: its name and two integer parameters.
-#[derive(Debug, Default)]
-struct Entry {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Entry {
     /// The policy name (an sf-string or a token); empty for any other item.
-    name: String,
-    values: [Option<u64>; 2],
+    pub name: String,
+    /// The values of the two parameters asked for; absent, negative or not an integer: `None`.
+    pub values: [Option<u64>; 2],
 }
 
-/// The members of a list header with their parameters `keys`; empty when it is no valid
-/// Structured Field list (RFC 9651 parsing is strict: one bad byte voids the field).
-fn entries(value: &str, keys: [&'static str; 2]) -> Vec<Entry> {
-    sfv::Parser::new(value)
-        .parse_list_with_visitor(Entries {
-            keys,
-            out: Vec::new(),
-        })
-        .unwrap_or_default()
-}
-
-struct Entries {
-    keys: [&'static str; 2],
-    out: Vec<Entry>,
-}
-
-impl<'de> ListVisitor<'de> for Entries {
-    type Out = Vec<Entry>;
-    type Error = std::convert::Infallible;
-
-    fn entry(&mut self) -> Result<impl EntryVisitor<'de>, Self::Error> {
-        Ok(Member {
-            keys: self.keys,
-            out: &mut self.out,
-        })
-    }
-
-    fn finish(self) -> Result<Self::Out, Self::Error> {
-        Ok(self.out)
-    }
-}
-
-struct Member<'a> {
-    keys: [&'static str; 2],
-    out: &'a mut Vec<Entry>,
-}
-
-impl<'de> EntryVisitor<'de> for Member<'_> {
-    type Error = std::convert::Infallible;
-
-    fn item(self) -> Result<impl ItemVisitor<'de>, Self::Error> {
-        Ok(self)
-    }
-
-    /// An inner list is no policy.
-    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Self::Error> {
-        Ok(Ignored)
-    }
-}
-
-impl<'de, 'a> ItemVisitor<'de> for Member<'a> {
-    type Out = ();
-    type Error = std::convert::Infallible;
-
-    fn bare_item(
-        self,
-        item: BareItemFromInput<'de>,
-    ) -> Result<impl ParameterVisitor<'de, Out = Self::Out>, Self::Error> {
-        let name = match &item {
-            BareItemFromInput::String(s) => s.as_str().to_string(),
-            BareItemFromInput::Token(t) => t.as_str().to_string(),
-            _ => String::new(),
-        };
-        let out = self.out;
-        out.push(Entry {
-            name,
-            values: [None, None],
-        });
-        Ok(Params {
-            keys: self.keys,
-            entry: out.last_mut(),
-        })
-    }
-}
-
-struct Params<'a> {
-    keys: [&'static str; 2],
-    entry: Option<&'a mut Entry>,
-}
-
-impl<'de> ParameterVisitor<'de> for Params<'_> {
-    type Out = ();
-    type Error = std::convert::Infallible;
-
-    fn parameter(
-        &mut self,
-        key: &'de KeyRef,
-        value: BareItemFromInput<'de>,
-    ) -> Result<(), Self::Error> {
-        let Some(entry) = self.entry.as_deref_mut() else {
-            return Ok(());
-        };
-        if let Some(i) = self.keys.iter().position(|k| *k == key.as_str()) {
-            // A later duplicate wins (RFC 9651); a negative or non-integer value is unknown.
-            entry.values[i] = match value {
-                BareItemFromInput::Integer(n) => u64::try_from(i64::from(n)).ok(),
-                _ => None,
-            };
+/// The members of a list header with their parameters `keys` (inner lists skipped), or `None`
+/// when it is no valid RFC 9651 Structured Field list (parsing is strict: one bad byte voids
+/// the field).
+///
+/// Written here rather than taken from the `sfv` crate: sfv 0.15 (its visitor API, no
+/// `parsed-types`) cost 6.2 KB gzip of wasm, three times the module's size headroom, for two
+/// headers. This is RFC 9651 §4.2's algorithm for lists, keeping only what a quota needs;
+/// the fuzz target `rate_limit` checks it against sfv on every input (`fuzz/src/lib.rs`).
+pub fn entries(value: &str, keys: [&str; 2]) -> Option<Vec<Entry>> {
+    let mut p = Sf(value.as_bytes());
+    let mut out = Vec::new();
+    p.skip(b" ");
+    while !p.0.is_empty() {
+        if p.eat(b'(') {
+            // An inner list is no policy: its items and parameters are only checked.
+            loop {
+                p.skip(b" ");
+                if p.eat(b')') {
+                    break;
+                }
+                p.item(None)?;
+                if !matches!(p.peek(), Some(b' ' | b')')) {
+                    return None;
+                }
+            }
+            p.params(None)?;
+        } else {
+            let mut entry = Entry::default();
+            p.item(Some((&mut entry, keys)))?;
+            out.push(entry);
         }
-        Ok(())
+        p.skip(b" \t");
+        if p.0.is_empty() {
+            break;
+        }
+        if !p.eat(b',') {
+            return None;
+        }
+        p.skip(b" \t");
+        if p.0.is_empty() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// What a bare item is, as far as a quota cares.
+enum Bare {
+    Integer(i64),
+    Name(String),
+    Other,
+}
+
+/// The rest of a Structured Field being parsed.
+struct Sf<'a>(&'a [u8]);
+
+impl Sf<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.0.first().copied()
     }
 
-    fn finish(self) -> Result<(), Self::Error> {
-        Ok(())
+    fn next(&mut self) -> Option<u8> {
+        let (first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*first)
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let yes = self.peek() == Some(c);
+        if yes {
+            self.0 = &self.0[1..];
+        }
+        yes
+    }
+
+    fn skip(&mut self, set: &[u8]) {
+        while self.peek().is_some_and(|c| set.contains(&c)) {
+            self.0 = &self.0[1..];
+        }
+    }
+
+    /// An item (a bare item and its parameters); a string or token names `entry`.
+    fn item(&mut self, entry: Option<(&mut Entry, [&str; 2])>) -> Option<()> {
+        let bare = self.bare()?;
+        match entry {
+            Some((entry, keys)) => {
+                if let Bare::Name(name) = bare {
+                    entry.name = name;
+                }
+                self.params(Some((entry, keys)))
+            }
+            None => self.params(None),
+        }
+    }
+
+    /// `;key[=value]...`: the integer values of `keys` go into `entry` (a later one wins).
+    fn params(&mut self, mut entry: Option<(&mut Entry, [&str; 2])>) -> Option<()> {
+        while self.eat(b';') {
+            self.skip(b" ");
+            let start = self.0;
+            if !self
+                .peek()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == b'*')
+            {
+                return None;
+            }
+            while self.peek().is_some_and(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-.*".contains(&c)
+            }) {
+                self.0 = &self.0[1..];
+            }
+            let key = &start[..start.len() - self.0.len()];
+            let value = if self.eat(b'=') {
+                self.bare()?
+            } else {
+                Bare::Other
+            };
+            if let Some((entry, keys)) = entry.as_mut() {
+                if let Some(i) = keys.iter().position(|k| k.as_bytes() == key) {
+                    entry.values[i] = match value {
+                        Bare::Integer(n) => u64::try_from(n).ok(),
+                        _ => None,
+                    };
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn bare(&mut self) -> Option<Bare> {
+        match self.peek()? {
+            b'-' | b'0'..=b'9' => self.number(),
+            b'"' => {
+                self.next();
+                let mut name = String::new();
+                loop {
+                    match self.next()? {
+                        b'\\' => match self.next()? {
+                            c @ (b'"' | b'\\') => name.push(c as char),
+                            _ => return None,
+                        },
+                        b'"' => return Some(Bare::Name(name)),
+                        c @ 0x20..=0x7e => name.push(c as char),
+                        _ => return None,
+                    }
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'*' => {
+                let start = self.0;
+                self.next();
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&c))
+                {
+                    self.next();
+                }
+                let token = &start[..start.len() - self.0.len()];
+                Some(Bare::Name(String::from_utf8_lossy(token).into_owned()))
+            }
+            b':' => {
+                self.next();
+                let end = self.0.iter().position(|c| *c == b':')?;
+                let b64 = &self.0[..end];
+                self.0 = &self.0[end + 1..];
+                let pad = b64.iter().rev().take_while(|c| **c == b'=').count();
+                let body = &b64[..b64.len() - pad];
+                let ok = body
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/'))
+                    && body.len() % 4 != 1
+                    && (pad == 0 || (pad <= 2 && b64.len() % 4 == 0));
+                ok.then_some(Bare::Other)
+            }
+            b'?' => {
+                self.next();
+                matches!(self.next()?, b'0' | b'1').then_some(Bare::Other)
+            }
+            b'@' => {
+                self.next();
+                match self.number()? {
+                    Bare::Integer(_) => Some(Bare::Other),
+                    _ => None,
+                }
+            }
+            b'%' => {
+                self.next();
+                if !self.eat(b'"') {
+                    return None;
+                }
+                let mut bytes = Vec::new();
+                loop {
+                    match self.next()? {
+                        b'%' => {
+                            let hex = |c: u8| match c {
+                                b'0'..=b'9' => Some(c - b'0'),
+                                b'a'..=b'f' => Some(c - b'a' + 10),
+                                _ => None,
+                            };
+                            let hi = hex(self.next()?)?;
+                            let lo = hex(self.next()?)?;
+                            bytes.push(hi << 4 | lo);
+                        }
+                        b'"' => return std::str::from_utf8(&bytes).ok().map(|_| Bare::Other),
+                        c @ 0x20..=0x7e => bytes.push(c),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An sf-integer (at most 15 digits) or sf-decimal (12.3 digits at most).
+    fn number(&mut self) -> Option<Bare> {
+        let negative = self.eat(b'-');
+        if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let (mut digits, mut dot, mut n) = (0usize, None, 0i64);
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() {
+                n = n * 10 + i64::from(c - b'0');
+            } else if c == b'.' && dot.is_none() {
+                if digits > 12 {
+                    return None;
+                }
+                dot = Some(digits);
+            } else {
+                break;
+            }
+            self.next();
+            digits += 1;
+            if (dot.is_none() && digits > 15) || digits > 16 {
+                return None;
+            }
+        }
+        match dot {
+            None => Some(Bare::Integer(if negative { -n } else { n })),
+            Some(at) if (1..=3).contains(&(digits - at - 1)) => Some(Bare::Other),
+            Some(_) => None,
+        }
     }
 }
 
@@ -594,6 +731,57 @@ mod tests {
             ..exhausted
         };
         assert_eq!(later.or_from(&before).limit, None);
+    }
+
+    #[test]
+    fn structured_field_lists() {
+        let e = |v: &str| entries(v, ["r", "t"]);
+        let one = |name: &str, r, t| Entry {
+            name: name.into(),
+            values: [r, t],
+        };
+        assert_eq!(e(""), Some(vec![]));
+        assert_eq!(
+            e("  \"a\";r=1;t=2 "),
+            Some(vec![one("a", Some(1), Some(2))])
+        );
+        assert_eq!(
+            e("(\"x\";r=9 y);r=8, tok/en:x;t=3;r, 1.5;r=-1, ?1;t=2.5"),
+            Some(vec![
+                one("tok/en:x", None, Some(3)),
+                one("", None, None),
+                one("", None, None)
+            ]),
+            "inner lists skipped; a bare key, a negative or decimal value is no number"
+        );
+        assert_eq!(
+            e(":YWJj:;r=1, %\"%c3%a9\";r=2, @1700000000;r=3").map(|v| v.len()),
+            Some(3)
+        );
+        for bad in [
+            "a,",
+            ",a",
+            "a,,b",
+            "a;R=1",
+            "a;r=1.",
+            "a;r=1.2345",
+            "a;r=1234567890123456",
+            "\"unterminated",
+            "\"bad\\escape\"",
+            "(a b",
+            "(a;r=1,b)",
+            ":YQ:x",
+            ":Y:",
+            "%\"%C3\"",
+            "%\"%c3\"",
+            "?2",
+            "@1.5",
+            "a b",
+            "é",
+            "a;r=\"x\u{7f}\"",
+        ] {
+            assert_eq!(e(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub const TARGET_BYTES: usize = 135 * 1024;
 /// 2,361 B). Reached: 186,684 B (with the in-memory token cache and `futures_util`'s mutex);
 /// then 195,080 B with proof of possession (+6.9 KB: the DPoP proof, the WebCrypto key in
 /// IndexedDB and their glue; the client id lookup and the authorize URL builder went away).
-pub const BUDGET_BYTES: usize = 198_982;
+/// Then 205,159 B with rate-limit awareness (+8.5 KB: the quota from every response, its
+/// session-area record, `quota()`; the Structured Field list parser of it is 1.1 KB, where the
+/// `sfv` crate measured 6.2 KB).
+pub const BUDGET_BYTES: usize = 209_262;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {
