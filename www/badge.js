@@ -53,19 +53,55 @@ export function badgeFor(outcome) {
 
 /**
  * The poller's state after a poll: a failure (429, 503, network) puts the next poll off, doubling with each
- * failure in a row and never sooner than the server's Retry-After; anything else resets it.
+ * failure in a row and never sooner than the server's Retry-After; anything else resets it. Either way, a
+ * quota with nothing left puts the next poll off until its reset (see {@link quotaNotBefore}).
  * @param {PollState} state
  * @param {PollOutcome} outcome
  * @param {number} now
  * @param {number} periodMs
+ * @param {Quota | null} [quota] the module's latest quota of the site (`client.quota()`)
  * @returns {PollState}
  */
-export function nextState(state, outcome, now, periodMs) {
+export function nextState(state, outcome, now, periodMs, quota = null) {
   const reconnect = outcome.kind === 'reconnect';
-  if (outcome.kind !== 'failed') return { failures: 0, notBefore: 0, reconnect };
+  const untilReset = quotaNotBefore(quota, now);
+  if (outcome.kind !== 'failed') return { failures: 0, notBefore: untilReset, reconnect };
   const failures = (state?.failures ?? 0) + 1;
   const backoff = Math.min(MAX_BACKOFF_MS, periodMs * 2 ** (failures - 1));
-  return { failures, notBefore: now + Math.max(backoff, outcome.retryAfterMs ?? 0), reconnect: !!state?.reconnect };
+  return { failures, notBefore: Math.max(now + Math.max(backoff, outcome.retryAfterMs ?? 0), untilReset), reconnect: !!state?.reconnect };
+}
+
+/**
+ * @typedef {{ remaining: number | null, limit: number | null, resetsAt: number | null,
+ *   nearLimit: boolean | null, reason: string | null, observedAt: number }} Quota
+ */
+
+/** Whether the quota is near its limit now: the server said so and its window has not reset since. */
+export function isNearLimit(quota, now) {
+  if (quota?.nearLimit !== true) return false;
+  return !(Number.isFinite(quota.resetsAt) && quota.resetsAt <= now);
+}
+
+/**
+ * Minutes between polls: the configured period, doubled while the quota is near its limit (the badge is
+ * the first thing to give up points when the user's own work needs them), back once the window resets.
+ * @param {number} baseMinutes
+ * @param {Quota | null | undefined} quota
+ * @param {number} now
+ */
+export function pollPeriodMinutes(baseMinutes, quota, now) {
+  return isNearLimit(quota, now) ? baseMinutes * 2 : baseMinutes;
+}
+
+/**
+ * The earliest next poll a quota allows: with nothing left, its reset time (at most MAX_BACKOFF_MS away:
+ * a far-off or wrong reset never parks the badge for good); otherwise no constraint (0).
+ * @param {Quota | null | undefined} quota
+ * @param {number} now
+ */
+export function quotaNotBefore(quota, now) {
+  if (quota?.remaining !== 0 || !Number.isFinite(quota.resetsAt) || quota.resetsAt <= now) return 0;
+  return Math.min(quota.resetsAt, now + MAX_BACKOFF_MS);
 }
 
 /**

@@ -12,6 +12,7 @@ import { DEFAULT_PERIOD_MINUTES } from './badge.js';
 import {
   addFilter, allViews, deleteFilter, emptyState, loadViewsState, onViewsChanged, saveViewsState, setBadge, updateFilter,
 } from './views.js';
+import { quotaView } from './quota.js';
 
 const form = document.getElementById('options-form');
 const fields = ['brokerUrl', 'apiBaseUrl'];
@@ -157,7 +158,9 @@ async function apply({ values, reset }, { session, moved, scopesChanged }) {
   }
   if (reset) await clearOverrides();
   else await saveOverrides(values);
-  await render(); // the form shows what is stored before the confirmation appears
+  quotaClient = null;
+  await render();
+  renderQuota().catch(() => {}); // the form shows what is stored before the confirmation appears
   const done = reset ? 'Defaults restored.' : 'Saved.';
   if (signOut) flash(`${done} You were signed out: connect again from the toolbar popup.`, { sticky: true });
   else if (session.signedIn && scopesChanged) flash(`${done} Reconnect from the toolbar popup so Atlassian grants the new scopes.`, { sticky: true });
@@ -223,6 +226,31 @@ $('confirm-cancel').addEventListener('click', () => {
 
 confirmEl.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') $('confirm-cancel').click();
+});
+
+/**
+ * The Jira API quota the module last saw in any context (the service worker's badge polls, the popup's
+ * calls): `client.quota()` reads what they wrote to chrome.storage.session, and a change there re-renders.
+ */
+let quotaClient = null; // one client for the panel (new settings: a new one)
+
+async function renderQuota() {
+  quotaClient ??= currentSession().then((s) => s.client);
+  const client = await quotaClient;
+  const view = quotaView(client ? await client.quota().catch(() => null) : null, Date.now());
+  $('quota').hidden = !view;
+  if (!view) return;
+  $('quota-usage').textContent = view.usage;
+  $('quota-resets').textContent = view.resets ?? '';
+  $('quota-resets').hidden = !view.resets;
+  $('quota-near').hidden = !view.nearLimit;
+  $('quota-reason').textContent = view.reason ?? '';
+  $('quota-reason-line').hidden = !view.reason;
+  $('quota-seen').textContent = view.seen;
+}
+
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'session' && Object.keys(changes).some((k) => /^jira3lo:[^:]+:quota$/.test(k))) renderQuota().catch(() => {});
 });
 
 // ---- views and saved filters (chrome.storage.sync, see views.js) --------------------------------
@@ -330,4 +358,4 @@ onViewsChanged((state) => {
 
 renderViews();
 await render();
-
+renderQuota().catch(() => {});

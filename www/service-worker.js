@@ -7,7 +7,8 @@ import { loadConfig, loadDefaults, clientConfig, onOverridesChanged, saveGrantSc
 import { serializeError } from './messages.js';
 import {
   ALARM_NAME, ASSIGNED_JQL, ASSIGNED_KEY, DEFAULT_PERIOD_MINUTES, MAX_NOTIFICATIONS, STATE_KEY,
-  badgeFor, isBackingOff, newlyAssigned, nextState, notificationId, outcomeOf, parseNotificationId, remembered,
+  badgeFor, isBackingOff, newlyAssigned, nextState, notificationId, outcomeOf, parseNotificationId, pollPeriodMinutes,
+  remembered,
 } from './badge.js';
 import { clearSnapshotsOnSignOut } from './snapshot.js';
 import { FILTERS_KEY, badgeView, emptyState, loadViewsState } from './views.js';
@@ -66,10 +67,16 @@ onOverridesChanged(() => {
 
 const periodMinutes = (config) => (Number(config.badgePeriodMinutes) > 0 ? Number(config.badgePeriodMinutes) : DEFAULT_PERIOD_MINUTES);
 
-/** The poll alarm, created (or re-created with a changed period) once the config is known. */
-async function ensureAlarm() {
-  const { config } = await getSetup();
-  const period = periodMinutes(config);
+/** The module's latest quota of the site (any context's), or null: never worth failing a poll for. */
+const latestQuota = (client) => client.quota().catch(() => null);
+
+/**
+ * The poll alarm, created (or re-created with a changed period) once the config is known: the configured
+ * period, doubled while the quota is near its limit (badge.js `pollPeriodMinutes`).
+ */
+async function ensureAlarm(quota) {
+  const { client, config } = await getSetup();
+  const period = pollPeriodMinutes(periodMinutes(config), quota === undefined ? await latestQuota(client) : quota, Date.now());
   const existing = await chrome.alarms.get(ALARM_NAME);
   if (existing?.periodInMinutes !== period) await chrome.alarms.create(ALARM_NAME, { periodInMinutes: period });
 }
@@ -132,7 +139,9 @@ async function pollOnce(force) {
       if (badge.color) await chrome.action.setBadgeBackgroundColor({ color: badge.color });
       await chrome.action.setTitle({ title: badge.title });
     }
-    await chrome.storage.session.set({ [STATE_KEY]: nextState(state, outcome, now, periodMinutes(config) * 60_000) });
+    const quota = await latestQuota(client);
+    await chrome.storage.session.set({ [STATE_KEY]: nextState(state, outcome, now, periodMinutes(config) * 60_000, quota) });
+    await ensureAlarm(quota);
     if (outcome.kind === 'count' && config.notifyAssigned === true) await notifyNewlyAssigned(client, status.site);
   }
 }

@@ -17,8 +17,11 @@ use jira_3lo::core::gateway::{
 };
 use jira_3lo::core::io::HttpResponse;
 use jira_3lo::core::json::{decode, MAX_SAFE_INTEGER};
+use jira_3lo::core::rate_limit::{
+    entries, parse_iso_utc, quota_of, worth_publishing, Entry, Quota, MAX_REASON_LEN,
+};
 use jira_3lo::core::records::{
-    self, AccessRecord, Decoded, PendingRecord, Record, RefreshRecord, SiteRecord,
+    self, AccessRecord, Decoded, PendingRecord, QuotaRecord, Record, RefreshRecord, SiteRecord,
 };
 use jira_3lo::core::secrets::State;
 use jira_3lo::core::sites::{jira_sites, merge, parse_accessible_resources, select, Selection};
@@ -28,6 +31,10 @@ use jira_3lo::core::urls::{encode, query_pairs, WebUrl};
 use jira_3lo::error::ProviderText;
 use jira_3lo::jira;
 use jira_3lo::Error;
+use sfv::visitor::{
+    EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ListVisitor, ParameterVisitor,
+};
+use sfv::{BareItemFromInput, KeyRef};
 
 /// A target: its name (the binary and the corpus folder) and its function.
 pub type Target = (&'static str, fn(&[u8]));
@@ -40,6 +47,7 @@ pub const TARGETS: &[Target] = &[
     ("accessible_resources", accessible_resources),
     ("gateway", gateway),
     ("retry_after", retry_after),
+    ("rate_limit", rate_limit),
     ("records", records),
     ("jira_response", jira_response),
     ("adf", adf),
@@ -282,6 +290,175 @@ pub fn retry_after(data: &[u8]) {
         if value.trim() == value {
             assert_eq!(parse_retry_after(&value, 0), Some(at), "{value:?}");
         }
+    }
+}
+
+/// `core::rate_limit::quota_of`: a response's rate-limit headers (`STATUS\nname: value\n…`,
+/// see [`response`]) at 3 clocks, never failing; every number one JavaScript holds exactly,
+/// the reason a bounded token; merging with and publishing after the quota of another clock;
+/// `parse_iso_utc` of each header value.
+pub fn rate_limit(data: &[u8]) {
+    let resp = response(data);
+    let mut seen: Vec<Quota> = Vec::new();
+    for now in NOWS {
+        let Some(q) = quota_of(&resp, now) else {
+            continue;
+        };
+        assert_eq!(q.observed_at, now);
+        for n in [q.remaining, q.limit, q.resets_at].into_iter().flatten() {
+            assert!(n <= MAX_SAFE_INTEGER, "{q:?}");
+        }
+        if let Some(reason) = &q.reason {
+            assert!(
+                !reason.is_empty() && reason.len() <= MAX_REASON_LEN,
+                "{reason:?}"
+            );
+            assert!(
+                reason
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+                "{reason:?}"
+            );
+        }
+        // The quota round-trips through its storage record.
+        let record = QuotaRecord {
+            v: 1,
+            site_id: "site".into(),
+            quota: q.clone(),
+        };
+        assert_eq!(
+            records::decode::<QuotaRecord>(Some(&records::encode(&record))),
+            Decoded::Ok(record)
+        );
+        for older in &seen {
+            let _ = worth_publishing(Some(older), &q);
+            let merged = q.clone().or_from(older);
+            assert_eq!(merged.remaining, q.remaining);
+            assert!(q.limit.is_none() || merged.limit == q.limit);
+        }
+        assert!(worth_publishing(None, &q));
+        seen.push(q);
+    }
+    for (_, value) in &resp.headers {
+        if let Some(ms) = parse_iso_utc(value) {
+            assert!(ms < 253_402_300_800_000, "past 9999: {value:?}");
+        }
+    }
+    // The module's Structured Field list parser agrees with sfv: the same members, the same
+    // parameters, the same refusals (of the whole input as one field value, and of each header).
+    let whole = text(data);
+    for value in std::iter::once(whole.as_ref()).chain(resp.headers.iter().map(|(_, v)| v.as_str()))
+    {
+        for keys in [["r", "t"], ["q", "w"]] {
+            assert_eq!(entries(value, keys), sfv_entries(value, keys), "{value:?}");
+        }
+    }
+}
+
+/// What sfv makes of a list field: each member's name and the integer values of `keys`
+/// (the semantics of `core::rate_limit::entries`), or `None` when sfv refuses it.
+fn sfv_entries(value: &str, keys: [&'static str; 2]) -> Option<Vec<Entry>> {
+    sfv::Parser::new(value)
+        .parse_list_with_visitor(Entries {
+            keys,
+            out: Vec::new(),
+        })
+        .ok()
+}
+
+struct Entries {
+    keys: [&'static str; 2],
+    out: Vec<Entry>,
+}
+
+impl<'de> ListVisitor<'de> for Entries {
+    type Out = Vec<Entry>;
+    type Error = std::convert::Infallible;
+
+    fn entry(&mut self) -> Result<impl EntryVisitor<'de>, Self::Error> {
+        Ok(Member {
+            keys: self.keys,
+            out: &mut self.out,
+        })
+    }
+
+    fn finish(self) -> Result<Self::Out, Self::Error> {
+        Ok(self.out)
+    }
+}
+
+struct Member<'a> {
+    keys: [&'static str; 2],
+    out: &'a mut Vec<Entry>,
+}
+
+impl<'de> EntryVisitor<'de> for Member<'_> {
+    type Error = std::convert::Infallible;
+
+    fn item(self) -> Result<impl ItemVisitor<'de>, Self::Error> {
+        Ok(self)
+    }
+
+    /// An inner list is no policy.
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Self::Error> {
+        Ok(Ignored)
+    }
+}
+
+impl<'de, 'a> ItemVisitor<'de> for Member<'a> {
+    type Out = ();
+    type Error = std::convert::Infallible;
+
+    fn bare_item(
+        self,
+        item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = Self::Out>, Self::Error> {
+        let name = match &item {
+            BareItemFromInput::String(s) => s.as_str().to_string(),
+            BareItemFromInput::Token(t) => t.as_str().to_string(),
+            _ => String::new(),
+        };
+        let out = self.out;
+        out.push(Entry {
+            name,
+            values: [None, None],
+        });
+        Ok(Params {
+            keys: self.keys,
+            entry: out.last_mut(),
+        })
+    }
+}
+
+struct Params<'a> {
+    keys: [&'static str; 2],
+    entry: Option<&'a mut Entry>,
+}
+
+impl<'de> ParameterVisitor<'de> for Params<'_> {
+    type Out = ();
+    type Error = std::convert::Infallible;
+
+    fn parameter(
+        &mut self,
+        key: &'de KeyRef,
+        value: BareItemFromInput<'de>,
+    ) -> Result<(), Self::Error> {
+        let Some(entry) = self.entry.as_deref_mut() else {
+            return Ok(());
+        };
+        if let Some(i) = self.keys.iter().position(|k| *k == key.as_str()) {
+            // A later duplicate wins (RFC 9651); a negative or non-integer value is unknown.
+            entry.values[i] = match value {
+                BareItemFromInput::Integer(n) => u64::try_from(i64::from(n)).ok(),
+                _ => None,
+            };
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Self::Error> {
+        Ok(())
     }
 }
 

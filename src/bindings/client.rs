@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 use super::config::ClientConfig;
 use super::error::to_js;
 use super::jira::promise;
+use super::js::to_js as model_js;
 use super::types::{current_status, site_js, sites_js, status_js, Site, Status};
+use crate::core::rate_limit::Quota;
 use crate::platform::{
     identity, BrowserPlatform, BrowserStore, FetchClient, Subscription, WebLock,
 };
@@ -74,6 +76,12 @@ impl JiraClient {
     /// Forgets this client's tokens and site in every context sharing the storage.
     pub async fn sign_out(&self) -> Result<(), JsValue> {
         self.session.sign_out().await.map_err(to_js)
+    }
+
+    /// The latest rate-limit quota of the chosen site (see `quota()` below).
+    pub async fn quota(&self) -> Result<Option<Ts<Quota>>, JsValue> {
+        let quota = self.session.quota().await.map_err(to_js)?;
+        Ok(quota.map(|q| Ts::new_unchecked(model_js(&q))))
     }
 }
 
@@ -188,6 +196,22 @@ impl JiraClient {
         promise(Box::pin(async move {
             session.sign_out().await?;
             Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// The latest rate-limit quota of the chosen site that any context sharing this storage
+    /// saw on a Jira response (`remaining`, `limit`, `resetsAt`, `nearLimit`, `reason`, each
+    /// `null` when no header said it), or `null` before any. No request: one storage read.
+    /// Another context's quota is up to 30 s old unless something that matters changed
+    /// (near the limit, exhausted, the reason, a new window).
+    #[wasm_bindgen(js_name = quota, unchecked_return_type = "Promise<Quota | null>")]
+    pub fn quota_js(&self) -> js_sys::Promise {
+        let session = self.session.clone();
+        promise(Box::pin(async move {
+            Ok(match session.quota().await? {
+                Some(quota) => model_js(&quota),
+                None => JsValue::NULL,
+            })
         }))
     }
 

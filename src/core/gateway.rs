@@ -231,7 +231,7 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's algorithm, years >= 1970).
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+pub(crate) fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y / 400;
     let yoe = y - era * 400;

@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod io;
 pub mod json;
 pub mod lifecycle;
+pub mod rate_limit;
 pub mod records;
 pub mod refresh;
 pub mod secrets;

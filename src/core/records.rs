@@ -6,6 +6,7 @@
 //! | `jira3lo:{namespace}:refresh` | `Area::Persistent` | [`RefreshRecord`]: the rotating refresh token |
 //! | `jira3lo:{namespace}:site`    | `Area::Persistent` | [`SiteRecord`]: the known Jira sites and the chosen one |
 //! | `jira3lo:{namespace}:pending` | `Area::Persistent` | [`PendingRecord`]: the sign-in in progress (state, redirect URI, time) |
+//! | `jira3lo:{namespace}:quota`   | `Area::Session` | [`QuotaRecord`]: the latest rate-limit quota a context saw, for the others |
 //!
 //! Every value is a JSON object with `"v": 1`. A value that is not JSON, has another version or
 //! misses a field is *unreadable*: the engine reports it and deletes it, never fails on it.
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::PendingSignIn;
 use super::json::decode as decode_json;
 use super::lifecycle::GrantDates;
+use super::rate_limit::Quota;
 use super::secrets::{AccessToken, RefreshToken, State};
 use crate::error::SiteChoice;
 
@@ -36,6 +38,9 @@ pub mod keys {
     }
     pub fn pending(namespace: &str) -> String {
         format!("jira3lo:{namespace}:pending")
+    }
+    pub fn quota(namespace: &str) -> String {
+        format!("jira3lo:{namespace}:quota")
     }
 }
 
@@ -139,6 +144,17 @@ impl From<PendingRecord> for PendingSignIn {
     }
 }
 
+/// `jira3lo:{ns}:quota` (session area): the latest quota of a site, written by whichever
+/// context saw it when [`super::rate_limit::worth_publishing`] says so, read by the others
+/// (the options page, the popup) through `quota()`. Nothing secret in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaRecord {
+    pub v: u32,
+    /// The cloud id of the site the quota is for.
+    pub site_id: String,
+    pub quota: Quota,
+}
+
 /// The result of reading a raw stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded<T> {
@@ -157,6 +173,7 @@ impl Record for AccessRecord {}
 impl Record for RefreshRecord {}
 impl Record for SiteRecord {}
 impl Record for PendingRecord {}
+impl Record for QuotaRecord {}
 
 /// The version of a stored value, read before its fields.
 #[derive(Deserialize)]
@@ -216,6 +233,7 @@ mod tests {
         assert_eq!(keys::refresh("x"), "jira3lo:x:refresh");
         assert_eq!(keys::site("x"), "jira3lo:x:site");
         assert_eq!(keys::pending("x"), "jira3lo:x:pending");
+        assert_eq!(keys::quota("x"), "jira3lo:x:quota");
     }
 
     #[test]

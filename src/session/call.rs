@@ -30,6 +30,7 @@ impl<P: Platform> Session<P> {
         for _ in 0..MAX_ATTEMPTS {
             let http = self.build(&request, &site, &access);
             let resp = self.inner.http(http).await?;
+            self.inner.observe_quota(&site.id, &resp).await;
             match classify_api_response(&resp, self.inner.platform.now_ms()) {
                 ApiOutcome::Success => return Ok(resp),
                 ApiOutcome::MissingScope { message } => {

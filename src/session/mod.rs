@@ -15,6 +15,7 @@
 //! | `jira3lo:{namespace}:refresh` | `Persistent` | refresh token |
 //! | `jira3lo:{namespace}:site`    | `Persistent` | known Jira sites and the chosen one |
 //! | `jira3lo:{namespace}:pending` | `Persistent` | pending sign-in (state, redirect URI, creation time) |
+//! | `jira3lo:{namespace}:quota`   | `Session`    | the latest rate-limit quota of the site (see [`Session::quota`]) |
 //!
 //! A change of `refresh` or `site` changes [`Session::status`]; the wasm layer listens to
 //! storage change events on these keys to tell the popup.
@@ -43,6 +44,7 @@ mod broker;
 mod cache;
 mod call;
 mod exchange;
+mod quota;
 mod refresh;
 mod sign_in;
 mod sites;
@@ -55,6 +57,7 @@ use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Serialize;
 
 pub use crate::core::lifecycle::{Limit as ReconnectLimit, Reconnect};
+use crate::core::rate_limit::Quota;
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::refresh::Cooldown;
 pub use crate::error::SiteChoice;
@@ -175,6 +178,10 @@ pub(crate) struct Inner<P: Platform> {
     /// What a Jira call needs, kept between storage reads (see [`cache`]).
     access: cache::Cached<AccessRecord>,
     site: cache::Cached<SiteRecord>,
+    /// The latest quota this context saw, with the site it is for (see [`quota`]).
+    quota: RefCell<Option<(String, Quota)>>,
+    /// The quota this context last wrote to the session area.
+    quota_published: RefCell<Option<(String, Quota)>>,
 }
 
 /// The 3LO session of one context. See the module docs.
@@ -210,6 +217,8 @@ impl<P: Platform> Session<P> {
             reports: RefCell::new(Vec::new()),
             access: Default::default(),
             site: Default::default(),
+            quota: RefCell::new(None),
+            quota_published: RefCell::new(None),
         });
         // The listener holds the engine weakly: the store's listeners live with the platform,
         // which the engine owns.

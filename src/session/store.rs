@@ -4,7 +4,8 @@ use super::cache::Cached;
 use super::ports::Area;
 use super::{Inner, Platform, StorageReport};
 use crate::core::records::{
-    self, keys, AccessRecord, Decoded, PendingRecord, Record, RefreshRecord, SiteRecord,
+    self, keys, AccessRecord, Decoded, PendingRecord, QuotaRecord, Record, RefreshRecord,
+    SiteRecord,
 };
 use crate::Error;
 
@@ -134,6 +135,14 @@ impl<P: Platform> Inner<P> {
             .await?)
     }
 
+    pub(super) async fn load_quota(&self) -> Result<Option<QuotaRecord>, Error> {
+        self.load(Area::Session, keys::quota(self.ns())).await
+    }
+
+    pub(super) async fn save_quota(&self, r: &QuotaRecord) -> Result<(), Error> {
+        self.save(Area::Session, keys::quota(self.ns()), r).await
+    }
+
     /// Drops both tokens (after a permanent refusal); the site choice survives a reconnect.
     pub(super) async fn clear_tokens(&self) -> Result<(), Error> {
         self.platform
@@ -149,6 +158,17 @@ impl<P: Platform> Inner<P> {
     pub(super) async fn clear_all(&self) -> Result<(), Error> {
         self.clear_tokens().await?;
         self.remove_site().await?;
+        self.forget_quota().await?;
         self.remove_pending().await
+    }
+
+    /// The quota belongs to the signed-in app on its site: a sign-out forgets it everywhere.
+    async fn forget_quota(&self) -> Result<(), Error> {
+        self.quota.borrow_mut().take();
+        self.quota_published.borrow_mut().take();
+        Ok(self
+            .platform
+            .remove(Area::Session, &keys::quota(self.ns()))
+            .await?)
     }
 }

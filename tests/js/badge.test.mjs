@@ -74,3 +74,38 @@ test('"reconnect" outlasts the tokens the module cleared, until a sign-in or a s
   assert.deepEqual(remembered({ kind: 'signedOut' }, signedIn), { kind: 'signedOut' });
   assert.equal(nextState(refused, { kind: 'failed', transient: true }, 0, PERIOD).reconnect, true);
 });
+
+test('near the quota limit the badge polls half as often, until the window resets', async () => {
+  const { pollPeriodMinutes, isNearLimit } = await import('../../www/badge.js');
+  const now = 1_000_000;
+  const quota = (q) => ({ remaining: 10, limit: 100, resetsAt: now + 600_000, nearLimit: false, reason: null, observedAt: now, ...q });
+  assert.equal(pollPeriodMinutes(5, null, now), 5, 'no quota known');
+  assert.equal(pollPeriodMinutes(5, quota({ nearLimit: false }), now), 5);
+  assert.equal(pollPeriodMinutes(5, quota({ nearLimit: true }), now), 10);
+  assert.equal(pollPeriodMinutes(7, quota({ nearLimit: true, resetsAt: null }), now), 14, 'no reset known: still near');
+  assert.equal(pollPeriodMinutes(5, quota({ nearLimit: true }), now + 600_000), 5, 'the window reset');
+  assert.equal(pollPeriodMinutes(5, quota({ nearLimit: null }), now), 5);
+  assert.ok(!isNearLimit(undefined, now));
+});
+
+test('a quota with nothing left puts the next poll off until its reset, bounded; failures too', async () => {
+  const { quotaNotBefore } = await import('../../www/badge.js');
+  const now = 1_000_000;
+  const exhausted = { remaining: 0, limit: 100, resetsAt: now + 20 * 60_000, nearLimit: true, reason: 'jira-quota-tenant-based', observedAt: now };
+  assert.equal(quotaNotBefore(exhausted, now), now + 20 * 60_000);
+  assert.equal(quotaNotBefore({ ...exhausted, resetsAt: now + 10 * MAX_BACKOFF_MS }, now), now + MAX_BACKOFF_MS, 'bounded');
+  assert.equal(quotaNotBefore({ ...exhausted, resetsAt: now - 1 }, now), 0, 'already reset');
+  assert.equal(quotaNotBefore({ ...exhausted, resetsAt: null }, now), 0, 'no reset known');
+  assert.equal(quotaNotBefore({ ...exhausted, remaining: 1 }, now), 0, 'points left');
+  assert.equal(quotaNotBefore(null, now), 0);
+  // A successful poll that used the last point waits for the reset; a 429 waits for the later of both.
+  const ok = nextState(undefined, { kind: 'count', count: 3 }, now, PERIOD, exhausted);
+  assert.deepEqual(ok, { failures: 0, notBefore: now + 20 * 60_000, reconnect: false });
+  assert.ok(isBackingOff(ok, now + 20 * 60_000 - 1) && !isBackingOff(ok, now + 20 * 60_000));
+  const limited = nextState(undefined, { kind: 'failed', transient: true, retryAfterMs: 1000 }, now, PERIOD, exhausted);
+  assert.equal(limited.notBefore, now + 20 * 60_000);
+  const later = nextState(undefined, { kind: 'failed', transient: true, retryAfterMs: 3600_000 }, now, PERIOD, exhausted);
+  assert.equal(later.notBefore, now + 3600_000, 'Retry-After later than the reset');
+  assert.deepEqual(nextState(undefined, { kind: 'count', count: 3 }, now, PERIOD, { ...exhausted, remaining: 5 }),
+    { failures: 0, notBefore: 0, reconnect: false });
+});

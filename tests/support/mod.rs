@@ -669,6 +669,11 @@ impl Env {
         self.admin_post("settings", settings).await
     }
 
+    /// `POST /__admin/quota`: the fake's points-based quota (`{"limit", "remaining"?, ...}`).
+    pub async fn quota(&self, quota: Value) -> Value {
+        self.admin_post("quota", quota).await
+    }
+
     /// `POST /__admin/faults`, e.g. `fault("POST /oauth/token", 1, json!({"status": 503}))`.
     pub async fn fault(&self, route: &str, count: u64, fault: Value) {
         self.admin_post(

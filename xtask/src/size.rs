@@ -18,7 +18,13 @@ pub const TARGET_BYTES: usize = 135 * 1024;
 /// 2,361 B). Reached: 186,684 B (with the in-memory token cache and `futures_util`'s mutex);
 /// then 195,080 B with proof of possession (+6.9 KB: the DPoP proof, the WebCrypto key in
 /// IndexedDB and their glue; the client id lookup and the authorize URL builder went away).
-pub const BUDGET_BYTES: usize = 198_982;
+/// Then, measured alone against 196,663 B: rate-limit awareness +8.5 KB (the quota from every
+/// response, its session-area record, `quota()`; its Structured Field list parser is 1.1 KB,
+/// where the `sfv` crate measured 6.2 KB); `local` in IndexedDB instead of `localStorage` +3.1
+/// KB (the consistency fix of the refresh across tabs, its commit wait, change channel and the
+/// migration of old records); the token lifecycle +2.0 KB (grant dates, `status().reconnect`);
+/// assign and assignable users +1.3 KB. All together: 212,489 B.
+pub const BUDGET_BYTES: usize = 216_739;
 
 /// The shipped files of the package in `pkg`, raw and gzip -9, and their gzip -9 total.
 pub fn report(pkg: &Path) -> Result<usize> {

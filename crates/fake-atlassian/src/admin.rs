@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::config::DEMO_CLIENT_ID;
 use crate::faults::FaultRequest;
+use crate::quota::SetQuota;
 use crate::seed;
 use crate::state::{AppState, RateWindow, SettingsPatch};
 
@@ -178,4 +179,27 @@ pub(crate) async fn set_callback_url(State(app): State<AppState>, bytes: Bytes) 
 /// first (survives reset). Lets a test prove no raw one reached browser storage.
 pub(crate) async fn issued_refresh_tokens(State(app): State<AppState>) -> Response {
     Json(app.lock().issued_refresh_tokens.clone()).into_response()
+}
+
+/// `GET /__admin/quota`: the points-based quota in force (see [`crate::quota`]), or `null`.
+pub(crate) async fn quota_get(State(app): State<AppState>) -> Response {
+    Json(app.lock().quota.clone()).into_response()
+}
+
+/// `POST /__admin/quota` `{"limit", "remaining"?: limit, "window_secs"?: 3600, "reason"?,
+/// "near_limit_below"?: limit / 5}`: from now on every Jira REST request costs a point and
+/// carries the quota headers; a new window starts now. → the quota in force.
+pub(crate) async fn quota_set(State(app): State<AppState>, bytes: Bytes) -> Response {
+    let req: SetQuota = match body(&bytes) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut st = app.lock();
+    match req.into_quota(st.now()) {
+        Ok(quota) => {
+            st.quota = Some(quota.clone());
+            Json(quota).into_response()
+        }
+        Err(e) => bad(e),
+    }
 }

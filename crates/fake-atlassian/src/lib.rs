@@ -28,6 +28,7 @@ mod config;
 mod faults;
 mod grants;
 mod jql;
+mod quota;
 mod seed;
 mod server;
 mod state;

@@ -22,7 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::{self, jira};
 use crate::state::AppState;
-use crate::{admin, auth, faults, token};
+use crate::{admin, auth, faults, quota, token};
 
 macro_rules! jira_path {
     ($p:literal) => {
@@ -118,6 +118,8 @@ pub(crate) fn router(app: AppState) -> Router {
         )
         .route_layer(from_fn_with_state(app.clone(), api::rate_limit))
         .route_layer(from_fn_with_state(app.clone(), faults::inject))
+        // Outside the faults: an injected 503 still counts and carries the quota headers.
+        .route_layer(from_fn_with_state(app.clone(), quota::meter))
         .route_layer(api_cors())
         .route_layer(from_fn_with_state(app.clone(), count));
 
@@ -152,6 +154,10 @@ pub(crate) fn router(app: AppState) -> Router {
                 .delete(admin::faults_clear),
         )
         .route("/__admin/revoke", post(admin::revoke))
+        .route(
+            "/__admin/quota",
+            get(admin::quota_get).post(admin::quota_set),
+        )
         .route("/__admin/callback-url", post(admin::set_callback_url))
         .route(
             "/__admin/issued-refresh-tokens",
@@ -210,6 +216,11 @@ fn api_cors() -> CorsLayer {
             HeaderName::from_static("x-ratelimit-reset"),
             HeaderName::from_static("x-ratelimit-nearlimit"),
             HeaderName::from_static("ratelimit-reason"),
+            HeaderName::from_static("beta-ratelimit"),
+            HeaderName::from_static("beta-ratelimit-policy"),
+            HeaderName::from_static("x-beta-ratelimit-reset"),
+            HeaderName::from_static("x-beta-ratelimit-nearlimit"),
+            HeaderName::from_static("x-beta-ratelimit-reason"),
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -177,6 +177,8 @@ pub(crate) struct State {
     pub stats: Stats,
     pub faults: Vec<PendingFault>,
     pub rate: RateWindow,
+    /// The points-based quota of `POST /__admin/quota` (`None`: no quota headers).
+    pub quota: Option<crate::quota::Quota>,
     pub consents: HashMap<String, PendingConsent>,
     /// Every refresh token value ever issued, in order (kept across reset), so tests can prove
     /// none of them reached browser storage.
@@ -194,6 +196,7 @@ impl State {
             stats: Stats::default(),
             faults: Vec::new(),
             rate: RateWindow::default(),
+            quota: None,
             consents: HashMap::new(),
             issued_refresh_tokens: Vec::new(),
         }
