@@ -327,9 +327,6 @@ fn storage_records_read_the_same_as_natively() {
         v: 1,
         refresh_token: RefreshToken::new("r"),
         sealed: true,
-        consented_at_ms: Some(1_700_000_000_000),
-        rotated_at_ms: Some(1_700_000_100_000),
-        clock_offset_ms: -1_500,
     };
     // Written and read in the wasm.
     assert_eq!(

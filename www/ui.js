@@ -9,7 +9,6 @@ import { adfToText } from './pkg/jira_3lo.js';
 import { scopesKey, loadGrantScopes, clearGrantScopes, onGrantScopesChanged } from './config.js';
 
 import { searchAction } from './search.js';
-import { reconnectWarning } from './lifecycle.js';
 import { BUILT_IN_VIEWS, DEFAULT_VIEW, allViews, emptyState, viewById } from './views.js';
 import { SHORTCUTS, keyAction, moveSelection } from './keys.js';
 
@@ -278,7 +277,6 @@ export class JiraApp {
   }
 
   renderHeader() {
-    this.renderLifecycle();
     const signedIn = this.status?.state === 'signedIn';
     const site = signedIn ? this.status.site : null;
     const actions = [];
@@ -307,17 +305,6 @@ export class JiraApp {
       ),
       h('div', { class: 'actions' }, actions),
     );
-  }
-
-  /** The yearly-reconnect warning (www/lifecycle.js) above the notices, with a Reconnect button (a new consent). */
-  renderLifecycle() {
-    const w = reconnectWarning(this.status, Date.now());
-    if (!w) return this.lifecycleEl?.remove();
-    this.lifecycleEl ??= h('div', { class: 'notice notice-info', id: 'reconnect-soon', role: 'status' });
-    this.lifecycleEl.dataset.code = w.code;
-    this.lifecycleEl.replaceChildren(h('p', { class: 'notice-text' }, w.text),
-      h('button', { type: 'button', class: 'btn btn-small', id: 'renew', onclick: () => this.connect() }, 'Reconnect'));
-    if (!this.lifecycleEl.isConnected) this.noticeEl.before(this.lifecycleEl);
   }
 
   /**
@@ -602,9 +589,8 @@ export class JiraApp {
     const revalidate = sameSignedIn && this.revalidatePending && this.view === 'issues';
     this.revalidatePending = false;
     if (sameSignedIn && !revalidate) {
-      // A refresh somewhere else: nothing visible changed but the reconnect date. (Site name may have been renamed.)
+      // A refresh somewhere else: nothing visible changed. (Site name may have been renamed.)
       if (prev.site?.name !== status.site?.name) this.renderHeader();
-      else this.renderLifecycle();
       return;
     }
     if (fromEvent && prev?.state === status.state && status.state === 'signedOut') return;

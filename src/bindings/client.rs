@@ -11,7 +11,7 @@ use super::config::ClientConfig;
 use super::error::to_js;
 use super::jira::promise;
 use super::js::to_js as model_js;
-use super::types::{current_status, site_js, sites_js, status_js, Site, Status};
+use super::types::{site_js, sites_js, status_js, Site, Status};
 use crate::core::rate_limit::Quota;
 use crate::platform::{
     identity, BrowserPlatform, BrowserStore, FetchClient, Subscription, WebLock,
@@ -36,8 +36,8 @@ pub struct JiraClient {
 impl JiraClient {
     /// The current sign-in state, from storage only (no network request).
     pub async fn status(&self) -> Result<Ts<Status>, JsValue> {
-        let status = current_status(&self.session).await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status))
+        let status = self.session.status().await.map_err(to_js)?;
+        Ok(Ts::new_unchecked(status_js(&status)))
     }
 
     /// Starts a sign-in and resolves with the authorize URL to open.
@@ -55,7 +55,7 @@ impl JiraClient {
             .complete_sign_in(&callback_url)
             .await
             .map_err(to_js)?;
-        Ok(Ts::new_unchecked(status_js(&status, None)))
+        Ok(Ts::new_unchecked(status_js(&status)))
     }
 
     /// The Jira sites of this sign-in (cached; discovered once if unknown).
@@ -70,7 +70,7 @@ impl JiraClient {
     /// Chooses the site Jira calls go to (one of `sites()`); remembered in storage.
     pub async fn choose_site(&self, site_id: String) -> Result<Ts<Status>, JsValue> {
         let status = self.session.choose_site(&site_id).await.map_err(to_js)?;
-        Ok(Ts::new_unchecked(status_js(&status, None)))
+        Ok(Ts::new_unchecked(status_js(&status)))
     }
 
     /// Forgets this client's tokens and site in every context sharing the storage.
@@ -118,7 +118,9 @@ impl JiraClient {
     #[wasm_bindgen(js_name = status, unchecked_return_type = "Promise<Status>")]
     pub fn status_js(&self) -> js_sys::Promise {
         let session = self.session.clone();
-        promise(Box::pin(async move { current_status(&session).await }))
+        promise(Box::pin(
+            async move { Ok(status_js(&session.status().await?)) },
+        ))
     }
 
     /// Starts a sign-in and resolves with the authorize URL to open (a web page does
@@ -145,8 +147,7 @@ impl JiraClient {
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
-            let status = session.complete_sign_in(&callback_url).await?;
-            Ok(status_js(&status, None))
+            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
         }))
     }
 
@@ -162,8 +163,7 @@ impl JiraClient {
             let launch = identity::launch_url(&redirect_uri, &urls);
             let callback_url =
                 identity::launch_web_auth_flow(launch, interactive.unwrap_or(true)).await?;
-            let status = session.complete_sign_in(&callback_url).await?;
-            Ok(status_js(&status, None))
+            Ok(status_js(&session.complete_sign_in(&callback_url).await?))
         }))
     }
 
@@ -184,8 +184,7 @@ impl JiraClient {
     ) -> js_sys::Promise {
         let session = self.session.clone();
         promise(Box::pin(async move {
-            let status = session.choose_site(&site_id).await?;
-            Ok(status_js(&status, None))
+            Ok(status_js(&session.choose_site(&site_id).await?))
         }))
     }
 
@@ -241,9 +240,9 @@ impl JiraClient {
                 // One macrotask: the other writes of the same sign-in/refresh land first.
                 crate::platform::sleep(0).await;
                 scheduled.set(false);
-                if let Ok(status) = current_status(&session).await {
+                if let Ok(status) = session.status().await {
                     // A throwing listener must not break the others.
-                    let _ = callback.call1(&JsValue::NULL, &status);
+                    let _ = callback.call1(&JsValue::NULL, &status_js(&status));
                 }
             });
         });

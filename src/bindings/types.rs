@@ -35,83 +35,28 @@ impl From<crate::error::SiteChoice> for Site {
     }
 }
 
-/// Which of Atlassian's two limits ends the grant first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub enum ReconnectLimit {
-    /// 365 days after the consent; refreshing does not postpone it.
-    Absolute,
-    /// 90 days after the last refresh; using the grant postpones it.
-    Inactivity,
-}
-
-/// When the user will have to consent again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Tsify)]
-pub struct Reconnect {
-    /// Milliseconds since the epoch on this device's clock (compare with `Date.now()`).
-    pub by: u64,
-    pub limit: ReconnectLimit,
-    /// From 14 days before the absolute limit: ask the user to reconnect now.
-    pub warn: bool,
-}
-
-impl From<crate::core::lifecycle::Reconnect> for Reconnect {
-    fn from(r: crate::core::lifecycle::Reconnect) -> Self {
-        use crate::core::lifecycle::Limit;
-        Reconnect {
-            by: r.by_ms,
-            limit: match r.limit {
-                Limit::Absolute => ReconnectLimit::Absolute,
-                Limit::Inactivity => ReconnectLimit::Inactivity,
-            },
-            warn: r.warn,
-        }
-    }
-}
-
-/// Where the sign-in stands; read from storage, with no network request. `reconnect` comes
-/// with `status()` and `onStatusChange` (the sign-in and `chooseSite` results leave it out:
-/// an event with it follows their writes); absent when unknown: a grant without a refresh
-/// token, or one stored by an older version (known after the next sign-in).
+/// Where the sign-in stands; read from storage, with no network request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Tsify)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Status {
     /// No usable sign-in: show Connect.
     SignedOut,
     /// Signed in, but the grant covers several Jira sites: show a picker, then `chooseSite`.
-    SiteSelectionRequired {
-        sites: Vec<Site>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[tsify(optional)]
-        reconnect: Option<Reconnect>,
-    },
+    SiteSelectionRequired { sites: Vec<Site> },
     /// Ready for Jira calls against `site`.
-    SignedIn {
-        site: Site,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[tsify(optional)]
-        reconnect: Option<Reconnect>,
-    },
+    SignedIn { site: Site },
 }
 
-impl Status {
-    fn of(
-        status: crate::session::Status,
-        reconnect: Option<crate::core::lifecycle::Reconnect>,
-    ) -> Self {
-        let reconnect = reconnect.map(Reconnect::from);
+impl From<crate::session::Status> for Status {
+    fn from(status: crate::session::Status) -> Self {
         match status {
             crate::session::Status::SignedOut => Status::SignedOut,
             crate::session::Status::SiteSelectionRequired { sites } => {
                 Status::SiteSelectionRequired {
                     sites: sites.into_iter().map(Site::from).collect(),
-                    reconnect,
                 }
             }
-            crate::session::Status::SignedIn { site } => Status::SignedIn {
-                site: site.into(),
-                reconnect,
-            },
+            crate::session::Status::SignedIn { site } => Status::SignedIn { site: site.into() },
         }
     }
 }
@@ -126,19 +71,7 @@ pub(crate) fn sites_js(sites: &[crate::error::SiteChoice]) -> JsValue {
     to_js(&sites.iter().cloned().map(Site::from).collect::<Vec<_>>())
 }
 
-/// A status as JavaScript receives it (the `Status` type: `{state, sites?|site?, reconnect?}`).
-pub(crate) fn status_js(
-    status: &crate::session::Status,
-    reconnect: Option<crate::core::lifecycle::Reconnect>,
-) -> JsValue {
-    to_js(&Status::of(status.clone(), reconnect))
-}
-
-/// The current status (`status()`, the `onStatusChange` callbacks): one storage read of the
-/// refresh record for the state and the dates.
-pub(crate) async fn current_status<P: crate::session::Platform>(
-    session: &crate::session::Session<P>,
-) -> Result<JsValue, crate::Error> {
-    let (status, reconnect) = session.status_with_reconnect().await?;
-    Ok(status_js(&status, reconnect))
+/// A status as JavaScript receives it (the `Status` type: `{state, sites?|site?}`).
+pub(crate) fn status_js(status: &crate::session::Status) -> JsValue {
+    to_js(&Status::from(status.clone()))
 }

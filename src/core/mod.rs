@@ -10,7 +10,6 @@ pub mod dpop;
 pub mod gateway;
 pub mod io;
 pub mod json;
-pub mod lifecycle;
 pub mod rate_limit;
 pub mod records;
 pub mod refresh;

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::PendingSignIn;
 use super::json::decode as decode_json;
-use super::lifecycle::GrantDates;
 use super::rate_limit::Quota;
 use super::secrets::{AccessToken, RefreshToken, State};
 use crate::error::SiteChoice;
@@ -65,27 +64,6 @@ pub struct RefreshRecord {
     /// held Atlassian's raw refresh token: see [`crate::error::UNSEALED_REFRESH_TOKEN`].
     #[serde(default)]
     pub sealed: bool,
-    /// When the user consented (Atlassian's clock, ms): set by the sign-in, carried over by
-    /// every refresh. Absent in a record of an older version: unknown, never guessed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consented_at_ms: Option<u64>,
-    /// When the refresh token was last issued (Atlassian's clock, ms): every refresh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotated_at_ms: Option<u64>,
-    /// Atlassian's clock minus this device's at the last token response (ms).
-    #[serde(default)]
-    pub clock_offset_ms: i64,
-}
-
-impl RefreshRecord {
-    /// The grant's dates, when the record knows both (see [`crate::core::lifecycle`]).
-    pub fn dates(&self) -> Option<GrantDates> {
-        Some(GrantDates {
-            consented_at_ms: self.consented_at_ms?,
-            rotated_at_ms: self.rotated_at_ms?,
-            clock_offset_ms: self.clock_offset_ms,
-        })
-    }
 }
 
 /// `jira3lo:{ns}:site` (persistent area). `chosen` is the id of one of `sites`.
@@ -262,43 +240,6 @@ mod tests {
         assert!(SiteRecord::new(s.sites.clone(), Some("gone".into()))
             .chosen_site()
             .is_none());
-    }
-
-    #[test]
-    fn a_refresh_record_of_an_older_version_loads_without_dates() {
-        let old = r#"{"v":1,"refresh_token":"blob","sealed":true}"#;
-        let Decoded::Ok(r) = decode::<RefreshRecord>(Some(old)) else {
-            panic!("an older record must load")
-        };
-        assert_eq!(
-            (r.consented_at_ms, r.rotated_at_ms, r.clock_offset_ms),
-            (None, None, 0)
-        );
-        assert_eq!(r.dates(), None);
-        let dated = RefreshRecord {
-            consented_at_ms: Some(5),
-            rotated_at_ms: Some(7),
-            clock_offset_ms: -3,
-            ..r
-        };
-        assert_eq!(
-            decode::<RefreshRecord>(Some(&encode(&dated))),
-            Decoded::Ok(dated.clone())
-        );
-        assert_eq!(
-            dated.dates(),
-            Some(GrantDates {
-                consented_at_ms: 5,
-                rotated_at_ms: 7,
-                clock_offset_ms: -3
-            })
-        );
-        // Rotated, but the consent of an older record stays unknown: no dates.
-        let half = RefreshRecord {
-            consented_at_ms: None,
-            ..dated
-        };
-        assert_eq!(half.dates(), None);
     }
 
     #[test]

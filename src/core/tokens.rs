@@ -16,10 +16,6 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     pub refresh_token: Option<RefreshToken>,
     pub token_type: Option<String>,
-    /// The broker's `issued_at`: Atlassian's clock (Unix seconds) when it issued them. Any
-    /// JSON here, so that a value of the wrong type loses the date, never the tokens.
-    #[serde(default)]
-    pub issued_at: Option<super::json::JsonValue>,
 }
 
 /// Tokens with an absolute expiry, ready to store.
@@ -31,10 +27,6 @@ pub struct TokenSet {
     pub scopes: Vec<String>,
     /// `None` only when there never was one (no `offline_access` granted).
     pub refresh_token: Option<RefreshToken>,
-    /// When Atlassian issued them, by its clock (ms), and its clock minus this device's
-    /// (see [`super::lifecycle::issued_at`]).
-    pub issued_at_ms: u64,
-    pub clock_offset_ms: i64,
 }
 
 impl TokenSet {
@@ -57,8 +49,6 @@ impl TokenSet {
             }
             _ => previous_scopes.to_vec(),
         };
-        let (issued_at_ms, clock_offset_ms) =
-            super::lifecycle::issued_at(response.issued_at.as_ref(), now_ms);
         TokenSet {
             access_token: response.access_token,
             // Stored as a JSON number, exact only up to 2^53 - 1 (and a JavaScript number in
@@ -68,8 +58,6 @@ impl TokenSet {
                 .min(MAX_SAFE_INTEGER),
             scopes,
             refresh_token: response.refresh_token.or(previous_refresh),
-            issued_at_ms,
-            clock_offset_ms,
         }
     }
 }
@@ -96,20 +84,6 @@ mod tests {
         assert_eq!(set.expires_at_ms, 3_601_000);
         assert_eq!(set.scopes, vec!["read:jira-work", "offline_access"]);
         assert_eq!(set.refresh_token, Some(RefreshToken::new("r")));
-        assert_eq!((set.issued_at_ms, set.clock_offset_ms), (1_000, 0));
-    }
-
-    #[test]
-    fn the_brokers_issue_time_dates_the_set_and_a_bad_one_loses_only_the_date() {
-        let r = response(r#"{"access_token":"a","expires_in":60,"issued_at":1700000000}"#);
-        let set = TokenSet::from_response(r, 1_699_999_990_000, None, &[]);
-        assert_eq!(
-            (set.issued_at_ms, set.clock_offset_ms),
-            (1_700_000_000_000, 10_000)
-        );
-        let r = response(r#"{"access_token":"a","expires_in":60,"issued_at":"soon"}"#);
-        let set = TokenSet::from_response(r, 7_000, None, &[]);
-        assert_eq!((set.issued_at_ms, set.clock_offset_ms), (7_000, 0));
     }
 
     #[test]

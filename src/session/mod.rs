@@ -56,7 +56,6 @@ use std::rc::Rc;
 use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Serialize;
 
-pub use crate::core::lifecycle::{Limit as ReconnectLimit, Reconnect};
 use crate::core::rate_limit::Quota;
 use crate::core::records::{AccessRecord, SiteRecord};
 use crate::core::refresh::Cooldown;
@@ -248,15 +247,6 @@ impl<P: Platform> Session<P> {
     /// version stored is removed here: [`Error::ReauthRequired`] (`unsealed_refresh_token`),
     /// once; the status is `SignedOut` afterwards.
     pub async fn status(&self) -> Result<Status, Error> {
-        Ok(self.status_with_reconnect().await?.0)
-    }
-
-    /// [`Session::status`] and, while signed in, when the user will have to consent again
-    /// (from the same read of the refresh record, so the dates belong to the token stored).
-    /// `None` when not signed in, for a grant without a refresh token, and for a record of an
-    /// older version, which does not say when the consent happened (known after the next
-    /// sign-in; until then Atlassian's refusal is the first sign, as before).
-    pub async fn status_with_reconnect(&self) -> Result<(Status, Option<Reconnect>), Error> {
         let mut refresh = self.inner.load_refresh().await?;
         if refresh.as_ref().is_some_and(|r| !r.sealed) {
             let inner = &self.inner;
@@ -281,29 +271,13 @@ impl<P: Platform> Session<P> {
                 crate::core::tokens::is_fresh(a.expires_at_ms, now, 0)
             });
         if !signed_in {
-            return Ok((Status::SignedOut, None));
+            return Ok(Status::SignedOut);
         }
-        let now = self.inner.platform.now_ms();
-        let reconnect = refresh
-            .and_then(|r| r.dates())
-            .map(|d| crate::core::lifecycle::reconnect(&d, now));
-        let status = match self.inner.load_site().await? {
+        Ok(match self.inner.load_site().await? {
             Some(rec) => Status::of_sites(rec),
             // Discovery pending (see the variant's docs).
             None => Status::SiteSelectionRequired { sites: Vec::new() },
-        };
-        Ok((status, reconnect))
-    }
-
-    /// When the user will have to consent again (see [`Session::status_with_reconnect`]), from
-    /// storage only.
-    pub async fn reconnect(&self) -> Result<Option<Reconnect>, Error> {
-        let record = self.inner.load_refresh().await?;
-        let now = self.inner.platform.now_ms();
-        Ok(record
-            .filter(|r| r.sealed)
-            .and_then(|r| r.dates())
-            .map(|d| crate::core::lifecycle::reconnect(&d, now)))
+        })
     }
 
     /// Forgets this namespace's tokens, sites and pending sign-in (both areas). Runs inside

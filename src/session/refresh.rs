@@ -80,9 +80,7 @@ impl<P: Platform> Inner<P> {
         self.with_tokens_locked(async {
             self.clear_tokens().await?;
             self.cooldown.borrow_mut().take();
-            // A new consent: the 365 days start again.
-            let consented_at_ms = Some(tokens.issued_at_ms);
-            self.store_tokens(tokens, consented_at_ms).await
+            self.store_tokens(tokens).await
         })
         .await
     }
@@ -126,9 +124,7 @@ impl<P: Platform> Inner<P> {
                     let previous_scopes = access.map(|a| a.scopes).unwrap_or_default();
                     let set =
                         TokenSet::from_response(t, now, Some(refresh_token), &previous_scopes);
-                    // The consent is the one this token descends from (unknown stays unknown).
-                    let consented_at_ms = refresh.and_then(|r| r.consented_at_ms);
-                    return self.store_tokens(set, consented_at_ms).await;
+                    return self.store_tokens(set).await;
                 }
                 TokenOutcome::Refused {
                     error, description, ..
@@ -170,22 +166,13 @@ impl<P: Platform> Inner<P> {
         error
     }
 
-    /// Persists a token set: the refresh token first (it is the one that must never be lost),
-    /// in one record with the grant's dates, so a context reading it sees a token and the
-    /// dates that belong to it.
-    pub(super) async fn store_tokens(
-        &self,
-        set: TokenSet,
-        consented_at_ms: Option<u64>,
-    ) -> Result<AccessRecord, Error> {
+    /// Persists a token set: the refresh token first (it is the one that must never be lost).
+    pub(super) async fn store_tokens(&self, set: TokenSet) -> Result<AccessRecord, Error> {
         if let Some(rt) = set.refresh_token {
             self.save_refresh(&RefreshRecord {
                 v: SCHEMA_VERSION,
                 refresh_token: rt,
                 sealed: true,
-                consented_at_ms,
-                rotated_at_ms: Some(set.issued_at_ms),
-                clock_offset_ms: set.clock_offset_ms,
             })
             .await?;
         }

@@ -53,10 +53,6 @@ pub struct TicketPayload {
     pub expires_in: u64,
     pub scope: String,
     pub refresh_token: Option<String>,
-    /// When Atlassian issued these tokens (Unix seconds by its clock): the consent time.
-    /// Absent in a ticket sealed by an older broker.
-    #[serde(default)]
-    pub issued_at: Option<u64>,
 }
 
 /// What the client stores instead of Atlassian's refresh token.

@@ -316,7 +316,6 @@ impl App {
         expires_in: u64,
         scope: &str,
         refresh_token: Option<&str>,
-        issued_at: u64,
     ) -> Result<Response, Refusal> {
         let sealed = refresh_token
             .map(|rt| {
@@ -335,9 +334,6 @@ impl App {
             "token_type": "Bearer",
             "expires_in": expires_in,
             "scope": scope,
-            // Atlassian's clock when it issued them (its `Date`; the broker's clock if absent):
-            // the client dates the grant's 365-day and 90-day limits by it.
-            "issued_at": issued_at,
         });
         let mut body = body;
         if let Some(sealed) = sealed {
@@ -606,11 +602,9 @@ async fn callback_inner(
             redirect_uri: &app.callback_url,
         })
         .await;
-    let mut issued_at = app.clock.now();
     let tokens: TokenSuccess = match answer {
         Ok(answer) => {
             outcome.upstream_status = Some(answer.status.as_u16());
-            issued_at = answer.date.unwrap_or(issued_at);
             match answer.success {
                 Some(tokens) => tokens,
                 None if answer.status.is_server_error() => {
@@ -639,7 +633,6 @@ async fn callback_inner(
             expires_in: tokens.expires_in,
             scope: tokens.scope,
             refresh_token: tokens.refresh_token,
-            issued_at: Some(issued_at),
         },
     )?;
     Ok(found(&flow::fragment_redirect(
@@ -754,15 +747,13 @@ async fn redeem(app: &App, proof: &VerifiedProof, ticket: &str) -> Result<Respon
         return Err(Refusal::InvalidGrant("the ticket was already used"));
     }
     // The access token aged while the ticket waited: announce what is left of its lifetime.
-    let sealed_at = ticket.exp.saturating_sub(TICKET_LIFETIME_SECS);
-    let age = now.saturating_sub(sealed_at);
+    let age = now.saturating_sub(ticket.exp.saturating_sub(TICKET_LIFETIME_SECS));
     app.token_response(
         &proof.jkt,
         &ticket.access_token,
         ticket.expires_in.saturating_sub(age),
         &ticket.scope,
         ticket.refresh_token.as_deref(),
-        ticket.issued_at.unwrap_or(sealed_at),
     )
 }
 
@@ -810,7 +801,6 @@ async fn refresh(
                 tokens.expires_in,
                 &tokens.scope,
                 Some(rotated),
-                answer.date.unwrap_or_else(|| app.clock.now()),
             )
         }
         None => {

@@ -13,8 +13,6 @@ pub struct UpstreamAnswer {
     pub status: StatusCode,
     pub body: Vec<u8>,
     pub retry_after: Option<HeaderValue>,
-    /// Atlassian's clock when it answered (its `Date`, Unix seconds), if it sent a valid one.
-    pub date: Option<u64>,
     /// The parsed token response, for a 2xx.
     pub success: Option<TokenSuccess>,
 }
@@ -121,13 +119,6 @@ impl Upstream {
             .get(header::RETRY_AFTER)
             .filter(|v| is_plain_retry_after(v))
             .cloned();
-        let date = response
-            .headers()
-            .get(header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
         if response
             .content_length()
             .is_some_and(|len| len > MAX_UPSTREAM_BODY as u64)
@@ -159,7 +150,6 @@ impl Upstream {
             status,
             body,
             retry_after,
-            date,
             success,
         })
     }

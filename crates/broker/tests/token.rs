@@ -485,32 +485,3 @@ async fn the_start_url_redirects_to_the_authorize_url_and_only_for_a_sealed_stat
         400
     );
 }
-
-/// Every token response says when Atlassian issued the tokens, by Atlassian's clock (its
-/// `Date`): the ticket the consent time, a refresh the rotation time. The client dates the
-/// grant's 365-day and 90-day limits by it, whatever the broker's or the device's clock says.
-#[tokio::test]
-async fn token_responses_carry_atlassians_issue_time() {
-    const DAY: u64 = 86_400;
-    let stack = Stack::start().await;
-    let key = Key::generate();
-    // Atlassian's clock is 30 days ahead of the broker's.
-    advance_clock(&stack.client, &stack.fake.base_url, 30 * DAY).await;
-    let tokens = stack.tokens(&key).await;
-    let consented = tokens["issued_at"].as_u64().expect("issued_at");
-    let expected = now() + 30 * DAY;
-    assert!(
-        (expected - 5..expected + 5).contains(&consented),
-        "{consented} vs {expected}"
-    );
-    advance_clock(&stack.client, &stack.fake.base_url, 10 * DAY).await;
-    let answer = stack
-        .refresh(&key, tokens["refresh_token"].as_str().unwrap())
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    let rotated = answer.json()["issued_at"].as_u64().expect("issued_at");
-    assert!(
-        (consented + 10 * DAY..consented + 10 * DAY + 5).contains(&rotated),
-        "{rotated} vs {consented}"
-    );
-}

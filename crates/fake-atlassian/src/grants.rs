@@ -377,68 +377,6 @@ mod tests {
         assert!(g.refresh("c", &rt1, 50_000, P, false).is_ok());
     }
 
-    /// Refreshing every 80 days keeps a grant alive (each rotation restarts the 90 days) until
-    /// 365 days after the consent, then every token of the family is refused; a new consent
-    /// starts a new family with its own 365 days.
-    #[test]
-    fn absolute_expiry_365_days_after_consent_whatever_the_refreshes() {
-        const DAY: u64 = 86_400;
-        let mut g = Grants::default();
-        let mut rt = start(&mut g).refresh_token.unwrap();
-        let mut now = 1000;
-        for _ in 0..4 {
-            now += 80 * DAY;
-            rt = g
-                .refresh("c", &rt, now, P, false)
-                .unwrap()
-                .refresh_token
-                .unwrap();
-        }
-        // Day 364 (the last rotation was on day 320): one more rotation works...
-        now = 1000 + 364 * DAY;
-        rt = g
-            .refresh("c", &rt, now, P, false)
-            .unwrap()
-            .refresh_token
-            .unwrap();
-        // ... the token issued then is 1 second old at day 365, and refused all the same.
-        assert_eq!(
-            g.refresh("c", &rt, 1000 + REFRESH_ABSOLUTE_SECS, P, false)
-                .err(),
-            Some(GrantError::InvalidRefresh)
-        );
-        // A re-consent: a new family, alive until its own day 365.
-        let code = g.issue_code(consent(&["read:jira-work", "offline_access"]), now);
-        let fresh = g.exchange_code("c", &code, "http://h/cb", now, P).unwrap();
-        let later = now + 80 * DAY;
-        assert!(g
-            .refresh("c", fresh.refresh_token.as_ref().unwrap(), later, P, false)
-            .is_ok());
-    }
-
-    #[test]
-    fn inactivity_expiry_counts_from_the_last_rotation() {
-        const DAY: u64 = 86_400;
-        let mut g = Grants::default();
-        let rt = start(&mut g).refresh_token.unwrap();
-        let rt = g
-            .refresh("c", &rt, 1000 + 89 * DAY, P, false)
-            .unwrap()
-            .refresh_token
-            .unwrap();
-        // 89 + 89 days after the consent: fine, the token is 89 days old.
-        let rt2 = g
-            .refresh("c", &rt, 1000 + 178 * DAY, P, false)
-            .unwrap()
-            .refresh_token
-            .unwrap();
-        assert_eq!(
-            g.refresh("c", &rt2, 1000 + 178 * DAY + REFRESH_IDLE_SECS, P, false)
-                .err(),
-            Some(GrantError::InvalidRefresh)
-        );
-    }
-
     #[test]
     fn expiry_idle_and_revoke() {
         let mut g = Grants::default();

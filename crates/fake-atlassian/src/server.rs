@@ -173,20 +173,7 @@ pub(crate) fn router(app: AppState) -> Router {
         .merge(token_routes)
         .merge(admin_routes)
         .fallback(api::not_found)
-        .layer(from_fn_with_state(app.clone(), date))
         .with_state(app)
-}
-
-/// `Date` by the fake's clock (moved by `/__admin/clock`), as Atlassian's servers stamp every
-/// answer with their own time: what a client (the broker) learns Atlassian's time from.
-async fn date(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let now = app.lock().now();
-    let at = std::time::UNIX_EPOCH + Duration::from_secs(now);
-    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
-        resp.headers_mut().insert(header::DATE, value);
-    }
-    resp
 }
 
 /// CORS as api.atlassian.com sends it: the caller's origin echoed, bearer + JSON allowed, and

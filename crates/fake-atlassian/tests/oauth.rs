@@ -525,60 +525,6 @@ async fn older_generation_revokes_the_family_even_inside_leeway() {
     assert_eq!(env.refresh_status(&other).await, StatusCode::OK);
 }
 
-/// The fake's clock as its `Date` header says (Unix seconds).
-fn date_of(resp: &reqwest::Response) -> u64 {
-    let date = resp.headers()["date"].to_str().unwrap();
-    httpdate::parse_http_date(date)
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-#[tokio::test]
-async fn a_grant_dies_365_days_after_consent_and_the_date_header_follows_the_clock() {
-    const DAY: u64 = 86_400;
-    let env = start().await;
-    let first = env.exchange(&env.code(SCOPES).await).await;
-    let consented = date_of(&first);
-    let mut rt = tokens(first).await.refresh.unwrap();
-    // Refreshed every 80 days: alive, each answer dated by the moved clock.
-    for n in 1..=4 {
-        env.advance(80 * DAY).await;
-        let resp = env.refresh(&rt).await;
-        assert_eq!(resp.status(), StatusCode::OK, "refresh {n}");
-        let at = date_of(&resp);
-        assert!(
-            (consented + n * 80 * DAY..consented + n * 80 * DAY + 60).contains(&at),
-            "{at} vs {consented}"
-        );
-        rt = tokens(resp).await.refresh.unwrap();
-    }
-    // Day 320 + 46 = 366: the token is 46 days old, but the consent is more than a year old.
-    env.advance(46 * DAY).await;
-    let (status, body) = json_of(env.refresh(&rt).await).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
-    );
-    // A new consent starts a new year.
-    let again = env.sign_in(SCOPES).await;
-    env.advance(80 * DAY).await;
-    assert_eq!(env.refresh_status(&again).await, StatusCode::OK);
-}
-
-#[tokio::test]
-async fn a_refresh_token_unused_for_90_days_is_refused() {
-    const DAY: u64 = 86_400;
-    let env = start().await;
-    let t = env.sign_in(SCOPES).await;
-    env.advance(90 * DAY).await;
-    let (status, body) = json_of(env.refresh(t.refresh.as_ref().unwrap()).await).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["error"], "invalid_grant");
-}
-
 #[tokio::test]
 async fn unknown_refresh_token_is_invalid_grant() {
     let env = start().await;
