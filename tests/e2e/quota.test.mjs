@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, callIn, connectViaConsent, grantsDelta, launch, openClientTab, openOptionsPage, openPopup, requireEnv,
+  admin, callIn, clearWebRecords, connectViaConsent, grantsDelta, launch, openClientTab, openOptionsPage, openPopup, requireEnv,
   resetFake, serviceWorker, signInIn, signOutExtension, stats, waitForIssues, webRecords,
 } from './helpers.mjs';
 
@@ -28,7 +28,7 @@ const HOUR_MS = 3600_000;
 test('client.quota() reports the fake\'s quota, in this tab and another; a 429 at exhaustion is rate_limited and keeps the tokens', async () => {
   await resetFake({ consent_mode: 'auto', consent_user: 'bob' });
   const a = await openClientTab(web.ctx, { storage: 'local' });
-  await a.evaluate(() => localStorage.clear());
+  await clearWebRecords(a);
   await signInIn(a);
   assert.equal((await callIn(a, 'quota')).value, null, 'no quota before any Jira response with its headers');
 
@@ -62,7 +62,7 @@ test('client.quota() reports the fake\'s quota, in this tab and another; a 429 a
   q = (await callIn(a, 'quota')).value;
   assert.deepEqual([q.remaining, q.limit, q.nearLimit], [0, 50, true]);
   assert.equal((await callIn(b, 'quota')).value?.remaining, 0, 'exhaustion is written at once');
-  assert.ok((await webRecords(a)).localStorage.includes('jira3lo:default:refresh'), 'the refresh token is kept');
+  assert.ok((await webRecords(a)).indexedDB.includes('jira3lo:default:refresh'), 'the refresh token is kept');
   assert.equal((await callIn(a, 'status')).value.state, 'signedIn');
   // The next window: calls work again with the same grant (no token request at all).
   await admin('quota', { limit: 50 });
