@@ -133,6 +133,11 @@ pub(crate) async fn run(op: Op<'_>) -> Result<Option<String>, StoreError> {
             committed(&tx)
                 .await
                 .map_err(|e| failed("IndexedDB write", &e))?;
+            // A copy an earlier version left must not come back on a later miss (a signed-out
+            // record moved over again).
+            if let Some(legacy) = legacy_storage() {
+                let _ = legacy.remove_item(key);
+            }
             announce(key);
             return Ok(None);
         }
@@ -169,8 +174,8 @@ enum Moved {
 /// `add`ed (so a record another context stored meanwhile wins), then removed from
 /// `localStorage`, so no signed-in user is signed out by the upgrade. `None`: there is none.
 async fn migrate(key: &str) -> Result<Option<Moved>, StoreError> {
-    let legacy = global_path(&["localStorage"]).and_then(|s| s.dyn_into::<Storage>().ok());
-    let Some((legacy, value)) = legacy.and_then(|s| s.get_item(key).ok().flatten().map(|v| (s, v)))
+    let Some((legacy, value)) =
+        legacy_storage().and_then(|s| s.get_item(key).ok().flatten().map(|v| (s, v)))
     else {
         return Ok(None);
     };
@@ -178,13 +183,26 @@ async fn migrate(key: &str) -> Result<Option<Moved>, StoreError> {
     tx.object_store(RECORDS)
         .and_then(|s| s.add_with_key(&JsValue::from_str(&value), &JsValue::from_str(key)))
         .map_err(|e| failed("IndexedDB migration", &e))?;
-    let outcome = committed(&tx).await;
-    let _ = legacy.remove_item(key);
-    match outcome {
-        Ok(()) => Ok(Some(Moved::Here(value))),
-        Err(e) if error_name(&e) == "ConstraintError" => Ok(Some(Moved::Elsewhere)),
-        Err(e) => Err(failed("IndexedDB migration", &e)),
+    let moved = match committed(&tx).await {
+        Ok(()) => Moved::Here(value.clone()),
+        Err(e) if error_name(&e) == "ConstraintError" => Moved::Elsewhere,
+        // Not moved (quota, a closed connection): the old copy stays, to be moved next time.
+        Err(e) => return Err(failed("IndexedDB migration", &e)),
+    };
+    // IndexedDB holds the record now. The old copy goes, unless an old version still running in
+    // another tab rewrote it meanwhile.
+    if legacy.get_item(key).ok().flatten().as_deref() == Some(value.as_str()) {
+        let _ = legacy.remove_item(key);
     }
+    if matches!(moved, Moved::Here(_)) {
+        announce(key);
+    }
+    Ok(Some(moved))
+}
+
+/// `localStorage`, where earlier versions kept the `local` records (documents only).
+fn legacy_storage() -> Option<Storage> {
+    global_path(&["localStorage"]).and_then(|s| s.dyn_into::<Storage>().ok())
 }
 
 /// Tells every context of the origin (this one included: a channel object is not delivered

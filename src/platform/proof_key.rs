@@ -17,7 +17,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, CryptoKeyPair, IdbDatabase, IdbTransactionMode};
 
 use super::global::{describe_js_error, global_path};
-use super::idb::{self, error_name, settle};
+use super::idb::{self, committed, error_name, settle};
 use crate::core::dpop::ProofJwk;
 use crate::session::ports::{KeyError, ProofKey};
 
@@ -161,14 +161,16 @@ async fn load_or_create_in(db: &IdbDatabase) -> Result<CryptoKeyPair, KeyError> 
         return Ok(pair);
     }
     let pair = generate().await?;
-    let added = (|| {
-        db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?
-            .object_store(STORE)?
-            .add_with_key(&pair, &JsValue::from_str(KEY_ID))
-    })()
-    .map_err(|e| failed("IndexedDB add", &e))?;
-    match settle(&added).await {
-        Ok(_) => Ok(pair),
+    let tx = db
+        .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
+        .map_err(|e| failed("IndexedDB add", &e))?;
+    tx.object_store(STORE)
+        .and_then(|s| s.add_with_key(&pair, &JsValue::from_str(KEY_ID)))
+        .map_err(|e| failed("IndexedDB add", &e))?;
+    // Kept only once committed: a key used before its write is durable could be lost, and the
+    // blob bound to it with it.
+    match committed(&tx).await {
+        Ok(()) => Ok(pair),
         Err(e) if error_name(&e) == "ConstraintError" => read(db)
             .await?
             .ok_or_else(|| KeyError("IndexedDB lost the key another context stored".into())),

@@ -180,3 +180,25 @@ test('local storage: records an earlier version kept in localStorage move to Ind
   assert.deepEqual(records.localStorage, [], `localStorage is emptied: ${report}`);
   assert.deepEqual(records.indexedDB, legacy.localStorage, `the same records, now in IndexedDB: ${report}`);
 });
+
+test('local storage: a sign-out right after the upgrade leaves nothing an earlier version stored to come back', async (t) => {
+  await freshStart();
+  const a = await tab();
+  await signInIn(a);
+  await a.evaluate(async () => {
+    const [keys, values] = [await globalThis.__e2eRecords('getAllKeys'), await globalThis.__e2eRecords('getAll')];
+    keys.forEach((k, i) => localStorage.setItem(k, values[i]));
+    await globalThis.__e2eRecords('clear');
+  });
+  const b = await tab();
+  // status() moves the refresh token and the site over, not the access token: that one stays in localStorage...
+  assert.equal((await callIn(b, 'status')).value?.state, 'signedIn');
+  // ...until the sign-out, which must not leave it there for the next read to move back.
+  assert.ok((await callIn(b, 'signOut')).ok);
+  const later = await callIn(b, 'status');
+  const records = await webRecords(b);
+  const report = observedJson({ later: later.value?.state ?? later.code, records });
+  t.diagnostic(`observed: ${report}`);
+  assert.equal(later.value?.state, 'signedOut', report);
+  assert.deepEqual(records, { localStorage: [], sessionStorage: [], indexedDB: [] }, report);
+});
