@@ -1,25 +1,19 @@
 // The toolbar badge, in the real extension against the real broker and fake: the service worker keeps it
 // equal to the number of my open issues at the fake, at one request per poll, polls nothing while signed out,
 // shows "!" when a reconnect is needed, follows a sign-out and backs off after a 503.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, connectViaConsent, env, launch, openPopup, requireEnv, resetFake, serviceWorker, setOverrides, signOutExtension,
-  stats, waitForIssues,
+  admin, connectViaConsent, env, openPopup, resetFake, serviceWorker, setOverrides, signOutExtension, stats,
+  useExtensionBrowser, waitForIssues,
 } from './helpers.mjs';
 
 let browser;
 let ctx;
 let id;
-
-before(async () => {
-  requireEnv();
-  browser = await launch();
-  ({ ctx, id } = browser);
-});
-
-after(async () => {
-  await browser?.close();
+useExtensionBrowser((b) => {
+  browser = b;
+  ({ ctx, id } = b);
 });
 
 const COUNT_ROUTE = 'POST /ex/jira/{cloudId}/rest/api/3/search/approximate-count';

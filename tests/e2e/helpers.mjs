@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const env = {
@@ -76,6 +77,22 @@ export async function launch({ withExtension = true } = {}) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The real extension in Chromium for the tests of the calling file: launched (see `launch`) before the first,
+ * closed after the last; `ready(browser)` receives it.
+ */
+export function useExtensionBrowser(ready) {
+  let browser;
+  before(async () => {
+    requireEnv();
+    browser = await launch();
+    ready(browser);
+  });
+  after(async () => {
+    await browser?.close();
+  });
 }
 
 /** The extension's service worker (woken by any extension page if it was stopped). */

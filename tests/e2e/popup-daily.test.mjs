@@ -1,25 +1,19 @@
 // The popup in all-day use (issue 14's bugs), in the real extension against the real broker and fake: the
 // list reflects every action taken in the popup, banners end with their cause, a failed refresh never
 // leaves a spinner turning, a slow one says so, and the popup fits 360 px with a keyboard-usable menu.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, connectViaConsent, env, launch, noticeText, openPopup, requireEnv, resetFake, signOutExtension, TOKEN,
+  admin, connectViaConsent, env, noticeText, openPopup, resetFake, signOutExtension, TOKEN, useExtensionBrowser,
   waitForIssues,
 } from './helpers.mjs';
 
 let browser;
 let ctx;
 let id;
-
-before(async () => {
-  requireEnv();
-  browser = await launch();
-  ({ ctx, id } = browser);
-});
-
-after(async () => {
-  await browser?.close();
+useExtensionBrowser((b) => {
+  browser = b;
+  ({ ctx, id } = b);
 });
 
 async function signedInPopup() {

@@ -3,25 +3,19 @@
 // is ready, also when the fake is unreachable (then the failure is reported and the rows are marked as not
 // updated); fresh rows replace it in place (no skeleton, the focused row keeps the focus); a site switch
 // paints that site's last list and moves the badge; a signed-out user never sees the previous rows.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, connectViaConsent, env, launch, noticeText, openPopup, requireEnv, resetFake, serviceWorker, signOutExtension,
-  shot, storedSnapshots, waitForIssues,
+  admin, connectViaConsent, env, noticeText, openPopup, resetFake, serviceWorker, shot, signOutExtension,
+  storedSnapshots, useExtensionBrowser, waitForIssues,
 } from './helpers.mjs';
 
 let browser;
 let ctx;
 let id;
-
-before(async () => {
-  requireEnv();
-  browser = await launch();
-  ({ ctx, id } = browser);
-});
-
-after(async () => {
-  await browser?.close();
+useExtensionBrowser((b) => {
+  browser = b;
+  ({ ctx, id } = b);
 });
 
 const SEARCH_ROUTE = 'GET /ex/jira/{cloudId}/rest/api/3/search/jql';

@@ -2,26 +2,21 @@
 // a sign-in whose site list is missing, a grant without a needed scope, a broker gone during a refresh or
 // answering 429, new server addresses on the options page while signed in, and drafts left by Escape.
 // Same setup as popup.test.mjs: one browser for the file, each test resets the fake and signs out first.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  admin, connectViaConsent, count, env, hasStoredRefreshToken, inExtensionPage, launch, noticeText, openOptionsPage,
-  openPopup, requireEnv, resetFake, RESOURCES, setOverrides, shot, signOutExtension, stats, TOKEN, waitForIssues,
+  admin, connectViaConsent, count, env, hasStoredRefreshToken, inExtensionPage, noticeText, openOptionsPage,
+  openPopup, resetFake, RESOURCES, setOverrides, shot, signOutExtension, stats, TOKEN, useExtensionBrowser,
+  waitForIssues,
 } from './helpers.mjs';
 
 let browser;
 let ctx;
 let id;
-
-before(async () => {
-  requireEnv();
-  browser = await launch();
-  ({ ctx, id } = browser);
-});
-
-after(async () => {
-  await browser?.close();
+useExtensionBrowser((b) => {
+  browser = b;
+  ({ ctx, id } = b);
 });
 
 async function signedInPopup(user = 'bob') {

@@ -2,25 +2,19 @@
 // the real broker and fake: a filter saved in Options is a view in the popup and what the badge counts, the old
 // badgeJql option becomes one, "assign to me" and an edited summary reach the fake and the list, the shortcuts
 // work (and never while typing), and the new UI fits 360 px in dark mode.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  admin, connectViaConsent, env, launch, noticeText, openOptionsPage, openPopup, requireEnv, resetFake, serviceWorker,
-  setOverrides, signOutExtension, waitForIssues,
+  admin, connectViaConsent, env, noticeText, openOptionsPage, openPopup, resetFake, serviceWorker, setOverrides,
+  signOutExtension, useExtensionBrowser, waitForIssues,
 } from './helpers.mjs';
 
 let browser;
 let ctx;
 let id;
-
-before(async () => {
-  requireEnv();
-  browser = await launch();
-  ({ ctx, id } = browser);
-});
-
-after(async () => {
-  await browser?.close();
+useExtensionBrowser((b) => {
+  browser = b;
+  ({ ctx, id } = b);
 });
 
 /** bob (one site, globex) signed in; no saved filters; the popup open on its list. */
