@@ -42,6 +42,15 @@ async function freshStart() {
   await clearWebRecords(await tab());
 }
 
+/** Puts the origin back the way an earlier version left it: the records in localStorage, none in IndexedDB. */
+function asAnEarlierVersionLeftIt(page) {
+  return page.evaluate(async () => {
+    const [keys, values] = [await globalThis.__e2eRecords('getAllKeys'), await globalThis.__e2eRecords('getAll')];
+    keys.forEach((k, i) => localStorage.setItem(k, values[i]));
+    await globalThis.__e2eRecords('clear');
+  });
+}
+
 /** A fresh fake, tab A signed in, tab B opened after it and warmed up with one call. */
 async function twoSignedInTabs() {
   await freshStart();
@@ -156,12 +165,7 @@ test('local storage: records an earlier version kept in localStorage move to Ind
   await freshStart();
   const a = await tab();
   await signInIn(a);
-  // Put the origin back the way an earlier version left it: the records in localStorage, none in IndexedDB.
-  await a.evaluate(async () => {
-    const [keys, values] = [await globalThis.__e2eRecords('getAllKeys'), await globalThis.__e2eRecords('getAll')];
-    keys.forEach((k, i) => localStorage.setItem(k, values[i]));
-    await globalThis.__e2eRecords('clear');
-  });
+  await asAnEarlierVersionLeftIt(a);
   const legacy = await webRecords(a);
   assert.deepEqual(legacy.indexedDB, [], `set-up: nothing left in IndexedDB (${JSON.stringify(legacy)})`);
   assert.ok(legacy.localStorage.length >= 2, `set-up: the records are in localStorage (${JSON.stringify(legacy)})`);
@@ -185,11 +189,7 @@ test('local storage: a sign-out right after the upgrade leaves nothing an earlie
   await freshStart();
   const a = await tab();
   await signInIn(a);
-  await a.evaluate(async () => {
-    const [keys, values] = [await globalThis.__e2eRecords('getAllKeys'), await globalThis.__e2eRecords('getAll')];
-    keys.forEach((k, i) => localStorage.setItem(k, values[i]));
-    await globalThis.__e2eRecords('clear');
-  });
+  await asAnEarlierVersionLeftIt(a);
   const b = await tab();
   // status() moves the refresh token and the site over, not the access token: that one stays in localStorage...
   assert.equal((await callIn(b, 'status')).value?.state, 'signedIn');
